@@ -1,0 +1,122 @@
+"""All settings, read from the environment and an optional `.env` file.
+
+Every backend is picked by a URL: leave it unset for the embedded default (SQLite, in-process
+queue and status bus, files under `DATA_DIR`), set it for the distributed deployment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    ENVIRONMENT: Literal["development", "test", "production"] = "development"
+    """`development` tolerates a missing SECRET_KEY; anything else refuses to start without one."""
+
+    SECRET_KEY: str = ""
+    """Signs access tokens. Required outside development."""
+
+    DATA_DIR: Path = Path("var")
+    """Embedded run: where the SQLite file and local media live."""
+
+    DATABASE_URL: str = ""
+    """`postgresql://...` or `sqlite:///...`; empty means SQLite under DATA_DIR."""
+
+    RABBITMQ_URL: str = ""
+    """`amqp://...`; empty means an in-process queue (embedded run only)."""
+
+    REDIS_URL: str = ""
+    """`redis://...`; empty means an in-process status store and event bus."""
+
+    S3_BUCKET: str = ""
+    """Bucket for every video asset; empty means files under DATA_DIR/media."""
+    S3_ENDPOINT_URL: str = ""
+    """For S3-compatible stores (MinIO, R2, moto). Empty means AWS."""
+    AWS_ACCESS_KEY_ID: str = ""
+    AWS_SECRET_ACCESS_KEY: str = ""
+    AWS_REGION: str = "us-east-1"
+
+    RUNWAY_API_KEY: str = ""
+    RUNWAY_BASE_URL: str = "https://api.dev.runwayml.com"
+    LUMA_API_KEY: str = ""
+    LUMA_BASE_URL: str = "https://api.lumalabs.ai"
+    REPLICATE_API_TOKEN: str = ""
+    REPLICATE_BASE_URL: str = "https://api.replicate.com"
+    STABILITY_API_KEY: str = ""
+    STABILITY_BASE_URL: str = "https://api.stability.ai"
+    STABILITY_ENABLE_DEPRECATED: bool = False
+    """The Stable Video endpoint was shut down on 2025-07-24; only for compatible proxies."""
+    DIFFUSERS_MODEL_DIR: str = ""
+    """Directory of local diffusers-format text-to-video models (one sub-directory each)."""
+
+    ACCESS_TOKEN_MINUTES: int = Field(default=60 * 24, ge=1)
+    """Lifetime of tokens issued by /api/auth/token."""
+
+    MAX_SEGMENTS_PER_PROJECT: int = Field(default=200, ge=1)
+    SEGMENT_MAX_ATTEMPTS: int = Field(default=3, ge=1)
+    """Attempts per segment on retryable errors before the segment fails."""
+    RETRY_BASE_SECONDS: float = Field(default=2.0, ge=0)
+    """First retry delay; doubles per attempt, with jitter."""
+    QUEUE_DELIVERY_LIMIT: int = Field(default=5, ge=1)
+    """Deliveries of one message before RabbitMQ dead-letters it."""
+    HEARTBEAT_SECONDS: float = Field(default=10.0, gt=0)
+    """How often a worker refreshes the lease of the segment it works on."""
+    LEASE_SECONDS: float = Field(default=60.0, gt=0)
+    """A segment whose lease is older than this is handed to another worker."""
+    AI_WORKER_CONCURRENCY: int = Field(default=1, ge=1)
+    """Segments one AI worker process generates at once (raise it for hosted models)."""
+    STATUS_TTL_SECONDS: int = Field(default=24 * 3600, ge=60)
+
+    CORS_ORIGINS: list[str] = []
+    LOG_LEVEL: str = "INFO"
+    LOG_JSON: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.SECRET_KEY:
+            if self.ENVIRONMENT != "development":
+                raise ValueError(
+                    f"SECRET_KEY must be set when ENVIRONMENT={self.ENVIRONMENT} "
+                    "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+                )
+            self.SECRET_KEY = DEV_SECRET
+        elif self.SECRET_KEY in {DEV_SECRET, "changethis", "your_secret_key_here"}:
+            if self.ENVIRONMENT == "production":
+                raise ValueError("SECRET_KEY is a placeholder; set a random value in production")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        """The URL with an async driver, defaulting to SQLite under DATA_DIR."""
+        url = self.DATABASE_URL or f"sqlite:///{(self.DATA_DIR / 'videofoundry.db').resolve()}"
+        for plain, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    @property
+    def media_dir(self) -> Path:
+        return self.DATA_DIR / "media"
+
+    @property
+    def embedded(self) -> bool:
+        """True when the queue and status bus live inside one process."""
+        return not self.RABBITMQ_URL
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Task queue: one interface, RabbitMQ for the distributed run, in-process for the embedded one."""

@@ -1,0 +1,1 @@
+"""Object storage for every video asset: local files or any S3 API."""

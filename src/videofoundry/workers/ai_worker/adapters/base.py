@@ -1,0 +1,147 @@
+"""The interface every model adapter implements.
+
+An adapter turns one segment spec into one video file. It declares what its models can do
+(`ModelInfo`), validates params through a JSON schema, estimates cost, and generates. Adapters
+are found through the entry-point group `videofoundry.adapters` (see `registry.py`), so a
+third-party package adds a model by declaring::
+
+    [project.entry-points."videofoundry.adapters"]
+    mymodel = "my_package.adapter:MyAdapter"
+
+The worker owns everything around `generate`: leases, retries, normalisation to the project's
+canonical format, storage and events. An adapter only talks to its model.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from videofoundry.core.config import Settings
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """The project's canonical video format."""
+
+    width: int = 1280
+    height: int = 720
+    fps: int = 24
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What one model can do, as listed in the catalogue (`GET /api/models`)."""
+
+    id: str
+    """Full model id used in a segment's `model` field, e.g. `runway/gen4_turbo`."""
+    label: str
+    text_to_video: bool = True
+    image_to_video: bool = False
+    min_duration: float = 1.0
+    max_duration: float = 30.0
+    durations: tuple[float, ...] | None = None
+    """Allowed durations when the model only takes a few discrete values."""
+    aspect_ratios: tuple[str, ...] | None = None
+    max_prompt_length: int = 2000
+    price_per_second: float = 0.0
+    """USD per second of generated video."""
+    params_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    """JSON schema of the model's `params`; the web UI builds its form from it."""
+    deprecated: str | None = None
+    """Why the model should no longer be used, if so."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything that determines the pixels of one clip (the inputs of its spec_hash)."""
+
+    segment_render_id: str
+    spec_hash: str
+    model: str
+    """Full model id, e.g. `procedural` or `runway/gen4_turbo`."""
+    prompt: str
+    duration: float
+    seed: int
+    output: OutputFormat
+    negative_prompt: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    init_image: bytes | None = None
+    provider_task_id: str | None = None
+    """Set when a previous attempt already created a provider task: resume it, never re-create."""
+
+
+ProgressFn = Callable[[float, str | None], Awaitable[None]]
+TaskIdFn = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class GenerationContext:
+    """What the worker lends an adapter for one generation.
+
+    Parameters:
+        workdir: an empty private directory; write the result file here.
+        progress: report a fraction in 0..1 and an optional human message
+            (for example "waiting for provider capacity").
+        save_task_id: must be awaited with the provider's task id *before* the first poll;
+            it commits the id so a restarted worker resumes instead of paying again.
+        is_cancelled: true once the user cancelled the job; stop and raise `Cancelled`.
+    """
+
+    workdir: Path
+    progress: ProgressFn
+    save_task_id: TaskIdFn
+    is_cancelled: Callable[[], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    path: Path
+    """The generated clip, in whatever format the model produced; the worker normalises it."""
+    provider_task_id: str | None = None
+    cost: float | None = None
+    """Actual cost in USD when the provider reports it; otherwise the estimate is recorded."""
+
+
+class Adapter(ABC):
+    """Base class of model adapters.
+
+    Raises (from `generate`):
+        RetryableError / ProviderUnavailable: transient, the worker retries with backoff.
+        PromptRejected: moderation or validation by the provider; shown verbatim, not retried.
+        InvalidMedia: the provider returned something that is not a usable video.
+        Cancelled: `context.is_cancelled()` became true.
+    """
+
+    name: ClassVar[str]
+    """Adapter id: the part of a model id before the first `/` (or the whole id)."""
+
+    concurrency: int = 1
+    """Generations one worker process runs at once for this adapter (provider politeness)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def availability(self) -> str | None:
+        """None when usable; otherwise the reason, e.g. "RUNWAY_API_KEY is not set"."""
+        return None
+
+    @abstractmethod
+    def models(self) -> list[ModelInfo]:
+        """The models this adapter offers."""
+
+    def estimate_cost(self, model: ModelInfo, duration: float, params: dict[str, Any]) -> float:
+        """USD for one clip of `duration` seconds."""
+        return round(model.price_per_second * duration, 4)
+
+    @abstractmethod
+    async def generate(
+        self, request: GenerationRequest, context: GenerationContext
+    ) -> GenerationResult:
+        """Generate one clip into `context.workdir`."""
+
+    async def cancel(self, provider_task_id: str) -> None:  # noqa: B027 - optional hook
+        """Forward a cancel to the provider, where it has such a call."""
