@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     RABBITMQ_URL: str = ""
     """`amqp://...`; empty means an in-process queue (embedded run only)."""
 
+    QUEUE_PREFIX: str = ""
+    """Prefix of every queue and exchange name, to share one broker between deployments."""
+
     REDIS_URL: str = ""
     """`redis://...`; empty means an in-process status store and event bus."""
 
@@ -57,6 +60,9 @@ class Settings(BaseSettings):
     """The Stable Video endpoint was shut down on 2025-07-24; only for compatible proxies."""
     DIFFUSERS_MODEL_DIR: str = ""
     """Directory of local diffusers-format text-to-video models (one sub-directory each)."""
+
+    EXTRA_ADAPTERS: str = ""
+    """Comma-separated `module:Class` adapters to load besides the installed entry points."""
 
     ACCESS_TOKEN_MINUTES: int = Field(default=60 * 24, ge=1)
     """Lifetime of tokens issued by /api/auth/token."""

@@ -9,7 +9,8 @@
     ├── NotAvailable                  501/503: a feature or backend that is not there
     └── GenerationError               raised by adapters and media code inside workers
         ├── RetryableError            transient: worth another attempt after a backoff
-        │   └── ProviderUnavailable   429, 5xx, connection errors, capacity
+        │   ├── ProviderUnavailable   429, 5xx, connection errors, capacity
+        │   └── TaskFailed            the provider's task ended failed; a new task may work
         └── PermanentError            retrying unchanged cannot help
             ├── PromptRejected        moderation or provider-side validation
             ├── InvalidMedia          a clip or audio file that cannot be used
@@ -75,6 +76,11 @@ class RetryableError(GenerationError):
 
 class ProviderUnavailable(RetryableError):
     pass
+
+
+class TaskFailed(RetryableError):
+    """The provider task itself failed transiently: retry with a *new* task (the worker forgets
+    the stored task id), unlike ProviderUnavailable where the same task is polled again."""
 
 
 class PermanentError(GenerationError):

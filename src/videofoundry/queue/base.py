@@ -63,3 +63,8 @@ class Broker(ABC):
     @abstractmethod
     async def depth(self, queue: str) -> int:
         """Messages waiting (not delivered) in `queue`."""
+
+
+class DeadLetter(Exception):  # noqa: N818 - it is an instruction, not an error condition
+    """Raised by a handler to dead-letter its message now instead of requeueing it
+    (poison messages, and tasks whose failure is already recorded in the database)."""

@@ -1,0 +1,246 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { makeJob } from "../test/factories";
+import { applyEvent, POLICY_VIOLATION, ProgressClient, progressUrl, type SocketLike } from "./progress";
+import type { JobEvent, RenderJob, SegmentEvent } from "./types";
+
+class FakeSocket implements SocketLike {
+  onopen: ((ev: Event) => void) | null = null;
+  onmessage: ((ev: MessageEvent) => void) | null = null;
+  onclose: ((ev: CloseEvent) => void) | null = null;
+  onerror: ((ev: Event) => void) | null = null;
+  closed: number | null = null;
+  constructor(readonly url: string) {}
+  close(code?: number) {
+    this.closed = code ?? 1000;
+  }
+  send(message: object) {
+    this.onmessage?.({ data: JSON.stringify(message) } as MessageEvent);
+  }
+  serverClose(code: number, reason = "") {
+    this.onclose?.({ code, reason } as CloseEvent);
+  }
+}
+
+function segmentEvent(seq: number, segmentId: string, patch: Partial<SegmentEvent> = {}): SegmentEvent {
+  return {
+    type: "segment",
+    seq,
+    job_id: "j1",
+    segment_id: segmentId,
+    status: "running",
+    progress: 0.5,
+    reused: false,
+    error: null,
+    message: null,
+    ...patch,
+  };
+}
+
+function jobEvent(seq: number, patch: Partial<JobEvent> = {}): JobEvent {
+  return {
+    type: "job",
+    seq,
+    job_id: "j1",
+    status: "generating",
+    progress: 0.25,
+    error: null,
+    video_url: null,
+    ...patch,
+  };
+}
+
+function setup(fetchJob = vi.fn<(id: string) => Promise<RenderJob>>()) {
+  const sockets: FakeSocket[] = [];
+  const onJob = vi.fn<(job: RenderJob) => void>();
+  const onError = vi.fn<(message: string) => void>();
+  const onEnd = vi.fn<(reason: string) => void>();
+  const client = new ProgressClient(
+    {
+      jobId: "j1",
+      token: "tok en",
+      fetchJob,
+      baseUrl: "ws://example.test",
+      socketFactory: (url) => {
+        const s = new FakeSocket(url);
+        sockets.push(s);
+        return s;
+      },
+      maxReconnects: 2,
+      reconnectDelayMs: 100,
+      pollIntervalMs: 1000,
+    },
+    { onJob, onError, onEnd },
+  );
+  client.start();
+  const socket = () => {
+    const s = sockets[sockets.length - 1];
+    if (!s) throw new Error("no socket");
+    return s;
+  };
+  const last = () => onJob.mock.calls[onJob.mock.calls.length - 1]?.[0];
+  return { client, sockets, socket, onJob, onError, onEnd, fetchJob, last };
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+describe("progressUrl", () => {
+  it("puts the token in the query, encoded", () => {
+    expect(progressUrl("ws://h:1", "j 1", "a+b")).toBe("ws://h:1/api/render-jobs/j%201/progress?token=a%2Bb");
+  });
+});
+
+describe("applyEvent", () => {
+  it("updates one segment and leaves the others", () => {
+    const job = applyEvent(makeJob(), segmentEvent(1, "s2", { status: "completed", progress: 1, reused: true }));
+    expect(job.segments[1]).toMatchObject({ status: "completed", progress: 1, reused: true });
+    expect(job.segments[0]?.status).toBe("pending");
+  });
+
+  it("never moves a terminal job back", () => {
+    const done = makeJob({ status: "completed", progress: 1, video_url: "/v.mp4" });
+    expect(applyEvent(done, jobEvent(5))).toBe(done);
+  });
+
+  it("keeps a known video_url when an event has none", () => {
+    const job = applyEvent(makeJob({ video_url: "/v.mp4" }), jobEvent(3, { status: "composing" }));
+    expect(job.video_url).toBe("/v.mp4");
+  });
+});
+
+describe("ProgressClient", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("connects with the token, takes the snapshot, then applies events in order", () => {
+    const t = setup();
+    expect(t.socket().url).toBe("ws://example.test/api/render-jobs/j1/progress?token=tok%20en");
+    t.socket().send({ type: "snapshot", seq: 3, job: makeJob({ seq: 3 }) });
+    expect(t.last()?.status).toBe("queued");
+
+    t.socket().send(jobEvent(4));
+    t.socket().send(segmentEvent(5, "s1", { progress: 0.4 }));
+    expect(t.last()?.status).toBe("generating");
+    expect(t.last()?.segments[0]).toMatchObject({ status: "running", progress: 0.4 });
+    expect(t.onJob).toHaveBeenCalledTimes(3);
+    expect(t.fetchJob).not.toHaveBeenCalled();
+  });
+
+  it("ignores duplicate and old events", () => {
+    const t = setup();
+    t.socket().send({ type: "snapshot", seq: 3, job: makeJob() });
+    t.socket().send(segmentEvent(4, "s1", { progress: 0.9 }));
+    t.socket().send(segmentEvent(4, "s1", { progress: 0.1 }));
+    t.socket().send(segmentEvent(2, "s1", { progress: 0.2 }));
+    expect(t.onJob).toHaveBeenCalledTimes(2);
+    expect(t.last()?.segments[0]?.progress).toBe(0.9);
+  });
+
+  it("refetches the job when seq jumps, replaying events that arrive meanwhile", async () => {
+    vi.useRealTimers();
+    let release!: (job: RenderJob) => void;
+    const fetchJob = vi.fn(() => new Promise<RenderJob>((r) => (release = r)));
+    const t = setup(fetchJob);
+    t.socket().send({ type: "snapshot", seq: 1, job: makeJob() });
+    t.socket().send(segmentEvent(4, "s1", { status: "completed", progress: 1 })); // 2 and 3 missed
+    expect(fetchJob).toHaveBeenCalledWith("j1");
+    t.socket().send(segmentEvent(5, "s2", { progress: 0.3 }));
+    expect(t.onJob).toHaveBeenCalledTimes(1); // held back until the refetch answers
+
+    const fetched = makeJob({ status: "generating", progress: 0.5 });
+    release(fetched);
+    await flush();
+    expect(t.onJob).toHaveBeenCalledTimes(2);
+    expect(t.last()).toMatchObject({ status: "generating", progress: 0.5 });
+    expect(t.last()?.segments[0]).toMatchObject({ status: "completed", progress: 1 });
+    expect(t.last()?.segments[1]).toMatchObject({ status: "running", progress: 0.3 });
+
+    t.socket().send(segmentEvent(6, "s2", { progress: 0.6 }));
+    expect(t.last()?.segments[1]?.progress).toBe(0.6);
+    expect(fetchJob).toHaveBeenCalledTimes(1);
+  });
+
+  it("refetches when events arrive before any snapshot", async () => {
+    vi.useRealTimers();
+    const fetchJob = vi.fn(async () => makeJob({ status: "generating" }));
+    const t = setup(fetchJob);
+    t.socket().send(jobEvent(7, { progress: 0.7 }));
+    await flush();
+    expect(fetchJob).toHaveBeenCalledTimes(1);
+    expect(t.last()).toMatchObject({ status: "generating", progress: 0.7 });
+  });
+
+  it("ends on a terminal job event and does not reconnect when the server closes", () => {
+    const t = setup();
+    t.socket().send({ type: "snapshot", seq: 1, job: makeJob() });
+    t.socket().send(jobEvent(2, { status: "completed", progress: 1, video_url: "/files/v.mp4?sig=x" }));
+    expect(t.last()).toMatchObject({ status: "completed", video_url: "/files/v.mp4?sig=x" });
+    expect(t.onEnd).toHaveBeenCalledWith("terminal");
+    expect(t.client.isEnded).toBe(true);
+    t.socket().serverClose(1000);
+    vi.advanceTimersByTime(10_000);
+    expect(t.sockets).toHaveLength(1);
+  });
+
+  it("ends at once when the snapshot is already terminal", () => {
+    const t = setup();
+    t.socket().send({ type: "snapshot", seq: 9, job: makeJob({ status: "failed", error: "segment s1: rejected" }) });
+    expect(t.onEnd).toHaveBeenCalledWith("terminal");
+    expect(t.socket().closed).toBe(1000);
+  });
+
+  it("treats close code 1008 as final and reports it", () => {
+    const t = setup();
+    t.socket().serverClose(POLICY_VIOLATION, "invalid token");
+    vi.advanceTimersByTime(10_000);
+    expect(t.sockets).toHaveLength(1);
+    expect(t.onError).toHaveBeenCalledWith("invalid token");
+    expect(t.onEnd).toHaveBeenCalledWith("refused");
+  });
+
+  it("reconnects with backoff after an unexpected close and takes the new snapshot", () => {
+    const t = setup();
+    t.socket().send({ type: "snapshot", seq: 1, job: makeJob() });
+    t.socket().serverClose(1006);
+    expect(t.sockets).toHaveLength(1);
+    vi.advanceTimersByTime(100);
+    expect(t.sockets).toHaveLength(2);
+    t.socket().send({ type: "snapshot", seq: 8, job: makeJob({ status: "composing", progress: 0.9 }) });
+    expect(t.last()).toMatchObject({ status: "composing", progress: 0.9 });
+    t.socket().send(jobEvent(9, { status: "composing", progress: 0.95 }));
+    expect(t.last()?.progress).toBe(0.95);
+  });
+
+  it("falls back to polling after repeated failures", async () => {
+    const fetchJob = vi.fn(async () => makeJob({ status: "generating", progress: 0.5 }));
+    const t = setup(fetchJob);
+    t.socket().serverClose(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    t.socket().serverClose(1006);
+    await vi.advanceTimersByTimeAsync(200);
+    t.socket().serverClose(1006); // third failure > maxReconnects (2)
+    expect(t.sockets).toHaveLength(3);
+    expect(t.onError).toHaveBeenCalledWith(expect.stringMatching(/refreshing periodically/));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(fetchJob).toHaveBeenCalledTimes(1);
+    expect(t.last()?.progress).toBe(0.5);
+    fetchJob.mockResolvedValue(makeJob({ status: "completed", progress: 1 }));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(t.onEnd).toHaveBeenCalledWith("terminal");
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(fetchJob).toHaveBeenCalledTimes(2);
+  });
+
+  it("stop() closes the socket and silences it", () => {
+    const t = setup();
+    const s = t.socket();
+    t.client.stop();
+    expect(s.closed).toBe(1000);
+    expect(t.onEnd).toHaveBeenCalledWith("stopped");
+    s.send({ type: "snapshot", seq: 1, job: makeJob() });
+    expect(t.onJob).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,281 @@
+/**
+ * Live render progress over the WebSocket `/api/render-jobs/{id}/progress?token=...`.
+ *
+ * Protocol: the first message is a `snapshot` (the whole job), then `segment` and `job` events,
+ * each with a per-job `seq`; the server closes after a terminal job event. A gap in `seq` means
+ * events were missed, so the job is refetched over HTTP (events arriving meanwhile are replayed
+ * on top of the fetched job). An unexpected close reconnects with backoff (the new snapshot
+ * resets the state); after too many failures the client polls over HTTP instead. Close code 1008
+ * (bad token, or not this user's job) is final.
+ */
+import type { Id, JobEvent, ProgressEvent, RenderJob, SegmentEvent } from "./types";
+import { isTerminal } from "./types";
+
+/** The part of the browser WebSocket this client uses, so tests can pass a fake. */
+export interface SocketLike {
+  onopen: ((ev: Event) => void) | null;
+  onmessage: ((ev: MessageEvent) => void) | null;
+  onclose: ((ev: CloseEvent) => void) | null;
+  onerror: ((ev: Event) => void) | null;
+  close(code?: number, reason?: string): void;
+}
+
+export type SocketFactory = (url: string) => SocketLike;
+
+export interface ProgressHandlers {
+  /** Every new state of the job (snapshot, event applied, refetch). */
+  onJob: (job: RenderJob) => void;
+  /** A problem worth showing; the client may still recover by itself. */
+  onError?: (message: string) => void;
+  /** The stream ended for good: the job is terminal, access was refused, or stop() was called. */
+  onEnd?: (reason: "terminal" | "refused" | "stopped") => void;
+}
+
+export interface ProgressOptions {
+  jobId: Id;
+  token: string;
+  fetchJob: (id: Id) => Promise<RenderJob>;
+  socketFactory?: SocketFactory;
+  /** Base URL like "ws://host:port"; defaults to the page's origin. */
+  baseUrl?: string;
+  maxReconnects?: number;
+  reconnectDelayMs?: number;
+  pollIntervalMs?: number;
+}
+
+export const POLICY_VIOLATION = 1008;
+
+/** Apply one `segment` or `job` event to a job, returning a new job object. */
+export function applyEvent(job: RenderJob, event: SegmentEvent | JobEvent): RenderJob {
+  if (event.type === "segment") {
+    let found = false;
+    const segments = job.segments.map((seg) => {
+      if (seg.segment_id !== event.segment_id) return seg;
+      found = true;
+      return {
+        ...seg,
+        status: event.status,
+        progress: event.progress,
+        reused: event.reused,
+        error: event.error,
+        message: event.message,
+      };
+    });
+    if (!found) {
+      segments.push({
+        segment_id: event.segment_id,
+        position: segments.length,
+        status: event.status,
+        progress: event.progress,
+        reused: event.reused,
+        error: event.error,
+        message: event.message,
+      });
+    }
+    return { ...job, segments };
+  }
+  // A terminal state is final: a late or replayed event must not move the job back.
+  if (isTerminal(job.status) && !isTerminal(event.status)) return job;
+  return {
+    ...job,
+    status: event.status,
+    progress: event.progress,
+    error: event.error,
+    video_url: event.video_url ?? job.video_url,
+  };
+}
+
+function defaultBaseUrl(): string {
+  const { protocol, host } = window.location;
+  return `${protocol === "https:" ? "wss:" : "ws:"}//${host}`;
+}
+
+export function progressUrl(baseUrl: string, jobId: Id, token: string): string {
+  return `${baseUrl}/api/render-jobs/${encodeURIComponent(jobId)}/progress?token=${encodeURIComponent(token)}`;
+}
+
+export class ProgressClient {
+  private readonly options: Required<Omit<ProgressOptions, "baseUrl">> & { baseUrl: string | undefined };
+  private readonly handlers: ProgressHandlers;
+  private socket: SocketLike | null = null;
+  private job: RenderJob | null = null;
+  private lastSeq: number | null = null;
+  private refetching = false;
+  private pendingEvents: (SegmentEvent | JobEvent)[] = [];
+  private attempts = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private ended = false;
+  /** Bumped by every snapshot, so a refetch started before one does not overwrite it. */
+  private generation = 0;
+
+  constructor(options: ProgressOptions, handlers: ProgressHandlers) {
+    this.options = {
+      socketFactory: (url) => new WebSocket(url),
+      maxReconnects: 5,
+      reconnectDelayMs: 500,
+      pollIntervalMs: 2000,
+      ...options,
+      baseUrl: options.baseUrl,
+    };
+    this.handlers = handlers;
+  }
+
+  get current(): RenderJob | null {
+    return this.job;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  start(): void {
+    if (this.socket || this.ended) return;
+    this.connect();
+  }
+
+  stop(): void {
+    this.finish("stopped");
+  }
+
+  private connect(): void {
+    const url = progressUrl(this.options.baseUrl ?? defaultBaseUrl(), this.options.jobId, this.options.token);
+    let socket: SocketLike;
+    try {
+      socket = this.options.socketFactory(url);
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.socket = socket;
+    socket.onmessage = (ev) => this.handleMessage(ev.data);
+    socket.onerror = () => undefined; // a close follows; handled there
+    socket.onclose = (ev) => this.handleClose(socket, ev.code, ev.reason);
+  }
+
+  /** Exposed for tests; the socket calls it with each message's text. */
+  handleMessage(data: unknown): void {
+    if (this.ended) return;
+    let event: ProgressEvent;
+    try {
+      event = JSON.parse(String(data)) as ProgressEvent;
+    } catch {
+      return;
+    }
+    if (event.type === "snapshot") {
+      this.attempts = 0;
+      this.generation += 1;
+      this.lastSeq = event.seq;
+      this.pendingEvents = [];
+      this.setJob(event.job);
+      return;
+    }
+    if (event.type !== "segment" && event.type !== "job") return;
+    if (this.lastSeq !== null && event.seq <= this.lastSeq) return; // duplicate
+    const gap = this.lastSeq === null || event.seq > this.lastSeq + 1;
+    this.lastSeq = event.seq;
+    if (this.refetching) {
+      this.pendingEvents.push(event);
+      return;
+    }
+    if (gap || this.job === null) {
+      this.pendingEvents.push(event);
+      void this.refetch();
+      return;
+    }
+    this.setJob(applyEvent(this.job, event));
+  }
+
+  private async refetch(): Promise<void> {
+    this.refetching = true;
+    const generation = this.generation;
+    try {
+      const fetched = await this.options.fetchJob(this.options.jobId);
+      if (this.ended || generation !== this.generation) return;
+      let job = fetched;
+      for (const ev of this.pendingEvents) job = applyEvent(job, ev);
+      this.pendingEvents = [];
+      this.setJob(job);
+    } catch {
+      if (this.ended || generation !== this.generation) return;
+      // Keep what we have: apply the buffered events to the last known job if there is one.
+      if (this.job) {
+        let job = this.job;
+        for (const ev of this.pendingEvents) job = applyEvent(job, ev);
+        this.setJob(job);
+      }
+      this.pendingEvents = [];
+      this.handlers.onError?.("Lost some progress updates and could not refresh the job.");
+    } finally {
+      this.refetching = false;
+    }
+  }
+
+  private setJob(job: RenderJob): void {
+    this.job = job;
+    this.handlers.onJob(job);
+    if (isTerminal(job.status)) this.finish("terminal");
+  }
+
+  private handleClose(socket: SocketLike, code: number, reason: string): void {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    if (this.ended) return;
+    if (code === POLICY_VIOLATION) {
+      this.handlers.onError?.(reason || "Not allowed to watch this render (sign in again).");
+      this.finish("refused");
+      return;
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.ended) return;
+    this.attempts += 1;
+    if (this.attempts > this.options.maxReconnects) {
+      this.handlers.onError?.("Live updates unavailable; refreshing periodically instead.");
+      this.poll();
+      return;
+    }
+    const delay = this.options.reconnectDelayMs * 2 ** (this.attempts - 1);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, delay);
+  }
+
+  private poll(): void {
+    if (this.ended) return;
+    this.timer = setTimeout(async () => {
+      this.timer = null;
+      try {
+        const job = await this.options.fetchJob(this.options.jobId);
+        if (this.ended) return;
+        this.setJob(job);
+      } catch {
+        // keep polling; the banner already says updates are degraded
+      }
+      this.poll();
+    }, this.options.pollIntervalMs);
+  }
+
+  private finish(reason: "terminal" | "refused" | "stopped"): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) {
+      socket.onmessage = null;
+      socket.onclose = null;
+      socket.onerror = null;
+      // On a terminal event the server closes; closing here too is harmless and frees it sooner.
+      try {
+        socket.close(1000);
+      } catch {
+        // already closed
+      }
+    }
+    this.handlers.onEnd?.(reason);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * API types. HTTP bodies come from src/api/generated/schema.ts, which `npm run gen:api` generates
+ * from the backend's OpenAPI document (so a backend change that breaks the UI fails typecheck).
+ * The WebSocket progress events are not in OpenAPI and are written here from the contract.
+ */
+import type { components } from "./generated/schema";
+
+type Schemas = components["schemas"];
+
+export type Id = string;
+export type IsoDateTime = string;
+
+/** Fields the server defaults may be left out of a request. */
+type WithOptional<T, Required extends keyof T> = Pick<T, Required> & Partial<Omit<T, Required>>;
+
+export type User = Schemas["UserPublic"];
+export type TokenResponse = Schemas["Token"];
+export type ModelInfo = Omit<Schemas["ModelPublic"], "params_schema"> & { params_schema: JsonSchema };
+export type Project = Schemas["ProjectPublic"];
+export type ProjectDetail = Schemas["ProjectDetail"];
+export type ProjectCreate = WithOptional<Schemas["ProjectCreate"], "name">;
+export type ProjectUpdate = Partial<Schemas["ProjectUpdate"]>;
+export type Segment = Schemas["SegmentPublic"];
+export type SegmentParams = Segment["params"];
+export type SegmentCreate = WithOptional<Schemas["SegmentCreate"], "prompt" | "duration">;
+export type SegmentUpdate = Schemas["SegmentUpdate"];
+export type RenderPlan = Schemas["RenderPlan"];
+export type RenderPlanSegment = Schemas["PlannedSegment"];
+export type PlanAction = RenderPlanSegment["action"];
+export type RenderJob = Schemas["RenderJobPublic"];
+export type RenderJobSegment = Schemas["SegmentStatus"];
+export type JobStatus = RenderJob["status"];
+export type SegmentRenderStatus = RenderJobSegment["status"];
+export type ValidationErrorItem = Schemas["ValidationError"];
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/** JSON schema as produced by Pydantic for a model's params. */
+export interface JsonSchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  const?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  multipleOf?: number;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+  $ref?: string;
+  $defs?: Record<string, JsonSchema>;
+  definitions?: Record<string, JsonSchema>;
+  [key: string]: unknown;
+}
+
+export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ["completed", "failed", "cancelled"];
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_JOB_STATUSES.includes(status);
+}
+
+export interface SnapshotEvent {
+  type: "snapshot";
+  seq: number;
+  job: RenderJob;
+}
+
+export interface SegmentEvent {
+  type: "segment";
+  seq: number;
+  job_id: Id;
+  segment_id: Id;
+  status: SegmentRenderStatus;
+  progress: number;
+  reused: boolean;
+  error: string | null;
+  message: string | null;
+}
+
+export interface JobEvent {
+  type: "job";
+  seq: number;
+  job_id: Id;
+  status: JobStatus;
+  progress: number;
+  error: string | null;
+  video_url: string | null;
+}
+
+export type ProgressEvent = SnapshotEvent | SegmentEvent | JobEvent;
+
+/** FastAPI error bodies. */
+export interface ErrorBody {
+  detail: string | ValidationErrorItem[];
+}

@@ -1,0 +1,93 @@
+import { ApiError, errorMessage } from "../../api/client";
+import type { User } from "../../api/types";
+import type { SliceCreator } from "../../store/types";
+
+export const TOKEN_KEY = "videofoundry.token";
+
+export interface AuthSlice {
+  token: string | null;
+  user: User | null;
+  authError: string | null;
+  authFieldErrors: Record<string, string>;
+  authBusy: boolean;
+  login: (email: string, password: string) => Promise<boolean>;
+  register: (email: string, password: string) => Promise<boolean>;
+  loadMe: () => Promise<void>;
+  logout: (message?: string) => void;
+}
+
+export const createAuthSlice: SliceCreator<AuthSlice> = (set, get, { api, storage }) => ({
+  token: storage?.getItem(TOKEN_KEY) ?? null,
+  user: null,
+  authError: null,
+  authFieldErrors: {},
+  authBusy: false,
+
+  login: async (email, password) => {
+    set({ authBusy: true, authError: null, authFieldErrors: {} });
+    try {
+      const res = await api.login(email, password);
+      storage?.setItem(TOKEN_KEY, res.access_token);
+      set({ token: res.access_token, authBusy: false });
+      await get().loadMe();
+      return true;
+    } catch (err) {
+      const message = err instanceof ApiError && err.status === 401 ? "Wrong email or password." : errorMessage(err);
+      set({ authBusy: false, authError: message, authFieldErrors: fieldErrorsOf(err) });
+      return false;
+    }
+  },
+
+  register: async (email, password) => {
+    set({ authBusy: true, authError: null, authFieldErrors: {} });
+    try {
+      await api.register(email, password);
+    } catch (err) {
+      const message =
+        err instanceof ApiError && err.status === 409
+          ? "An account with this email already exists. Sign in instead."
+          : errorMessage(err);
+      set({ authBusy: false, authError: message, authFieldErrors: fieldErrorsOf(err) });
+      return false;
+    }
+    return get().login(email, password);
+  },
+
+  loadMe: async () => {
+    try {
+      const user = await api.me();
+      set({ user });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 401)) set({ authError: errorMessage(err) });
+    }
+  },
+
+  logout: (message) => {
+    storage?.removeItem(TOKEN_KEY);
+    get().stopWatching();
+    set({
+      token: null,
+      user: null,
+      authError: message ?? null,
+      authFieldErrors: {},
+      projects: [],
+      projectsTotal: 0,
+      project: null,
+      segments: [],
+      selectedSegmentId: null,
+      jobs: [],
+      activeJob: null,
+      plan: null,
+    });
+  },
+});
+
+function fieldErrorsOf(err: unknown): Record<string, string> {
+  if (!(err instanceof ApiError)) return {};
+  const out: Record<string, string> = {};
+  for (const [field, msg] of Object.entries(err.fieldErrors)) {
+    // The token endpoint calls the email "username".
+    out[field === "username" ? "email" : field] = msg;
+  }
+  return out;
+}

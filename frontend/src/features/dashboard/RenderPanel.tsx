@@ -1,0 +1,211 @@
+import type { RenderJob, RenderPlan, Segment } from "../../api/types";
+import { isTerminal } from "../../api/types";
+import { ErrorBanner } from "../../components/ErrorBanner";
+import { formatCost, formatDate, formatSeconds } from "../../components/format";
+import { ProgressBar } from "../../components/ProgressBar";
+import { StatusBadge } from "../../components/StatusBadge";
+import { useAppShallow } from "../../store";
+
+/** Plan, start, watch and cancel renders of the open project; play and download the result. */
+export function RenderPanel() {
+  const s = useAppShallow((st) => ({
+    segments: st.segments,
+    plan: st.plan,
+    planLoading: st.planLoading,
+    planError: st.planError,
+    activeJob: st.activeJob,
+    renderError: st.renderError,
+    progressNotice: st.progressNotice,
+    starting: st.starting,
+    cancelling: st.cancelling,
+    requestPlan: st.requestPlan,
+    dismissPlan: st.dismissPlan,
+    startRender: st.startRender,
+    cancelRender: st.cancelRender,
+    clearRenderError: st.clearRenderError,
+  }));
+  const running = s.activeJob !== null && !isTerminal(s.activeJob.status);
+
+  return (
+    <section className="card render-panel" aria-label="Render">
+      <div className="row between">
+        <h2>Render</h2>
+        <button
+          type="button"
+          className="primary"
+          onClick={() => void s.requestPlan()}
+          disabled={s.segments.length === 0 || s.planLoading || s.starting || running}
+          title={s.segments.length === 0 ? "Add a segment first" : running ? "A render is in progress" : undefined}
+        >
+          {s.planLoading ? "Planning…" : "Render"}
+        </button>
+      </div>
+      <ErrorBanner message={s.planError} onDismiss={s.dismissPlan} />
+      <ErrorBanner message={s.renderError} onDismiss={s.clearRenderError} />
+      {s.plan && (
+        <PlanView
+          plan={s.plan}
+          segments={s.segments}
+          starting={s.starting}
+          onStart={() => void s.startRender()}
+          onDismiss={s.dismissPlan}
+        />
+      )}
+      {s.activeJob && (
+        <JobView
+          job={s.activeJob}
+          segments={s.segments}
+          notice={s.progressNotice}
+          cancelling={s.cancelling}
+          onCancel={() => void s.cancelRender()}
+        />
+      )}
+    </section>
+  );
+}
+
+function segmentLabel(segments: Segment[], id: string, position: number): string {
+  const seg = segments.find((x) => x.id === id);
+  return seg ? `${position + 1}. ${seg.prompt}` : `${position + 1}. (removed segment)`;
+}
+
+function PlanView({
+  plan,
+  segments,
+  starting,
+  onStart,
+  onDismiss,
+}: {
+  plan: RenderPlan;
+  segments: Segment[];
+  starting: boolean;
+  onStart: () => void;
+  onDismiss: () => void;
+}) {
+  const generate = plan.segments.filter((x) => x.action === "generate").length;
+  const reuse = plan.segments.length - generate;
+  return (
+    <section className="plan" aria-label="Render plan">
+      <h3>Plan</h3>
+      <p>
+        {generate} to generate, {reuse} reused
+        {plan.compose ? ", then compose the final video" : ", final video already up to date"}. Estimated cost:{" "}
+        <strong data-testid="plan-cost">{formatCost(plan.total_estimated_cost)}</strong>
+      </p>
+      <table className="plan-table">
+        <thead>
+          <tr>
+            <th>Segment</th>
+            <th>Action</th>
+            <th className="num">Est. cost</th>
+          </tr>
+        </thead>
+        <tbody>
+          {[...plan.segments]
+            .sort((a, b) => a.position - b.position)
+            .map((p) => (
+              <tr key={p.segment_id}>
+                <td className="truncate">{segmentLabel(segments, p.segment_id, p.position)}</td>
+                <td>
+                  <span className={`badge badge-${p.action === "reuse" ? "ok" : "neutral"}`}>{p.action}</span>
+                </td>
+                <td className="num">{formatCost(p.estimated_cost)}</td>
+              </tr>
+            ))}
+        </tbody>
+      </table>
+      <div className="row gap">
+        <button type="button" className="primary" onClick={onStart} disabled={starting}>
+          {starting ? "Starting…" : "Start render"}
+        </button>
+        <button type="button" onClick={onDismiss} disabled={starting}>
+          Not now
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function JobView({
+  job,
+  segments,
+  notice,
+  cancelling,
+  onCancel,
+}: {
+  job: RenderJob;
+  segments: Segment[];
+  notice: string | null;
+  cancelling: boolean;
+  onCancel: () => void;
+}) {
+  const terminal = isTerminal(job.status);
+  const tone = job.status === "failed" ? "bad" : job.status === "completed" ? "ok" : undefined;
+  return (
+    <section className="job" aria-label="Render progress" data-job-id={job.id} data-status={job.status}>
+      <div className="row between">
+        <div className="row gap">
+          <StatusBadge status={job.status} />
+          <span className="muted small">started {formatDate(job.started_at ?? job.created_at)}</span>
+        </div>
+        {!terminal && (
+          <button type="button" className="danger small" onClick={onCancel} disabled={cancelling}>
+            {cancelling ? "Cancelling…" : "Cancel"}
+          </button>
+        )}
+      </div>
+      <ProgressBar value={job.progress} label="Overall progress" {...(tone ? { tone } : {})} />
+      <div className="muted small">
+        {Math.round(job.progress * 100)}% · est. {formatCost(job.estimated_cost)}
+        {terminal ? ` · actual ${formatCost(job.actual_cost)}` : ""}
+      </div>
+      {notice && <div className="banner banner-info">{notice}</div>}
+      {job.error && (
+        <div className="banner banner-error" role="alert">
+          Render {job.status === "cancelled" ? "cancelled" : "failed"}: {job.error}
+        </div>
+      )}
+
+      <ul className="job-segments">
+        {[...job.segments]
+          .sort((a, b) => a.position - b.position)
+          .map((seg) => (
+            <li key={seg.segment_id} className="job-segment" data-status={seg.status}>
+              <div className="row between">
+                <span className="truncate">{segmentLabel(segments, seg.segment_id, seg.position)}</span>
+                <StatusBadge status={seg.status} reused={seg.reused} />
+              </div>
+              {!seg.reused && seg.status !== "pending" && (
+                <ProgressBar
+                  value={seg.status === "completed" ? 1 : seg.progress}
+                  label={`Segment ${seg.position + 1} progress`}
+                  {...(seg.status === "failed" ? { tone: "bad" } : {})}
+                />
+              )}
+              {seg.message && !seg.error && <div className="muted small">{seg.message}</div>}
+              {seg.error && <div className="field-error">{seg.error}</div>}
+            </li>
+          ))}
+      </ul>
+
+      {job.status === "completed" && job.video_url && (
+        <div className="result">
+          {/* biome-ignore lint/a11y/useMediaCaption: generated videos have no caption track */}
+          <video
+            controls
+            src={job.video_url}
+            poster={job.poster_url ?? undefined}
+            data-testid="final-video"
+            preload="metadata"
+          />
+          <div className="row between">
+            <span className="muted small">{job.duration !== null ? formatSeconds(job.duration) : ""}</span>
+            <a href={job.video_url} download className="button" data-testid="download-link">
+              Download MP4
+            </a>
+          </div>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,146 @@
+import { describe, expect, it, vi } from "vitest";
+import { ApiError } from "../../api/client";
+import type { ProgressHandlers, ProgressOptions } from "../../api/progress";
+import type { ProgressClient } from "../../api/progress";
+import { fakeApi, makeDetail, makeJob, makeSegment, memoryStorage, testStore } from "../../test/factories";
+import { TOKEN_KEY } from "../auth/slice";
+
+function withFakeProgress() {
+  const watched: { options: ProgressOptions; handlers: ProgressHandlers; stop: ReturnType<typeof vi.fn> }[] = [];
+  const progress = (options: ProgressOptions, handlers: ProgressHandlers) => {
+    const stop = vi.fn();
+    watched.push({ options, handlers, stop });
+    return { start: vi.fn(), stop } as unknown as ProgressClient;
+  };
+  return { watched, progress };
+}
+
+async function editorStore() {
+  const api = fakeApi();
+  const { watched, progress } = withFakeProgress();
+  api.getProject.mockResolvedValue(makeDetail([makeSegment({ id: "s1" }), makeSegment({ id: "s2" })]));
+  const store = testStore({ api, progress, storage: memoryStorage({ [TOKEN_KEY]: "tok" }) });
+  await store.getState().loadProject("p1");
+  return { api, store, watched };
+}
+
+describe("dashboard slice", () => {
+  it("asks for a dry-run plan before rendering", async () => {
+    const { api, store } = await editorStore();
+    const plan = {
+      segments: [
+        { segment_id: "s1", position: 0, model: "procedural", action: "reuse" as const, estimated_cost: 0 },
+        { segment_id: "s2", position: 1, model: "procedural", action: "generate" as const, estimated_cost: 0.5 },
+      ],
+      total_estimated_cost: 0.5,
+      compose: true,
+    };
+    api.planRender.mockResolvedValue(plan);
+    await store.getState().requestPlan();
+    expect(api.planRender).toHaveBeenCalledWith("p1");
+    expect(store.getState().plan).toEqual(plan);
+  });
+
+  it("starts a render, watches it with the token, and follows its progress", async () => {
+    const { api, store, watched } = await editorStore();
+    api.startRender.mockResolvedValue(makeJob());
+    await store.getState().startRender();
+    expect(store.getState().activeJob?.id).toBe("j1");
+    expect(store.getState().jobs.map((j) => j.id)).toEqual(["j1"]);
+    expect(watched).toHaveLength(1);
+    expect(watched[0]?.options).toMatchObject({ jobId: "j1", token: "tok" });
+
+    watched[0]?.handlers.onJob(makeJob({ status: "generating", progress: 0.5 }));
+    expect(store.getState().activeJob).toMatchObject({ status: "generating", progress: 0.5 });
+    expect(store.getState().jobs[0]?.progress).toBe(0.5);
+
+    // terminal: the timeline and history are refreshed (posters, spec state)
+    api.listRenderJobs.mockResolvedValue({ items: [makeJob({ status: "completed" })], total: 1, limit: 10, offset: 0 });
+    watched[0]?.handlers.onJob(makeJob({ status: "completed", progress: 1, video_url: "/v.mp4" }));
+    watched[0]?.handlers.onEnd?.("terminal");
+    await vi.waitFor(() => expect(api.listRenderJobs).toHaveBeenCalledWith("p1", 10, 0));
+    expect(api.getProject).toHaveBeenCalledTimes(2);
+    expect(store.getState().activeJob?.video_url).toBe("/v.mp4");
+  });
+
+  it("shows a budget error readably and keeps no job", async () => {
+    const { api, store } = await editorStore();
+    api.startRender.mockRejectedValue(new ApiError(402, "render would cost $3.00, $1.00 left"));
+    await store.getState().startRender();
+    expect(store.getState().renderError).toBe("Budget exceeded: render would cost $3.00, $1.00 left");
+    expect(store.getState().activeJob).toBeNull();
+  });
+
+  it("cancels the active job", async () => {
+    const { api, store } = await editorStore();
+    api.startRender.mockResolvedValue(makeJob({ status: "generating" }));
+    await store.getState().startRender();
+    api.cancelRenderJob.mockResolvedValue(makeJob({ status: "cancelled" }));
+    await store.getState().cancelRender();
+    expect(api.cancelRenderJob).toHaveBeenCalledWith("j1");
+    expect(store.getState().activeJob?.status).toBe("cancelled");
+  });
+
+  it("resumes watching the latest unfinished job when the history loads", async () => {
+    const { api, store, watched } = await editorStore();
+    api.listRenderJobs.mockResolvedValue({
+      items: [makeJob({ id: "j2", status: "generating" }), makeJob({ id: "j1", status: "completed" })],
+      total: 2,
+      limit: 10,
+      offset: 0,
+    });
+    await store.getState().loadJobs("p1");
+    expect(store.getState().activeJob?.id).toBe("j2");
+    expect(watched[0]?.options.jobId).toBe("j2");
+
+    // picking a finished job from the history stops the live one
+    store.getState().showJob(makeJob({ id: "j1", status: "completed" }));
+    expect(watched[0]?.stop).toHaveBeenCalled();
+    expect(store.getState().activeJob?.id).toBe("j1");
+  });
+
+  it("ignores a stale client's updates after switching jobs", async () => {
+    const { store, watched } = await editorStore();
+    store.getState().watchJob(makeJob({ id: "j1", status: "queued" }));
+    store.getState().watchJob(makeJob({ id: "j2", status: "queued" }));
+    watched[0]?.handlers.onJob(makeJob({ id: "j1", status: "generating" }));
+    expect(store.getState().activeJob?.id).toBe("j2");
+  });
+});
+
+describe("auth slice", () => {
+  it("keeps the token in storage on login and clears it on logout", async () => {
+    const api = fakeApi();
+    const storage = memoryStorage();
+    api.login.mockResolvedValue({ access_token: "abc", token_type: "bearer" });
+    api.me.mockResolvedValue({ id: "u1", email: "a@b.c", budget_usd: null, spent_usd: 0, created_at: "" });
+    const store = testStore({ api, storage });
+    await expect(store.getState().login("a@b.c", "pw")).resolves.toBe(true);
+    expect(storage.getItem(TOKEN_KEY)).toBe("abc");
+    expect(store.getState().user?.email).toBe("a@b.c");
+    store.getState().logout();
+    expect(storage.getItem(TOKEN_KEY)).toBeNull();
+    expect(store.getState().token).toBeNull();
+  });
+
+  it("explains a taken email and wrong credentials", async () => {
+    const api = fakeApi();
+    const store = testStore({ api });
+    api.register.mockRejectedValue(new ApiError(409, "email already registered"));
+    await store.getState().register("a@b.c", "password1");
+    expect(store.getState().authError).toMatch(/already exists/);
+    api.login.mockRejectedValue(new ApiError(401, "Incorrect email or password"));
+    await store.getState().login("a@b.c", "nope");
+    expect(store.getState().authError).toBe("Wrong email or password.");
+  });
+
+  it("shows 422 messages next to the fields", async () => {
+    const api = fakeApi();
+    const store = testStore({ api });
+    api.register.mockRejectedValue(
+      new ApiError(422, "password: too short", { password: "String should have at least 8 characters" }),
+    );
+    await store.getState().register("a@b.c", "short");
+    expect(store.getState().authFieldErrors).toEqual({ password: "String should have at least 8 characters" });
+  });
+});

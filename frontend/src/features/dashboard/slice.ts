@@ -1,0 +1,193 @@
+import { ApiError, errorMessage } from "../../api/client";
+import type { ProgressClient } from "../../api/progress";
+import type { Id, RenderJob, RenderPlan } from "../../api/types";
+import { isTerminal } from "../../api/types";
+import type { SliceCreator } from "../../store/types";
+
+export const JOBS_PAGE_SIZE = 10;
+
+export interface DashboardSlice {
+  plan: RenderPlan | null;
+  planLoading: boolean;
+  planError: string | null;
+  jobs: RenderJob[];
+  jobsTotal: number;
+  jobsError: string | null;
+  /** The job shown in the dashboard: the one being watched, or one picked from the history. */
+  activeJob: RenderJob | null;
+  renderError: string | null;
+  /** A non-fatal note about live updates (reconnecting, polling). */
+  progressNotice: string | null;
+  starting: boolean;
+  cancelling: boolean;
+
+  requestPlan: () => Promise<void>;
+  dismissPlan: () => void;
+  startRender: () => Promise<RenderJob | null>;
+  cancelRender: () => Promise<void>;
+  loadJobs: (projectId: Id) => Promise<void>;
+  showJob: (job: RenderJob) => void;
+  watchJob: (job: RenderJob) => void;
+  stopWatching: () => void;
+  clearRenderError: () => void;
+}
+
+export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { api, progress }) => {
+  // The live connection is not state: it lives here, and only the job it produces is in the store.
+  let client: ProgressClient | null = null;
+
+  const upsertJob = (job: RenderJob) => {
+    const jobs = get().jobs;
+    const index = jobs.findIndex((j) => j.id === job.id);
+    if (index >= 0) {
+      const next = jobs.slice();
+      next[index] = job;
+      set({ jobs: next });
+    } else {
+      set({ jobs: [job, ...jobs], jobsTotal: get().jobsTotal + 1 });
+    }
+  };
+
+  return {
+    plan: null,
+    planLoading: false,
+    planError: null,
+    jobs: [],
+    jobsTotal: 0,
+    jobsError: null,
+    activeJob: null,
+    renderError: null,
+    progressNotice: null,
+    starting: false,
+    cancelling: false,
+
+    requestPlan: async () => {
+      const project = get().project;
+      if (!project) return;
+      set({ planLoading: true, planError: null, plan: null });
+      try {
+        const plan = await api.planRender(project.id);
+        set({ plan, planLoading: false });
+      } catch (err) {
+        set({ planLoading: false, planError: errorMessage(err) });
+      }
+    },
+
+    dismissPlan: () => set({ plan: null, planError: null }),
+
+    startRender: async () => {
+      const project = get().project;
+      if (!project) return null;
+      set({ starting: true, renderError: null });
+      try {
+        const job = await api.startRender(project.id);
+        set({ starting: false, plan: null });
+        upsertJob(job);
+        get().watchJob(job);
+        return job;
+      } catch (err) {
+        const message =
+          err instanceof ApiError && err.status === 402 ? `Budget exceeded: ${err.message}` : errorMessage(err);
+        set({ starting: false, renderError: message });
+        return null;
+      }
+    },
+
+    cancelRender: async () => {
+      const job = get().activeJob;
+      if (!job || isTerminal(job.status)) return;
+      set({ cancelling: true, renderError: null });
+      try {
+        const updated = await api.cancelRenderJob(job.id);
+        // Events may already have moved the job on; only take the answer if it is not older.
+        const current = get().activeJob;
+        if (current?.id === updated.id && !isTerminal(current.status)) set({ activeJob: updated });
+        upsertJob(get().activeJob ?? updated);
+        set({ cancelling: false });
+      } catch (err) {
+        set({ cancelling: false, renderError: `Could not cancel: ${errorMessage(err)}` });
+      }
+    },
+
+    loadJobs: async (projectId) => {
+      set({ jobsError: null });
+      try {
+        const page = await api.listRenderJobs(projectId, JOBS_PAGE_SIZE, 0);
+        if (get().project?.id !== projectId) return;
+        // Keep the live copy of a watched job: the list may be a step behind the socket.
+        const active = get().activeJob;
+        const items = page.items.map((j) => (active && j.id === active.id ? active : j));
+        set({ jobs: items, jobsTotal: page.total });
+        const latest = items[0];
+        if (!get().activeJob && latest) {
+          if (isTerminal(latest.status)) set({ activeJob: latest });
+          else get().watchJob(latest);
+        }
+      } catch (err) {
+        set({ jobsError: errorMessage(err) });
+      }
+    },
+
+    showJob: (job) => {
+      if (get().activeJob?.id === job.id) return;
+      if (isTerminal(job.status)) {
+        client?.stop();
+        client = null;
+        set({ activeJob: job, progressNotice: null, renderError: null });
+      } else {
+        get().watchJob(job);
+      }
+    },
+
+    watchJob: (job) => {
+      client?.stop();
+      client = null;
+      set({ activeJob: job, progressNotice: null, renderError: null });
+      if (isTerminal(job.status)) return;
+      const token = get().token;
+      if (!token) return;
+      const projectId = job.project_id;
+      const watched = progress(
+        { jobId: job.id, token, fetchJob: api.getRenderJob },
+        {
+          onJob: (next) => {
+            if (client !== watched) return;
+            set({ activeJob: next, progressNotice: null });
+            upsertJob(next);
+          },
+          onError: (message) => {
+            if (client !== watched) return;
+            set({ progressNotice: message });
+          },
+          onEnd: (reason) => {
+            if (client !== watched) return;
+            client = null;
+            if (reason === "terminal" && get().project?.id === projectId) {
+              // New clips mean new posters and spec state on the timeline.
+              void get().loadProject(projectId);
+              void get().loadJobs(projectId);
+            }
+          },
+        },
+      );
+      client = watched;
+      watched.start();
+    },
+
+    stopWatching: () => {
+      client?.stop();
+      client = null;
+      set({
+        activeJob: null,
+        progressNotice: null,
+        plan: null,
+        planError: null,
+        renderError: null,
+        jobs: [],
+        jobsTotal: 0,
+      });
+    },
+
+    clearRenderError: () => set({ renderError: null }),
+  };
+};

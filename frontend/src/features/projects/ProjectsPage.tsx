@@ -1,0 +1,186 @@
+import { type FormEvent, useEffect, useState } from "react";
+import type { Project } from "../../api/types";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
+import { ErrorBanner } from "../../components/ErrorBanner";
+import { FieldError } from "../../components/FieldError";
+import { formatDate, formatSeconds } from "../../components/format";
+import { navigate } from "../../components/router";
+import { useAppShallow } from "../../store";
+import { PROJECTS_PAGE_SIZE, SIZE_PRESETS } from "./slice";
+
+export function ProjectsPage() {
+  const s = useAppShallow((st) => ({
+    projects: st.projects,
+    total: st.projectsTotal,
+    offset: st.projectsOffset,
+    loading: st.projectsLoading,
+    error: st.projectsError,
+    loadProjects: st.loadProjects,
+    deleteProject: st.deleteProject,
+  }));
+  const [toDelete, setToDelete] = useState<Project | null>(null);
+  const [deleting, setDeleting] = useState(false);
+  const { loadProjects } = s;
+
+  useEffect(() => {
+    void loadProjects();
+  }, [loadProjects]);
+
+  const from = s.total === 0 ? 0 : s.offset + 1;
+  const to = Math.min(s.offset + s.projects.length, s.total);
+
+  return (
+    <main className="page projects-page">
+      <section className="card">
+        <h2>New project</h2>
+        <CreateProjectForm />
+      </section>
+
+      <section className="card">
+        <div className="row between">
+          <h2>Projects</h2>
+          <span className="muted">{s.loading ? "Loading…" : `${from}–${to} of ${s.total}`}</span>
+        </div>
+        <ErrorBanner message={s.error} />
+        {s.projects.length === 0 && !s.loading ? (
+          <p className="muted">No projects yet. Create one above.</p>
+        ) : (
+          <ul className="project-list">
+            {s.projects.map((p) => (
+              <li key={p.id} className="project-item">
+                <a
+                  href={`/projects/${encodeURIComponent(p.id)}`}
+                  className="project-link"
+                  onClick={(e) => {
+                    e.preventDefault();
+                    navigate(`/projects/${encodeURIComponent(p.id)}`);
+                  }}
+                >
+                  <strong>{p.name}</strong>
+                  <span className="muted small">
+                    {p.width}×{p.height} · {p.fps} fps · {p.segment_count} segment{p.segment_count === 1 ? "" : "s"} ·{" "}
+                    {formatSeconds(p.total_duration)} · updated {formatDate(p.updated_at)}
+                  </span>
+                </a>
+                <button
+                  type="button"
+                  className="danger small"
+                  onClick={() => setToDelete(p)}
+                  aria-label={`Delete ${p.name}`}
+                >
+                  Delete
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+        <div className="row pager">
+          <button
+            type="button"
+            disabled={s.offset === 0 || s.loading}
+            onClick={() => void loadProjects(Math.max(0, s.offset - PROJECTS_PAGE_SIZE))}
+          >
+            ← Previous
+          </button>
+          <button
+            type="button"
+            disabled={s.offset + PROJECTS_PAGE_SIZE >= s.total || s.loading}
+            onClick={() => void loadProjects(s.offset + PROJECTS_PAGE_SIZE)}
+          >
+            Next →
+          </button>
+        </div>
+      </section>
+
+      {toDelete && (
+        <ConfirmDialog
+          title="Delete project?"
+          message={`“${toDelete.name}” and its segments and renders will be deleted. This cannot be undone.`}
+          busy={deleting}
+          onCancel={() => setToDelete(null)}
+          onConfirm={async () => {
+            setDeleting(true);
+            await s.deleteProject(toDelete.id);
+            setDeleting(false);
+            setToDelete(null);
+          }}
+        />
+      )}
+    </main>
+  );
+}
+
+function CreateProjectForm() {
+  const { createProject, errors } = useAppShallow((st) => ({
+    createProject: st.createProject,
+    errors: st.createProjectErrors,
+  }));
+  const [name, setName] = useState("");
+  const [preset, setPreset] = useState(0);
+  const [fps, setFps] = useState("24");
+  const [busy, setBusy] = useState(false);
+  const [localError, setLocalError] = useState<Record<string, string>>({});
+
+  const onSubmit = async (e: FormEvent) => {
+    e.preventDefault();
+    const problems: Record<string, string> = {};
+    if (!name.trim()) problems.name = "Give the project a name";
+    const fpsValue = Number(fps);
+    if (!Number.isInteger(fpsValue) || fpsValue < 1 || fpsValue > 60) problems.fps = "Whole number from 1 to 60";
+    setLocalError(problems);
+    if (Object.keys(problems).length > 0) return;
+    const size = SIZE_PRESETS[preset] ?? SIZE_PRESETS[0];
+    setBusy(true);
+    const project = await createProject({ name: name.trim(), width: size.width, height: size.height, fps: fpsValue });
+    setBusy(false);
+    if (project) {
+      setName("");
+      navigate(`/projects/${encodeURIComponent(project.id)}`);
+    }
+  };
+
+  const err = (field: string) => localError[field] ?? errors[field];
+  return (
+    <form className="create-project" onSubmit={onSubmit} aria-label="Create project" noValidate>
+      <div className="field grow">
+        <label htmlFor="project-name">Name</label>
+        <input
+          id="project-name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          maxLength={200}
+          aria-invalid={err("name") ? true : undefined}
+        />
+        <FieldError message={err("name")} />
+      </div>
+      <div className="field">
+        <label htmlFor="project-size">Output size</label>
+        <select id="project-size" value={preset} onChange={(e) => setPreset(Number(e.target.value))}>
+          {SIZE_PRESETS.map((p, i) => (
+            <option key={p.label} value={i}>
+              {p.label}
+            </option>
+          ))}
+        </select>
+        <FieldError message={err("width") ?? err("height")} />
+      </div>
+      <div className="field narrow">
+        <label htmlFor="project-fps">FPS</label>
+        <input
+          id="project-fps"
+          type="number"
+          min={1}
+          max={60}
+          step={1}
+          value={fps}
+          onChange={(e) => setFps(e.target.value)}
+          aria-invalid={err("fps") ? true : undefined}
+        />
+        <FieldError message={err("fps")} />
+      </div>
+      <button type="submit" className="primary" disabled={busy}>
+        Create
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,319 @@
+import { type FormEvent, useId, useMemo, useState } from "react";
+import type { ModelInfo, Segment, SegmentUpdate } from "../../api/types";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
+import { FieldError } from "../../components/FieldError";
+import { formatCost } from "../../components/format";
+import { ParamsForm } from "./ParamsForm";
+import { fieldsFromSchema, validateParams } from "./paramsSchema";
+
+export const MAX_SEED = 2 ** 31 - 1;
+
+export function randomSeed(): number {
+  return Math.floor(Math.random() * MAX_SEED);
+}
+
+interface Draft {
+  prompt: string;
+  negative_prompt: string;
+  model: string;
+  duration: string;
+  seed: string;
+  params: Record<string, unknown>;
+}
+
+function draftOf(segment: Segment): Draft {
+  return {
+    prompt: segment.prompt,
+    negative_prompt: segment.negative_prompt ?? "",
+    model: segment.model,
+    duration: String(segment.duration),
+    seed: segment.seed === null || segment.seed === undefined ? "" : String(segment.seed),
+    params: { ...(segment.params ?? {}) },
+  };
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(",")}}`;
+}
+
+/** The fields of `draft` that differ from `segment`, as an update body. */
+export function diffDraft(segment: Segment, draft: Draft): SegmentUpdate {
+  const patch: SegmentUpdate = {};
+  if (draft.prompt !== segment.prompt) patch.prompt = draft.prompt;
+  const negative = draft.negative_prompt.trim() === "" ? null : draft.negative_prompt;
+  if (negative !== (segment.negative_prompt ?? null)) patch.negative_prompt = negative;
+  if (draft.model !== segment.model) patch.model = draft.model;
+  const duration = Number(draft.duration);
+  if (duration !== segment.duration) patch.duration = duration;
+  const seed = draft.seed.trim() === "" ? null : Number(draft.seed);
+  if (seed !== (segment.seed ?? null)) patch.seed = seed;
+  if (stableJson(draft.params) !== stableJson(segment.params ?? {})) patch.params = draft.params;
+  return patch;
+}
+
+export function validateDraft(draft: Draft, model: ModelInfo | undefined): Record<string, string> {
+  const errors: Record<string, string> = {};
+  if (draft.prompt.trim() === "") errors.prompt = "Describe the shot";
+  else if (model && model.max_prompt_length > 0 && draft.prompt.length > model.max_prompt_length)
+    errors.prompt = `At most ${model.max_prompt_length} characters for ${model.label}`;
+  const duration = Number(draft.duration);
+  if (draft.duration.trim() === "" || !Number.isFinite(duration) || duration <= 0)
+    errors.duration = "A positive number of seconds";
+  else if (model?.durations && model.durations.length > 0 && !model.durations.includes(duration))
+    errors.duration = `${model.label} supports ${model.durations.join(", ")} s`;
+  else if (model && (duration < model.min_duration || duration > model.max_duration))
+    errors.duration = `Between ${model.min_duration} and ${model.max_duration} s for ${model.label}`;
+  if (draft.seed.trim() !== "") {
+    const seed = Number(draft.seed);
+    if (!Number.isInteger(seed) || seed < 0) errors.seed = "A whole number ≥ 0";
+  }
+  if (model) {
+    const { fields } = fieldsFromSchema(model.params_schema);
+    for (const [name, msg] of Object.entries(validateParams(fields, draft.params))) errors[`params.${name}`] = msg;
+  }
+  return errors;
+}
+
+export interface InspectorProps {
+  segment: Segment;
+  models: ModelInfo[];
+  saving: boolean;
+  serverErrors: Record<string, string>;
+  onSave: (patch: SegmentUpdate) => Promise<boolean>;
+  onDuplicate: () => void;
+  onDelete: () => Promise<boolean>;
+}
+
+/** Edits one segment. Keyed by segment id and updated_at by its parent, so a save resets it. */
+export function Inspector({ segment, models, saving, serverErrors, onSave, onDuplicate, onDelete }: InspectorProps) {
+  const [draft, setDraft] = useState<Draft>(() => draftOf(segment));
+  const [touched, setTouched] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const id = useId();
+  const model = models.find((m) => m.id === draft.model);
+  const patch = useMemo(() => diffDraft(segment, draft), [segment, draft]);
+  const dirty = Object.keys(patch).length > 0;
+  const localErrors = useMemo(() => validateDraft(draft, model), [draft, model]);
+  // Local checks speak once the user has changed something or tried to save; the server's after.
+  const showLocal = touched || dirty;
+  const errorFor = (field: string): string | undefined =>
+    (showLocal ? localErrors[field] : undefined) ?? serverErrors[field];
+
+  const paramErrors: Record<string, string> = {};
+  for (const [key, msg] of Object.entries({ ...serverErrors, ...(showLocal ? localErrors : {}) })) {
+    if (key.startsWith("params.")) paramErrors[key.slice("params.".length)] = msg;
+  }
+  const generalParamsError = serverErrors.params;
+  const otherServerErrors = Object.entries(serverErrors).filter(
+    ([key]) =>
+      !["prompt", "negative_prompt", "model", "duration", "seed", "params"].includes(key) && !key.startsWith("params."),
+  );
+
+  const update = (next: Partial<Draft>) => setDraft((d) => ({ ...d, ...next }));
+
+  const changeModel = (modelId: string) => {
+    const next = models.find((m) => m.id === modelId);
+    if (!next) {
+      update({ model: modelId });
+      return;
+    }
+    // Keep only params the new model understands, and a duration it accepts.
+    const names = new Set(fieldsFromSchema(next.params_schema).fields.map((f) => f.name));
+    const params = Object.fromEntries(Object.entries(draft.params).filter(([k]) => names.has(k)));
+    let duration = Number(draft.duration);
+    if (next.durations && next.durations.length > 0) {
+      if (!next.durations.includes(duration)) duration = next.durations[0] ?? duration;
+    } else if (Number.isFinite(duration)) {
+      duration = Math.min(Math.max(duration, next.min_duration), next.max_duration);
+    }
+    update({ model: modelId, params, duration: String(duration) });
+  };
+
+  const onSubmit = async (e: FormEvent) => {
+    e.preventDefault();
+    setTouched(true);
+    if (!dirty || Object.keys(localErrors).length > 0) return;
+    await onSave(patch);
+  };
+
+  const modelMissing = !models.some((m) => m.id === draft.model);
+  const estimate = model ? model.price_per_second * Number(draft.duration || 0) : null;
+
+  return (
+    <form className="inspector" onSubmit={onSubmit} aria-label="Segment inspector" noValidate>
+      <div className="row between">
+        <h3>Segment {segment.position + 1}</h3>
+        <span className="muted small" title="Content hash: unchanged hash means the clip is reused">
+          {segment.spec_hash ? `#${segment.spec_hash.slice(0, 8)}` : ""}
+        </span>
+      </div>
+
+      {segment.poster_url && <img className="inspector-poster" src={segment.poster_url} alt="Segment poster" />}
+
+      <div className="field">
+        <label htmlFor={`${id}-prompt`}>Prompt</label>
+        <textarea
+          id={`${id}-prompt`}
+          name="prompt"
+          rows={3}
+          value={draft.prompt}
+          onChange={(e) => update({ prompt: e.target.value })}
+          aria-invalid={errorFor("prompt") ? true : undefined}
+        />
+        {model && model.max_prompt_length > 0 && (
+          <small className={draft.prompt.length > model.max_prompt_length ? "field-error" : "muted"}>
+            {draft.prompt.length}/{model.max_prompt_length}
+          </small>
+        )}
+        <FieldError message={errorFor("prompt")} />
+      </div>
+
+      <div className="field">
+        <label htmlFor={`${id}-negative`}>Negative prompt</label>
+        <textarea
+          id={`${id}-negative`}
+          name="negative_prompt"
+          rows={2}
+          value={draft.negative_prompt}
+          onChange={(e) => update({ negative_prompt: e.target.value })}
+        />
+        <FieldError message={errorFor("negative_prompt")} />
+      </div>
+
+      <div className="field">
+        <label htmlFor={`${id}-model`}>Model</label>
+        <select
+          id={`${id}-model`}
+          name="model"
+          value={draft.model}
+          onChange={(e) => changeModel(e.target.value)}
+          aria-invalid={errorFor("model") ? true : undefined}
+        >
+          {modelMissing && <option value={draft.model}>{draft.model} (unknown)</option>}
+          {models.map((m) => (
+            <option
+              key={m.id}
+              value={m.id}
+              disabled={!m.available}
+              title={!m.available ? (m.unavailable_reason ?? "Unavailable") : (m.deprecated ?? undefined)}
+            >
+              {m.label}
+              {!m.available ? " (unavailable)" : m.deprecated ? " (deprecated)" : ""}
+              {m.price_per_second > 0 ? ` · ${formatCost(m.price_per_second)}/s` : ""}
+            </option>
+          ))}
+        </select>
+        {model?.deprecated && <small className="muted">{model.deprecated}</small>}
+        {model && !model.available && (
+          <small className="field-error">{model.unavailable_reason ?? "This model is unavailable."}</small>
+        )}
+        <FieldError message={errorFor("model")} />
+      </div>
+
+      <div className="row gap">
+        <div className="field">
+          <label htmlFor={`${id}-duration`}>Duration (s)</label>
+          {model?.durations && model.durations.length > 0 ? (
+            <select
+              id={`${id}-duration`}
+              name="duration"
+              value={draft.duration}
+              onChange={(e) => update({ duration: e.target.value })}
+            >
+              {!model.durations.includes(Number(draft.duration)) && (
+                <option value={draft.duration}>{draft.duration}</option>
+              )}
+              {model.durations.map((d) => (
+                <option key={d} value={String(d)}>
+                  {d}
+                </option>
+              ))}
+            </select>
+          ) : (
+            <input
+              id={`${id}-duration`}
+              name="duration"
+              type="number"
+              min={model?.min_duration}
+              max={model?.max_duration}
+              step="any"
+              value={draft.duration}
+              onChange={(e) => update({ duration: e.target.value })}
+              aria-invalid={errorFor("duration") ? true : undefined}
+            />
+          )}
+          <FieldError message={errorFor("duration")} />
+        </div>
+
+        <div className="field">
+          <label htmlFor={`${id}-seed`}>Seed</label>
+          <div className="row">
+            <input
+              id={`${id}-seed`}
+              name="seed"
+              type="number"
+              min={0}
+              step={1}
+              placeholder="random"
+              value={draft.seed}
+              onChange={(e) => update({ seed: e.target.value })}
+              aria-invalid={errorFor("seed") ? true : undefined}
+            />
+            <button type="button" onClick={() => update({ seed: String(randomSeed()) })} title="Draw a new random seed">
+              New seed
+            </button>
+          </div>
+          <FieldError message={errorFor("seed")} />
+        </div>
+      </div>
+
+      <ParamsForm
+        schema={model?.params_schema}
+        value={draft.params}
+        onChange={(params) => update({ params })}
+        errors={paramErrors}
+      />
+      <FieldError message={generalParamsError} />
+      {otherServerErrors.map(([key, msg]) => (
+        <FieldError key={key} message={`${key}: ${msg}`} />
+      ))}
+
+      {estimate !== null && estimate > 0 && (
+        <p className="muted small">Estimated cost if generated: {formatCost(estimate)}</p>
+      )}
+
+      <div className="row gap wrap">
+        <button type="submit" className="primary" disabled={!dirty || saving}>
+          {saving ? "Saving…" : "Save"}
+        </button>
+        <button type="button" disabled={!dirty || saving} onClick={() => setDraft(draftOf(segment))}>
+          Revert
+        </button>
+        <span className="spacer" />
+        <button type="button" onClick={onDuplicate}>
+          Duplicate
+        </button>
+        <button type="button" className="danger" onClick={() => setConfirmDelete(true)}>
+          Delete
+        </button>
+      </div>
+
+      {confirmDelete && (
+        <ConfirmDialog
+          title="Delete segment?"
+          message={`Segment ${segment.position + 1} (“${segment.prompt.slice(0, 60)}”) will be removed from the timeline.`}
+          onCancel={() => setConfirmDelete(false)}
+          onConfirm={async () => {
+            setConfirmDelete(false);
+            await onDelete();
+          }}
+        />
+      )}
+    </form>
+  );
+}

@@ -1,0 +1,50 @@
+import { fireEvent, render, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+import { appStore } from "../../store";
+import { makeJob, makeSegment } from "../../test/factories";
+import { blockWidth, MIN_BLOCK_PX, PX_PER_SECOND, Timeline } from "./Timeline";
+
+const initial = appStore.getState();
+afterEach(() => appStore.setState(initial, true));
+
+describe("<Timeline>", () => {
+  it("draws blocks in order with widths proportional to duration", () => {
+    appStore.setState({
+      segments: [
+        makeSegment({ id: "a", position: 0, duration: 2, prompt: "first" }),
+        makeSegment({ id: "b", position: 1, duration: 4, prompt: "second", poster_url: "/p.jpg" }),
+      ],
+    });
+    render(<Timeline />);
+    const blocks = screen.getAllByTestId("segment-block");
+    expect(blocks.map((b) => b.dataset.segmentId)).toEqual(["a", "b"]);
+    expect(blocks[0]?.style.width).toBe(`${2 * PX_PER_SECOND}px`);
+    expect(blocks[1]?.style.width).toBe(`${4 * PX_PER_SECOND}px`);
+    expect(blocks[1]?.style.backgroundImage).toContain("/p.jpg");
+    expect(blockWidth(0.1)).toBe(MIN_BLOCK_PX);
+  });
+
+  it("shows each segment's render status and selects on click", () => {
+    appStore.setState({
+      segments: [makeSegment({ id: "s1", position: 0 }), makeSegment({ id: "s2", position: 1 })],
+      selectedSegmentId: "s1",
+      activeJob: makeJob({
+        segments: [
+          { segment_id: "s1", position: 0, status: "completed", progress: 1, reused: true, error: null, message: null },
+          { segment_id: "s2", position: 1, status: "failed", progress: 0.2, reused: false, error: "rejected", message: null },
+        ],
+      }),
+    });
+    render(<Timeline />);
+    expect(screen.getByText("reused")).toBeInTheDocument();
+    expect(screen.getByText("failed")).toHaveAttribute("title", "rejected");
+    fireEvent.click(screen.getAllByTestId("segment-block")[1] as HTMLElement);
+    expect(appStore.getState().selectedSegmentId).toBe("s2");
+  });
+
+  it("invites adding a segment when empty", () => {
+    appStore.setState({ segments: [] });
+    render(<Timeline />);
+    expect(screen.getByText(/No segments yet/)).toBeInTheDocument();
+  });
+});

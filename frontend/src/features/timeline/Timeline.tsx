@@ -1,0 +1,154 @@
+import {
+  closestCenter,
+  DndContext,
+  type DragEndEvent,
+  KeyboardSensor,
+  PointerSensor,
+  useSensor,
+  useSensors,
+} from "@dnd-kit/core";
+import {
+  horizontalListSortingStrategy,
+  SortableContext,
+  sortableKeyboardCoordinates,
+  useSortable,
+} from "@dnd-kit/sortable";
+import { CSS } from "@dnd-kit/utilities";
+import { useMemo } from "react";
+import type { Id, PlanAction, RenderJobSegment, Segment } from "../../api/types";
+import { formatSeconds } from "../../components/format";
+import { StatusBadge } from "../../components/StatusBadge";
+import { useAppShallow } from "../../store";
+
+export const PX_PER_SECOND = 72;
+export const MIN_BLOCK_PX = 56;
+
+export function blockWidth(duration: number, pxPerSecond = PX_PER_SECOND): number {
+  return Math.max(MIN_BLOCK_PX, Math.round(duration * pxPerSecond));
+}
+
+export function Timeline({ pxPerSecond = PX_PER_SECOND }: { pxPerSecond?: number }) {
+  const { segments, selectedId, selectSegment, moveSegment, activeJob, plan } = useAppShallow((s) => ({
+    segments: s.segments,
+    selectedId: s.selectedSegmentId,
+    selectSegment: s.selectSegment,
+    moveSegment: s.moveSegment,
+    activeJob: s.activeJob,
+    plan: s.plan,
+  }));
+
+  const sensors = useSensors(
+    // A few pixels of movement before a drag starts, so a click still selects.
+    useSensor(PointerSensor, { activationConstraint: { distance: 6 } }),
+    useSensor(KeyboardSensor, { coordinateGetter: sortableKeyboardCoordinates }),
+  );
+
+  const renderState = useMemo(() => {
+    const map = new Map<Id, RenderJobSegment>();
+    for (const seg of activeJob?.segments ?? []) map.set(seg.segment_id, seg);
+    return map;
+  }, [activeJob]);
+
+  const planState = useMemo(() => {
+    const map = new Map<Id, PlanAction>();
+    for (const seg of plan?.segments ?? []) map.set(seg.segment_id, seg.action);
+    return map;
+  }, [plan]);
+
+  const onDragEnd = (event: DragEndEvent) => {
+    const { active, over } = event;
+    if (!over || active.id === over.id) return;
+    void moveSegment(String(active.id), String(over.id));
+  };
+
+  if (segments.length === 0) {
+    return <div className="timeline empty muted">No segments yet. Add one to start the timeline.</div>;
+  }
+
+  return (
+    <DndContext sensors={sensors} collisionDetection={closestCenter} onDragEnd={onDragEnd}>
+      <SortableContext items={segments.map((s) => s.id)} strategy={horizontalListSortingStrategy}>
+        <ol className="timeline" aria-label="Timeline">
+          {segments.map((segment, index) => (
+            <SegmentBlock
+              key={segment.id}
+              segment={segment}
+              index={index}
+              width={blockWidth(segment.duration, pxPerSecond)}
+              selected={segment.id === selectedId}
+              render={renderState.get(segment.id)}
+              planned={planState.get(segment.id)}
+              onSelect={() => selectSegment(segment.id)}
+            />
+          ))}
+        </ol>
+      </SortableContext>
+    </DndContext>
+  );
+}
+
+interface SegmentBlockProps {
+  segment: Segment;
+  index: number;
+  width: number;
+  selected: boolean;
+  render: RenderJobSegment | undefined;
+  planned: PlanAction | undefined;
+  onSelect: () => void;
+}
+
+function SegmentBlock({ segment, index, width, selected, render, planned, onSelect }: SegmentBlockProps) {
+  const { attributes, listeners, setNodeRef, transform, transition, isDragging } = useSortable({ id: segment.id });
+  const style = {
+    width,
+    transform: CSS.Translate.toString(transform),
+    transition,
+    backgroundImage: segment.poster_url ? `url("${segment.poster_url}")` : undefined,
+  };
+  return (
+    // dnd-kit's `attributes` make this a focusable role="button"; its keyboard sensor handles keys
+    // (space picks up, arrows move) and focusing a block selects it.
+    // biome-ignore lint/a11y/useKeyWithClickEvents: keyboard handled by the sortable sensor and onFocus
+    <li
+      ref={setNodeRef}
+      style={style}
+      className={[
+        "segment-block",
+        selected ? "selected" : "",
+        isDragging ? "dragging" : "",
+        segment.poster_url ? "has-poster" : "",
+      ].join(" ")}
+      data-testid="segment-block"
+      data-segment-id={segment.id}
+      aria-label={`Segment ${index + 1}: ${segment.prompt}`}
+      aria-current={selected ? "true" : undefined}
+      onClick={onSelect}
+      onFocus={onSelect}
+      {...attributes}
+      {...listeners}
+    >
+      <div className="segment-top">
+        <span className="segment-index">{index + 1}</span>
+        <span className="segment-duration">{formatSeconds(segment.duration)}</span>
+      </div>
+      <div className="segment-prompt" title={segment.prompt}>
+        {segment.prompt}
+      </div>
+      <div className="segment-bottom">
+        {render ? (
+          <StatusBadge
+            status={render.status}
+            reused={render.reused}
+            title={render.error ?? render.message ?? undefined}
+          />
+        ) : planned ? (
+          <span className={`badge badge-${planned === "reuse" ? "ok" : "neutral"}`}>will {planned}</span>
+        ) : null}
+        <span className="segment-model muted small">{segment.model}</span>
+      </div>
+      {render && render.status === "running" && (
+        <div className="segment-progress" style={{ width: `${Math.round(render.progress * 100)}%` }} />
+      )}
+    </li>
+  );
+}

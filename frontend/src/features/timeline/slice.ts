@@ -1,0 +1,362 @@
+import { ApiError, errorMessage } from "../../api/client";
+import type { Id, ModelInfo, Project, ProjectDetail, Segment, SegmentCreate, SegmentUpdate } from "../../api/types";
+import type { GetState, SetState, SliceCreator } from "../../store/types";
+
+// ---------------------------------------------------------------------------------------------
+// Models (the catalogue the inspector picks from)
+
+export interface ModelsSlice {
+  models: ModelInfo[];
+  modelsLoaded: boolean;
+  modelsError: string | null;
+  loadModels: (force?: boolean) => Promise<void>;
+}
+
+export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get, { api }) => ({
+  models: [],
+  modelsLoaded: false,
+  modelsError: null,
+  loadModels: async (force = false) => {
+    if (get().modelsLoaded && !force) return;
+    try {
+      const models = await api.listModels();
+      set({ models, modelsLoaded: true, modelsError: null });
+    } catch (err) {
+      set({ modelsError: `Could not load models: ${errorMessage(err)}` });
+    }
+  },
+});
+
+/** The model a new segment gets: "procedural" when usable, else the first available one. */
+export function defaultModel(models: ModelInfo[]): ModelInfo | undefined {
+  return models.find((m) => m.id === "procedural" && m.available) ?? models.find((m) => m.available);
+}
+
+export function defaultDuration(model: ModelInfo | undefined): number {
+  if (!model) return 2;
+  if (model.durations && model.durations.length > 0) return model.durations[0] ?? 2;
+  return Math.min(Math.max(2, model.min_duration), model.max_duration);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timeline
+
+/** One undoable edit. Entries are recorded by actions, never by the undo/redo themselves. */
+export interface HistoryEntry {
+  label: string;
+  /** Segment ids the entry touches, so deleting a segment drops entries that cannot apply. */
+  segmentIds: Id[];
+  undo: () => Promise<boolean>;
+  redo: () => Promise<boolean>;
+}
+
+const HISTORY_LIMIT = 100;
+
+export interface TimelineSlice {
+  project: Project | null;
+  segments: Segment[];
+  selectedSegmentId: Id | null;
+  timelineLoading: boolean;
+  timelineError: string | null;
+  segmentSaving: boolean;
+  /** Field errors from the last failed save of the selected segment, keyed by field path. */
+  segmentFieldErrors: Record<string, string>;
+  undoStack: HistoryEntry[];
+  redoStack: HistoryEntry[];
+
+  loadProject: (id: Id) => Promise<void>;
+  closeProject: () => void;
+  selectSegment: (id: Id | null) => void;
+  addSegment: (init?: Partial<SegmentCreate>) => Promise<Segment | null>;
+  updateSegment: (id: Id, patch: SegmentUpdate, options?: { record?: boolean }) => Promise<boolean>;
+  duplicateSegment: (id: Id) => Promise<Segment | null>;
+  deleteSegment: (id: Id) => Promise<boolean>;
+  /** Optimistically apply a new order, send it in one call, roll back if the call fails. */
+  reorderSegments: (ids: Id[], options?: { record?: boolean }) => Promise<boolean>;
+  /** Move `activeId` to where `overId` is (drag and drop). */
+  moveSegment: (activeId: Id, overId: Id) => Promise<boolean>;
+  undo: () => Promise<void>;
+  redo: () => Promise<void>;
+  clearTimelineError: () => void;
+}
+
+export function totalDuration(segments: readonly Segment[]): number {
+  return segments.reduce((sum, s) => sum + s.duration, 0);
+}
+
+/** Move the item at `from` to index `to` (like @dnd-kit/sortable's arrayMove). */
+export function arrayMove<T>(items: readonly T[], from: number, to: number): T[] {
+  const next = items.slice();
+  const [item] = next.splice(from, 1);
+  if (item === undefined) return next;
+  next.splice(to, 0, item);
+  return next;
+}
+
+function withPositions(segments: Segment[]): Segment[] {
+  return segments.map((s, i) => (s.position === i ? s : { ...s, position: i }));
+}
+
+function projectOf(detail: ProjectDetail): Project {
+  const { segments: _segments, ...project } = detail;
+  return project;
+}
+
+/** The previous order, keeping only ids that still exist and appending newer ones at the end. */
+function restorableOrder(previous: Id[], current: Id[]): Id[] {
+  const alive = new Set(current);
+  const kept = previous.filter((id) => alive.has(id));
+  const keptSet = new Set(kept);
+  return [...kept, ...current.filter((id) => !keptSet.has(id))];
+}
+
+function pushHistory(set: SetState, get: GetState, entry: HistoryEntry): void {
+  set({ undoStack: [...get().undoStack, entry].slice(-HISTORY_LIMIT), redoStack: [] });
+}
+
+export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api }) => {
+  /** Bumped on every reorder, so only the latest one rolls back or applies the server's answer. */
+  let reorderGeneration = 0;
+
+  const bumpProject = (segments: Segment[]) => {
+    const project = get().project;
+    if (!project) return;
+    set({ project: { ...project, segment_count: segments.length, total_duration: totalDuration(segments) } });
+  };
+
+  return {
+    project: null,
+    segments: [],
+    selectedSegmentId: null,
+    timelineLoading: false,
+    timelineError: null,
+    segmentSaving: false,
+    segmentFieldErrors: {},
+    undoStack: [],
+    redoStack: [],
+
+    loadProject: async (id) => {
+      const keepSelection = get().project?.id === id ? get().selectedSegmentId : null;
+      set({ timelineLoading: true, timelineError: null });
+      try {
+        const detail = await api.getProject(id);
+        const segments = [...detail.segments].sort((a, b) => a.position - b.position);
+        const selected =
+          keepSelection && segments.some((s) => s.id === keepSelection) ? keepSelection : (segments[0]?.id ?? null);
+        const switching = get().project?.id !== id;
+        set({
+          project: projectOf(detail),
+          segments,
+          selectedSegmentId: selected,
+          timelineLoading: false,
+          ...(switching ? { undoStack: [], redoStack: [], segmentFieldErrors: {} } : {}),
+        });
+      } catch (err) {
+        set({
+          timelineLoading: false,
+          timelineError:
+            err instanceof ApiError && err.status === 404 ? "This project does not exist." : errorMessage(err),
+        });
+      }
+    },
+
+    closeProject: () => {
+      set({
+        project: null,
+        segments: [],
+        selectedSegmentId: null,
+        timelineError: null,
+        segmentFieldErrors: {},
+        undoStack: [],
+        redoStack: [],
+      });
+    },
+
+    selectSegment: (id) => set({ selectedSegmentId: id, segmentFieldErrors: {} }),
+
+    addSegment: async (init = {}) => {
+      const project = get().project;
+      if (!project) return null;
+      const model = get().models.find((m) => m.id === init.model) ?? defaultModel(get().models);
+      const body: SegmentCreate = {
+        prompt: init.prompt ?? `Shot ${get().segments.length + 1}`,
+        model: init.model ?? model?.id ?? "procedural",
+        duration: init.duration ?? defaultDuration(model),
+        ...(init.params ? { params: init.params } : {}),
+        ...(init.seed !== undefined ? { seed: init.seed } : {}),
+        ...(init.negative_prompt !== undefined ? { negative_prompt: init.negative_prompt } : {}),
+      };
+      set({ timelineError: null });
+      try {
+        const segment = await api.createSegment(project.id, body);
+        const segments = withPositions(
+          [...get().segments.filter((s) => s.id !== segment.id), segment].sort((a, b) => a.position - b.position),
+        );
+        set({ segments, selectedSegmentId: segment.id, segmentFieldErrors: {} });
+        bumpProject(segments);
+        return segment;
+      } catch (err) {
+        set({ timelineError: `Could not add a segment: ${errorMessage(err)}` });
+        return null;
+      }
+    },
+
+    updateSegment: async (id, patch, options = {}) => {
+      const before = get().segments.find((s) => s.id === id);
+      if (!before) return false;
+      set({ segmentSaving: true, segmentFieldErrors: {}, timelineError: null });
+      try {
+        const updated = await api.updateSegment(id, patch);
+        const segments = get().segments.map((s) => (s.id === id ? { ...updated, position: s.position } : s));
+        set({ segments, segmentSaving: false });
+        bumpProject(segments);
+        if (options.record !== false) {
+          const previous: SegmentUpdate = {};
+          const prev = previous as Record<string, unknown>;
+          for (const key of Object.keys(patch) as (keyof SegmentUpdate)[]) {
+            prev[key] = before[key];
+          }
+          pushHistory(set, get, {
+            label: "Edit segment",
+            segmentIds: [id],
+            undo: () => get().updateSegment(id, previous, { record: false }),
+            redo: () => get().updateSegment(id, patch, { record: false }),
+          });
+        }
+        return true;
+      } catch (err) {
+        if (err instanceof ApiError && Object.keys(err.fieldErrors).length > 0) {
+          set({ segmentSaving: false, segmentFieldErrors: err.fieldErrors, timelineError: null });
+        } else {
+          set({ segmentSaving: false, timelineError: `Could not save the segment: ${errorMessage(err)}` });
+        }
+        return false;
+      }
+    },
+
+    duplicateSegment: async (id) => {
+      set({ timelineError: null });
+      try {
+        const copy = await api.duplicateSegment(id);
+        const segments = get().segments.slice();
+        const index = segments.findIndex((s) => s.id === id);
+        segments.splice(index < 0 ? segments.length : index + 1, 0, copy);
+        const ordered = withPositions(segments);
+        set({ segments: ordered, selectedSegmentId: copy.id, segmentFieldErrors: {} });
+        bumpProject(ordered);
+        return copy;
+      } catch (err) {
+        set({ timelineError: `Could not duplicate the segment: ${errorMessage(err)}` });
+        return null;
+      }
+    },
+
+    deleteSegment: async (id) => {
+      const before = get().segments;
+      const index = before.findIndex((s) => s.id === id);
+      if (index < 0) return false;
+      const segments = withPositions(before.filter((s) => s.id !== id));
+      const selected =
+        get().selectedSegmentId === id
+          ? (segments[Math.min(index, segments.length - 1)]?.id ?? null)
+          : get().selectedSegmentId;
+      set({ segments, selectedSegmentId: selected, timelineError: null });
+      bumpProject(segments);
+      try {
+        await api.deleteSegment(id);
+        set({
+          undoStack: get().undoStack.filter((e) => !e.segmentIds.includes(id)),
+          redoStack: get().redoStack.filter((e) => !e.segmentIds.includes(id)),
+        });
+        return true;
+      } catch (err) {
+        set({ segments: before, selectedSegmentId: id, timelineError: `Could not delete: ${errorMessage(err)}` });
+        bumpProject(before);
+        return false;
+      }
+    },
+
+    reorderSegments: async (ids, options = {}) => {
+      const project = get().project;
+      const before = get().segments;
+      if (!project) return false;
+      const byId = new Map(before.map((s) => [s.id, s]));
+      if (ids.length !== before.length || ids.some((id) => !byId.has(id))) {
+        set({ timelineError: "The timeline changed meanwhile; reloaded it." });
+        await get().loadProject(project.id);
+        return false;
+      }
+      const previousIds = before.map((s) => s.id);
+      if (ids.every((id, i) => id === previousIds[i])) return true;
+      const generation = ++reorderGeneration;
+      set({ segments: withPositions(ids.map((id) => byId.get(id) as Segment)), timelineError: null });
+      try {
+        const detail = await api.reorderSegments(project.id, ids);
+        if (generation === reorderGeneration) {
+          set({ segments: [...detail.segments].sort((a, b) => a.position - b.position), project: projectOf(detail) });
+        }
+        if (options.record !== false) {
+          pushHistory(set, get, {
+            label: "Reorder segments",
+            segmentIds: [],
+            undo: () =>
+              get().reorderSegments(
+                restorableOrder(
+                  previousIds,
+                  get().segments.map((s) => s.id),
+                ),
+                { record: false },
+              ),
+            redo: () =>
+              get().reorderSegments(
+                restorableOrder(
+                  ids,
+                  get().segments.map((s) => s.id),
+                ),
+                { record: false },
+              ),
+          });
+        }
+        return true;
+      } catch (err) {
+        if (generation === reorderGeneration) {
+          set({ segments: before, timelineError: `Could not reorder: ${errorMessage(err)}` });
+        } else {
+          // A later reorder is in flight; its own answer decides. Refresh to be certain.
+          set({ timelineError: `Could not reorder: ${errorMessage(err)}` });
+          await get().loadProject(project.id);
+        }
+        return false;
+      }
+    },
+
+    moveSegment: async (activeId, overId) => {
+      if (activeId === overId) return true;
+      const ids = get().segments.map((s) => s.id);
+      const from = ids.indexOf(activeId);
+      const to = ids.indexOf(overId);
+      if (from < 0 || to < 0) return false;
+      return get().reorderSegments(arrayMove(ids, from, to));
+    },
+
+    undo: async () => {
+      const stack = get().undoStack;
+      const entry = stack[stack.length - 1];
+      if (!entry) return;
+      set({ undoStack: stack.slice(0, -1) });
+      const ok = await entry.undo();
+      if (ok) set({ redoStack: [...get().redoStack, entry] });
+    },
+
+    redo: async () => {
+      const stack = get().redoStack;
+      const entry = stack[stack.length - 1];
+      if (!entry) return;
+      set({ redoStack: stack.slice(0, -1) });
+      const ok = await entry.redo();
+      if (ok) set({ undoStack: [...get().undoStack, entry] });
+    },
+
+    clearTimelineError: () => set({ timelineError: null }),
+  };
+};

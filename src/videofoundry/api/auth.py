@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import Depends
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from videofoundry.api.deps import CurrentUser, RuntimeDep, SessionDep
+from videofoundry.core.errors import Conflict, NotFound
+from videofoundry.core.security import (
+    create_access_token,
+    hash_api_token,
+    hash_password,
+    new_api_token,
+    verify_password,
+)
+from videofoundry.models import ApiToken, User
+from videofoundry.schemas.auth import (
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenPublic,
+    Token,
+    UserPublic,
+    UserRegister,
+    UserUpdate,
+)
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+
+@router.post("/auth/register", status_code=201, response_model=UserPublic)
+async def register(body: UserRegister, session: SessionDep) -> User:
+    """Create an account."""
+    email = body.email.lower()
+    if await session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict(f"an account with email {email} already exists")
+    user = User(email=email, password_hash=hash_password(body.password))
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise Conflict(f"an account with email {email} already exists") from exc
+    return user
+
+
+@router.post("/auth/token", response_model=Token)
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Token:
+    """Exchange email (as `username`) and password for a bearer token."""
+    user = await session.scalar(select(User).where(User.email == form.username.lower()))
+    if user is None or not verify_password(user.password_hash, form.password):
+        raise HTTPException(
+            status_code=401,
+            detail="incorrect email or password",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Token(access_token=create_access_token(runtime.settings, user.id))
+
+
+@router.get("/me", response_model=UserPublic)
+async def me(user: CurrentUser) -> User:
+    """The signed-in user."""
+    return user
+
+
+@router.patch("/me", response_model=UserPublic)
+async def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) -> User:
+    """Set or remove the spending budget for paid models."""
+    merged = await session.merge(user)
+    if "budget_usd" in body.model_fields_set:
+        merged.budget_usd = None if body.budget_usd is None else Decimal(str(body.budget_usd))
+    await session.commit()
+    return merged
+
+
+@router.post("/tokens", status_code=201, response_model=ApiTokenCreated)
+async def create_token(body: ApiTokenCreate, user: CurrentUser, session: SessionDep) -> ApiTokenCreated:
+    """Create a long-lived API token for scripts; the token is shown only in this answer."""
+    secret = new_api_token()
+    row = ApiToken(user_id=user.id, name=body.name, token_hash=hash_api_token(secret))
+    session.add(row)
+    await session.commit()
+    return ApiTokenCreated(
+        id=row.id, name=row.name, created_at=row.created_at, last_used_at=None, token=secret
+    )
+
+
+@router.get("/tokens", response_model=list[ApiTokenPublic])
+async def list_tokens(user: CurrentUser, session: SessionDep) -> list[ApiToken]:
+    """The user's API tokens (without their secrets)."""
+    rows = await session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
+    )
+    return list(rows)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+async def delete_token(token_id: str, user: CurrentUser, session: SessionDep) -> Response:
+    """Revoke an API token."""
+    row = await session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+    )
+    if row is None:
+        raise NotFound(f"token {token_id} not found")
+    await session.delete(row)
+    await session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, WebSocket, WebSocketDisconnect, status
+from sqlalchemy import func, select
+from starlette.websockets import WebSocketState
+
+from videofoundry.api.deps import CurrentUser, PageDep, RuntimeDep, SessionDep, user_for_token
+from videofoundry.core.errors import NotFound
+from videofoundry.models import JobEvent, RenderJob
+from videofoundry.models.render_job import TERMINAL_JOB_STATES
+from videofoundry.runtime import Runtime
+from videofoundry.schemas.common import Page
+from videofoundry.schemas.render import RenderJobPublic, RenderPlan
+from videofoundry.services import orchestrator, task_publisher
+from videofoundry.services.projects import get_project
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api", tags=["render"])
+
+# How often a WebSocket re-reads the database when the status bus is silent, so a lost pub/sub
+# message (Redis is at-most-once) or a Redis outage delays an event, never drops it.
+POLL_SECONDS = 1.0
+
+
+@router.post(
+    "/projects/{project_id}/render",
+    status_code=202,
+    response_model=RenderJobPublic | RenderPlan,
+    responses={200: {"model": RenderPlan, "description": "The plan, when dry_run=true"}},
+)
+async def render_project(
+    project_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
+    dry_run: Annotated[bool, Query(description="Only plan: what would be reused, generated, paid")] = False,
+) -> RenderJobPublic | RenderPlan:
+    """Render the timeline: unchanged segments are reused, the rest generated, then stitched."""
+    if dry_run:
+        response.status_code = 200
+        return await orchestrator.plan(session, runtime, user.id, project_id)
+    events = orchestrator.Events()
+    job = await orchestrator.start_render(session, runtime, user.id, project_id, events)
+    await session.commit()
+    await orchestrator.publish(runtime, events)
+    try:
+        await task_publisher.relay(runtime.sessions, runtime.broker)
+    except Exception:  # the outbox keeps the tasks; the background relay retries
+        log.exception("publishing render tasks failed; they stay in the outbox")
+    return await orchestrator.job_view(session, runtime, job)
+
+
+@router.get("/projects/{project_id}/render-jobs", response_model=Page[RenderJobPublic])
+async def list_render_jobs(
+    project_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, page: PageDep
+) -> Page[RenderJobPublic]:
+    """Render history of a project, newest first."""
+    project = await get_project(session, user.id, project_id)
+    total = await session.scalar(
+        select(func.count()).select_from(RenderJob).where(RenderJob.project_id == project.id)
+    )
+    jobs = await session.scalars(
+        select(RenderJob)
+        .where(RenderJob.project_id == project.id)
+        .order_by(RenderJob.created_at.desc(), RenderJob.id)
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return Page(
+        items=[await orchestrator.job_view(session, runtime, j) for j in jobs],
+        total=int(total or 0),
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/render-jobs/{job_id}", response_model=RenderJobPublic)
+async def get_render_job(
+    job_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> RenderJobPublic:
+    """Status of a render job: overall and per segment, and the video once completed."""
+    # Ownership and freshness always come from the database; the cached snapshot only saves
+    # rebuilding the view while it is current. A flushed cache just means a rebuild.
+    job = await orchestrator.get_job(session, user.id, job_id)
+    cached = await runtime.status.get_snapshot(job_id)
+    if cached is not None and cached.get("seq") == job.event_seq:
+        return RenderJobPublic.model_validate(cached)
+    return await orchestrator.job_view(session, runtime, job)
+
+
+@router.post("/render-jobs/{job_id}/cancel", response_model=RenderJobPublic)
+async def cancel_render_job(
+    job_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> RenderJobPublic:
+    """Stop a render; finished clips are kept for the next render."""
+    events = orchestrator.Events()
+    job, provider_tasks = await orchestrator.cancel(session, user.id, job_id, events)
+    await session.commit()
+    await orchestrator.publish(runtime, events)
+    for row in provider_tasks:
+        try:
+            adapter, _ = runtime.registry.resolve(row.spec["model"])
+            await adapter.cancel(row.provider_task_id or "")
+        except Exception:  # best effort: the job is cancelled on our side either way
+            log.warning("could not cancel provider task of segment render %s", row.id)
+    return await orchestrator.job_view(session, runtime, job)
+
+
+@router.websocket("/render-jobs/{job_id}/progress")
+async def render_progress(websocket: WebSocket, job_id: str) -> None:
+    """Live events of a job: a snapshot, then every event in order, closed after the last.
+
+    Authenticate with `?token=` or the subprotocol pair `bearer, <token>`. Pass `?after=<seq>`
+    on reconnect to replay what was missed.
+    """
+    runtime: Runtime = websocket.app.state.runtime
+    token = websocket.query_params.get("token")
+    subprotocol = None
+    offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
+    if not token and len(offered) == 2 and offered[0].lower() == "bearer":
+        token, subprotocol = offered[1], "bearer"
+    async with runtime.sessions() as session:
+        user = await user_for_token(session, runtime, token) if token else None
+        job = None
+        if user is not None:
+            try:
+                job = await orchestrator.get_job(session, user.id, job_id)
+            except NotFound:
+                job = None
+        if job is None:
+            # Same answer for a bad token and someone else's job: nothing leaks.
+            await websocket.accept()
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not allowed")
+            return
+        await websocket.accept(subprotocol=subprotocol)
+        after = websocket.query_params.get("after")
+        try:
+            last = int(after) if after is not None else None
+        except ValueError:
+            last = None
+        try:
+            async with runtime.status.subscribe(job_id) as bus:
+                if last is None:
+                    view = await orchestrator.job_view(session, runtime, job)
+                    await websocket.send_json({"type": "snapshot", "seq": view.seq, "job": view.model_dump(mode="json")})
+                    last = view.seq
+                    if view.status in TERMINAL_JOB_STATES:
+                        await websocket.close()
+                        return
+                await _stream(websocket, runtime, job_id, last, bus)
+        except WebSocketDisconnect:
+            return
+        if websocket.client_state == WebSocketState.CONNECTED:
+            await websocket.close()
+
+
+async def _stream(
+    websocket: WebSocket, runtime: Runtime, job_id: str, last: int, bus: Any
+) -> None:
+    """Forward events in seq order, reading persisted ones from the database so ordering and
+    completeness never depend on the bus; progress ticks (no new seq) pass straight through."""
+    iterator = bus.__aiter__()
+    next_item: asyncio.Task[Any] | None = None
+    while True:
+        async with runtime.sessions() as session:
+            rows = await session.scalars(
+                select(JobEvent)
+                .where(JobEvent.job_id == job_id, JobEvent.seq > last)
+                .order_by(JobEvent.seq)
+            )
+            for row in rows:
+                event = dict(row.payload)
+                if event.get("type") == "job" and event.get("status") == "completed":
+                    job = await session.get_one(RenderJob, job_id)
+                    view = await orchestrator.job_view(session, runtime, job)
+                    event["video_url"], event["duration"] = view.video_url, view.duration
+                await websocket.send_json(event)
+                last = row.seq
+                if event.get("type") == "job" and event.get("status") in TERMINAL_JOB_STATES:
+                    if next_item is not None:
+                        next_item.cancel()
+                    return
+        if next_item is None:
+            next_item = asyncio.ensure_future(iterator.__anext__())
+        done, _ = await asyncio.wait({next_item}, timeout=POLL_SECONDS)
+        if done:
+            try:
+                event = next_item.result()
+            except StopAsyncIteration:
+                return
+            next_item = None
+            if event.get("tick"):
+                await websocket.send_json({**event, "seq": last})

@@ -1,0 +1,232 @@
+"""The `videofoundry` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from videofoundry.core.config import Settings, get_settings
+from videofoundry.core.logging import configure
+
+app = typer.Typer(help="Video Foundry: timeline-aware AI video generation.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+worker_app = typer.Typer(help="Run one worker kind (distributed deployment).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(worker_app, name="worker")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where the embedded run keeps its files.")
+]
+
+
+def _settings(data_dir: Path | None = None) -> Settings:
+    try:
+        settings = get_settings()
+    except ValueError as exc:  # pydantic's message names the setting and what to do
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if data_dir is not None:
+        settings = settings.model_copy(update={"DATA_DIR": data_dir})
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    configure(settings.LOG_LEVEL, settings.LOG_JSON)
+    return settings
+
+
+def _migrate(settings: Settings) -> None:
+    from videofoundry.database.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+def _serve(settings: Settings, host: str, port: int, with_workers: bool) -> None:
+    import uvicorn
+
+    from videofoundry.main import create_app
+    from videofoundry.workers.runner import run_workers
+
+    companions = ()
+    if with_workers:
+
+        async def workers(runtime):  # type: ignore[no-untyped-def]
+            await run_workers(runtime, ("ai", "composition"), recover=True)
+
+        companions = (workers,)
+    application = create_app(settings, companions=companions)
+    uvicorn.run(application, host=host, port=port, log_level=settings.LOG_LEVEL.lower())
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Embedded run: API, web UI and both worker kinds in one process."""
+    settings = _settings(data_dir)
+    _migrate(settings)
+    email, password = asyncio.run(_demo_login(settings))
+    typer.echo(
+        f"\nVideo Foundry is starting at http://{host}:{port}\n"
+        f"  log in as {email} with password {password}\n"
+        f"  API docs: http://{host}:{port}/docs\n"
+    )
+    _serve(settings, host, port, with_workers=True)
+
+
+async def _demo_login(settings: Settings) -> tuple[str, str]:
+    from videofoundry.database.engine import make_engine, make_sessionmaker
+    from videofoundry.services.users import ensure_demo_login
+
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return await ensure_demo_login(session, settings.DATA_DIR)
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """The API gateway alone (distributed run; the workers run elsewhere)."""
+    settings = _settings()
+    if settings.embedded:
+        typer.echo(
+            "warning: RABBITMQ_URL is not set, so tasks stay inside this process and no worker "
+            "will see them; use `videofoundry up` for a single-process run",
+            err=True,
+        )
+    _serve(settings, host, port, with_workers=False)
+
+
+def _run_worker(kind: str) -> None:
+    settings = _settings()
+    if settings.embedded:
+        typer.echo(
+            "RABBITMQ_URL is not set: a separate worker needs the shared queue "
+            "(for a single process, use `videofoundry up`)",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    async def main() -> None:
+        from videofoundry.runtime import Runtime
+        from videofoundry.workers.runner import run_workers
+
+        runtime = await Runtime.start(settings)
+        try:
+            await run_workers(runtime, (kind,))
+        finally:
+            await runtime.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+@worker_app.command("ai")
+def worker_ai() -> None:
+    """Generate segment clips from the `segments.generate` queue."""
+    _run_worker("ai")
+
+
+@worker_app.command("composition")
+def worker_composition() -> None:
+    """Stitch finished jobs from the `compositions.compose` queue."""
+    _run_worker("composition")
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Apply every migration (safe to run repeatedly)."""
+    settings = _settings(data_dir)
+    _migrate(settings)
+    typer.echo("database is up to date")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision; `base` removes all.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revert migrations down to REVISION."""
+    from videofoundry.database.migrate import downgrade
+
+    settings = _settings(data_dir)
+    downgrade(settings.database_url, revision)
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a user account."""
+    from videofoundry.core.errors import Conflict
+    from videofoundry.database.engine import make_engine, make_sessionmaker
+    from videofoundry.services.users import create_user
+
+    settings = _settings(data_dir)
+    _migrate(settings)
+
+    async def main() -> str:
+        engine = make_engine(settings)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                user = await create_user(session, email, password)
+                await session.commit()
+                return user.id
+        finally:
+            await engine.dispose()
+
+    try:
+        user_id = asyncio.run(main())
+    except Conflict as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"created user {email} ({user_id})")
+
+
+@app.command()
+def render(
+    storyboard: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="YAML project")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the MP4")],
+    data_dir: DataDir = None,
+) -> None:
+    """Render a storyboard file to an MP4 with the embedded stack, headless."""
+    from videofoundry.storyboard import render_storyboard
+
+    settings = _settings(data_dir)
+    _migrate(settings)
+    code = asyncio.run(render_storyboard(settings, storyboard, output))
+    raise typer.Exit(code)
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI document (the web UI's types are generated from it)."""
+    from videofoundry.main import create_app
+
+    sys.stdout.write(json.dumps(create_app(_settings()).openapi(), indent=2) + "\n")
+
+
+def _register_media_commands() -> None:
+    try:
+        from videofoundry.media.cli import register
+    except ImportError:  # pragma: no cover - the media package ships with the product
+        return
+    register(app)
+
+
+_register_media_commands()

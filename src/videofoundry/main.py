@@ -1,0 +1,104 @@
+"""The FastAPI application: API routes, error mapping, and the built web UI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from videofoundry import __version__
+from videofoundry.api import auth, files, health, models, projects, render, segments
+from videofoundry.core.config import Settings, get_settings
+from videofoundry.core.errors import InvalidInput, VideoFoundryError
+from videofoundry.runtime import Runtime
+from videofoundry.services import task_publisher
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).parent / "web"
+RELAY_SECONDS = 1.0
+
+# Extra background services the embedded `up` command runs beside the API (the workers).
+Companion = Callable[[Runtime], Awaitable[None]]
+
+
+async def relay_forever(runtime: Runtime) -> None:
+    """Safety net for the outbox: publish anything a crashed request left behind."""
+    while True:
+        try:
+            await task_publisher.relay(runtime.sessions, runtime.broker)
+        except Exception:
+            log.exception("outbox relay failed; retrying")
+        await asyncio.sleep(RELAY_SECONDS)
+
+
+def create_app(
+    settings: Settings | None = None, companions: tuple[Companion, ...] = ()
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings)
+        app.state.runtime = runtime
+        tasks = [asyncio.create_task(relay_forever(runtime))]
+        tasks += [asyncio.create_task(c(runtime)) for c in companions]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await runtime.close()
+
+    app = FastAPI(
+        title="Video Foundry",
+        version=__version__,
+        description="Timeline-aware AI video generation. Authenticate with a bearer token "
+        "from POST /api/auth/token or an API token from POST /api/tokens.",
+        lifespan=lifespan,
+    )
+    if settings.CORS_ORIGINS:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.CORS_ORIGINS,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+
+    @app.exception_handler(VideoFoundryError)
+    async def _domain_error(_request: Request, exc: VideoFoundryError) -> JSONResponse:
+        if isinstance(exc, InvalidInput):
+            # Same shape as FastAPI's own validation errors, so clients parse one format.
+            loc = ["body", *(exc.field.split(".") if exc.field else [])]
+            detail = [{"loc": loc, "msg": exc.message, "type": "value_error"}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+    for module in (health, auth, projects, segments, render, models, files):
+        app.include_router(module.router)
+
+    @app.get("/{path:path}", include_in_schema=False, response_model=None)
+    async def spa(path: str) -> Response:
+        if path.startswith("api/"):
+            return JSONResponse({"detail": f"no such endpoint: /{path}"}, status_code=404)
+        index = WEB_DIR / "index.html"
+        if not index.exists():
+            return JSONResponse(
+                {"detail": "the web UI is not built; run `make build-web` (API docs: /docs)"},
+                status_code=404,
+            )
+        candidate = (WEB_DIR / path).resolve()
+        if path and candidate.is_file() and candidate.is_relative_to(WEB_DIR.resolve()):
+            return FileResponse(candidate)
+        return FileResponse(index)
+
+    return app

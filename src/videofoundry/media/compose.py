@@ -1,0 +1,882 @@
+"""Stitching and composition: copy what can be copied, re-encode only what must change.
+
+The output's video track is built from runs of packets copied from the clips (whole GOPs, no
+decoding) and short re-encoded pieces for the frames a transition or a burned-in caption
+touches, widened to the GOP boundaries around them. Pieces come from the canonical encoder
+(`encoder.add_canonical_video_stream`), so they share the clips' SPS/PPS and are themselves
+joined by copy; this is checked, not assumed.
+
+The audio track is always re-encoded, once, as one continuous AAC stream: each clip's audio is
+decoded, cut to exactly its video length (dropping the AAC priming and padding that a packet
+copy would keep at every boundary), crossfaded at transitions, mixed with the soundtrack and
+encoded. Audio is about 1% of the bytes and cheap to encode; copying it cannot be exact
+because AAC frames (1024 samples) do not line up with video frames.
+
+Everything is streamed clip by clip, so memory does not grow with the length of the timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import math
+import os
+import tempfile
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal, get_args
+
+import av
+import numpy as np
+import numpy.typing as npt
+from av.container import InputContainer, OutputContainer
+from av.stream import Stream
+from av.video.stream import VideoStream
+
+from videofoundry.core.errors import Cancelled, GenerationError, InvalidMedia
+from videofoundry.media.captions import CaptionOverlay, Cue, write_webvtt, yuv_planes
+from videofoundry.media.encoder import (
+    AUDIO_LAYOUT,
+    AUDIO_RATE,
+    AudioEncoder,
+    CanonicalWriter,
+    Pcm,
+    add_canonical_audio_stream,
+    samples_at,
+)
+from videofoundry.media.probe import MediaInfo, probe
+from videofoundry.workers.ai_worker.adapters.base import OutputFormat
+
+TransitionKind = Literal["crossfade", "fade_black", "wipe_left", "wipe_right"]
+TRANSITION_KINDS: tuple[str, ...] = get_args(TransitionKind)
+
+ProgressCallback = Callable[[float], Awaitable[None]]
+SyncProgress = Callable[[float], None]
+
+RENDER_COST = 30
+"""How many copied frames one re-encoded frame is worth, for progress reporting."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A transition from a clip into the next one; `duration` in seconds."""
+
+    kind: TransitionKind
+    duration: float
+
+    def __post_init__(self) -> None:
+        if self.kind not in TRANSITION_KINDS:
+            raise ValueError(f"unknown transition {self.kind!r}; use one of {TRANSITION_KINDS}")
+        if not (math.isfinite(self.duration) and self.duration > 0):
+            raise ValueError("a transition needs a positive duration")
+
+    @classmethod
+    def parse(cls, text: str) -> Transition:
+        """`crossfade:0.5`, `fade_black:1`, `wipe_left` (0.5 s by default)."""
+        kind, _, seconds = text.partition(":")
+        if kind not in TRANSITION_KINDS:
+            raise ValueError(f"unknown transition {kind!r}; use one of {TRANSITION_KINDS}")
+        try:
+            duration = float(seconds) if seconds else 0.5
+        except ValueError as exc:
+            raise ValueError(f"bad transition duration {seconds!r}") from exc
+        return cls(kind, duration)  # type: ignore[arg-type]  # checked above
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    path: Path
+    transition: Transition | None = None
+    """Into the next clip; ignored on the last one."""
+    caption: str | None = None
+    burn_caption: bool = False
+    """Draw the caption into the picture (re-encodes this clip) as well as the subtitle track."""
+    label: str = ""
+    """How errors name this clip, e.g. "segment 3"."""
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    soundtrack: Path | None = None
+    soundtrack_volume: float = 0.5
+    soundtrack_loop: bool = True
+    """Loop a soundtrack shorter than the video; otherwise it just ends."""
+    fade_in: float = 0.0
+    """Seconds of soundtrack fade-in at the start."""
+    fade_out: float = 0.0
+    """Seconds of soundtrack fade-out at the end."""
+    captions_track: bool = True
+    """Write captions as a soft (mov_text) subtitle track."""
+    webvtt: Path | None = None
+    """Also write the captions as a WebVTT file here (skipped when there is no caption)."""
+    cues: tuple[Cue, ...] | None = None
+    """Timed captions that replace the per-clip ones (e.g. from a WebVTT file)."""
+    threads: int = 0
+    """Encoder threads for re-encoded pieces (0: automatic)."""
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    label: str
+    start_frame: int
+    frames: int
+    overlap_in: int
+    """Frames shared with the previous clip (its transition into this one)."""
+    overlap_out: int
+    transition: Transition | None
+
+    def cue_span(self, fps: int) -> tuple[float, float]:
+        """Caption timing: mid incoming transition to mid outgoing one, so cues never overlap."""
+        start = self.start_frame + self.overlap_in / 2
+        end = self.start_frame + self.frames - self.overlap_out / 2
+        return start / fps, end / fps
+
+
+@dataclass(frozen=True)
+class Timeline:
+    fps: int
+    width: int
+    height: int
+    entries: tuple[TimelineEntry, ...]
+    total_frames: int
+    infos: tuple[MediaInfo, ...] = field(repr=False, default=())
+
+    @property
+    def duration(self) -> float:
+        return self.total_frames / self.fps
+
+
+def _label(spec: ClipSpec, index: int) -> str:
+    return spec.label or f"clip {index + 1}"
+
+
+def plan_timeline(clips: Sequence[ClipSpec]) -> Timeline:
+    """Probe the clips and lay them out; the final duration is `Timeline.duration`.
+
+    Raises InvalidMedia naming the clip when one is unusable or not in the same canonical
+    format as the first (same size, fps and H.264 configuration).
+    """
+    if not clips:
+        raise InvalidMedia("nothing to compose: no clips")
+    infos = tuple(probe(spec.path, label=_label(spec, i)) for i, spec in enumerate(clips))
+    first = infos[0]
+    fps = round(first.fps)
+    for i, (spec, info) in enumerate(zip(clips, infos, strict=True)):
+        who = _label(spec, i)
+        if info.video_codec != "h264" or info.pix_fmt != "yuv420p":
+            raise InvalidMedia(
+                f"{who}: {info.video_codec}/{info.pix_fmt} is not the canonical H.264 yuv420p; "
+                "normalise it first"
+            )
+        if (info.width, info.height) != (first.width, first.height) or abs(info.fps - fps) > 1e-6:
+            raise InvalidMedia(
+                f"{who}: {info.width}x{info.height} at {info.fps:g} fps does not match "
+                f"{first.width}x{first.height} at {fps} fps; normalise it first"
+            )
+        if not info.constant_frame_rate:
+            raise InvalidMedia(f"{who}: variable frame rate; normalise it first")
+        if info.video_fingerprint != first.video_fingerprint:
+            raise InvalidMedia(
+                f"{who}: encoded with different H.264 settings than {_label(clips[0], 0)}, "
+                "so it cannot be joined by copy; normalise it first"
+            )
+    frames = [info.frame_count for info in infos]
+    overlaps = [0] * len(clips)
+    for i, spec in enumerate(clips[:-1]):
+        if spec.transition is None:
+            continue
+        wanted = max(1, round(spec.transition.duration * fps))
+        # A transition cannot eat into frames the previous transition already took, nor be
+        # longer than the next clip.
+        room = frames[i] - (overlaps[i - 1] if i else 0)
+        overlaps[i] = max(0, min(wanted, room, frames[i + 1]))
+    entries: list[TimelineEntry] = []
+    start = 0
+    for i, spec in enumerate(clips):
+        overlap_in = overlaps[i - 1] if i else 0
+        entries.append(
+            TimelineEntry(
+                label=_label(spec, i),
+                start_frame=start,
+                frames=frames[i],
+                overlap_in=overlap_in,
+                overlap_out=overlaps[i],
+                transition=spec.transition if overlaps[i] else None,
+            )
+        )
+        start += frames[i] - overlaps[i]
+    return Timeline(fps, first.width, first.height, tuple(entries), start, infos)
+
+
+def caption_cues(clips: Sequence[ClipSpec], timeline: Timeline) -> list[Cue]:
+    cues = []
+    for spec, entry in zip(clips, timeline.entries, strict=True):
+        if spec.caption and spec.caption.strip():
+            start, end = entry.cue_span(timeline.fps)
+            cues.append(Cue(start, end, spec.caption.strip()))
+    return cues
+
+
+def _clean_cues(cues: Sequence[Cue], duration: float) -> list[Cue]:
+    """Sorted, inside the video, non-empty and not overlapping (a subtitle track shows one
+    sample at a time, so a cue ends where the next begins)."""
+    ordered = sorted(
+        (Cue(max(0.0, c.start), min(duration, c.end), c.text.strip()) for c in cues),
+        key=lambda c: c.start,
+    )
+    out: list[Cue] = []
+    for i, cue in enumerate(ordered):
+        end = min(cue.end, ordered[i + 1].start) if i + 1 < len(ordered) else cue.end
+        if cue.text and end - cue.start >= 0.001:
+            out.append(Cue(cue.start, end, cue.text))
+    return out
+
+
+# --- the video plan --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plain:
+    clip: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Blend:
+    clip: int
+    """The outgoing clip; the incoming one is clip + 1."""
+    kind: TransitionKind
+    frames: int
+
+
+_RenderStep = _Plain | _Blend
+
+
+@dataclass
+class _Copy:
+    clip: int
+    start: int
+    end: int
+
+
+@dataclass
+class _Render:
+    steps: list[_RenderStep]
+
+    @property
+    def frames(self) -> int:
+        return sum(s.end - s.start if isinstance(s, _Plain) else s.frames for s in self.steps)
+
+
+_Op = _Copy | _Render
+
+
+def _keyframes(path: Path) -> list[int]:
+    """Frame indices of the keyframes, from the packets (no decoding)."""
+    with av.open(str(path), "r") as container:
+        vs = container.streams.video[0]
+        flags = [
+            (p.pts, p.is_keyframe) for p in container.demux(vs) if p.size and p.pts is not None
+        ]
+    flags.sort()
+    return [i for i, (_, key) in enumerate(flags) if key]
+
+
+def _plan_ops(clips: Sequence[ClipSpec], timeline: Timeline) -> list[_Op]:
+    ops: list[_Op] = []
+
+    def render(step: _RenderStep) -> None:
+        if isinstance(step, _Plain) and step.end <= step.start:
+            return
+        if ops and isinstance(ops[-1], _Render):
+            ops[-1].steps.append(step)
+        else:
+            ops.append(_Render([step]))
+
+    for i, (spec, entry) in enumerate(zip(clips, timeline.entries, strict=True)):
+        n, head, tail = entry.frames, entry.overlap_in, entry.overlap_out
+        burn = bool(spec.burn_caption and spec.caption and spec.caption.strip())
+        copy_start = copy_end = None
+        if not burn:
+            keys = _keyframes(spec.path) if (head or tail) else [0]
+            starts = [k for k in keys if k >= head]
+            ends = [k for k in keys if k <= n - tail] if tail else [n]
+            if starts and ends and starts[0] < ends[-1]:
+                copy_start, copy_end = starts[0], ends[-1]
+        if copy_start is None or copy_end is None:
+            render(_Plain(i, head, n - tail))
+        else:
+            render(_Plain(i, head, copy_start))
+            ops.append(_Copy(i, copy_start, copy_end))
+            render(_Plain(i, copy_end, n - tail))
+        if tail:
+            assert entry.transition is not None
+            render(_Blend(i, entry.transition.kind, tail))
+    return ops
+
+
+# --- decoding and blending -------------------------------------------------------------------
+
+
+Yuv = npt.NDArray[np.uint8]
+
+
+def _decode_range(path: Path, start: int, end: int, fps: int) -> Iterator[Yuv]:
+    """Decoded yuv420p frames [start, end) of a canonical clip, from the keyframe before start."""
+    with av.open(str(path), "r") as container:
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"
+        tb = vs.time_base
+        assert tb is not None
+        if start > 0:
+            container.seek(int(Fraction(start, fps) / tb), stream=vs, backward=True)
+        for frame in container.decode(vs):
+            if frame.pts is None:
+                continue
+            index = round(frame.pts * tb * fps)
+            if index < start:
+                continue
+            if index >= end:
+                return
+            yield np.asarray(frame.to_ndarray(), dtype=np.uint8)
+
+
+def _alpha(j: int, frames: int) -> float:
+    # Strictly between 0 and 1: the first and last transition frames already differ from the
+    # clips on either side.
+    return (j + 1) / (frames + 1)
+
+
+def blend_frames(
+    kind: TransitionKind, a: Yuv, b: Yuv, alpha: float, width: int, height: int
+) -> Yuv:
+    """One transition frame between yuv420p arrays `a` (outgoing) and `b` (incoming)."""
+    if kind == "crossfade":
+        out = a.astype(np.float32) * (1 - alpha) + b.astype(np.float32) * alpha
+        return (out + 0.5).astype(np.uint8)
+    if kind == "fade_black":
+        black = np.empty_like(a)
+        y, u, v = yuv_planes(black, width, height)
+        y.fill(16)
+        u.fill(128)
+        v.fill(128)
+        src, k = (a, 1 - 2 * alpha) if alpha < 0.5 else (b, 2 * alpha - 1)
+        out = src.astype(np.float32) * k + black.astype(np.float32) * (1 - k)
+        return (out + 0.5).astype(np.uint8)
+    # Wipes: the incoming clip covers a growing share of the width, from the right
+    # (wipe_left, the edge moves left) or from the left (wipe_right). Even edge for chroma.
+    edge = round(width * alpha / 2) * 2
+    out = a.copy()
+    for po, pb, scale in zip(
+        yuv_planes(out, width, height), yuv_planes(b, width, height), (1, 2, 2), strict=True
+    ):
+        e = edge // scale
+        w = po.shape[1]
+        if kind == "wipe_left":
+            po[:, w - e :] = pb[:, w - e :]
+        else:
+            po[:, :e] = pb[:, :e]
+    return out
+
+
+# --- audio -----------------------------------------------------------------------------------
+
+
+def _decode_pcm(path: Path, who: str) -> Iterator[tuple[int | None, Pcm]]:
+    """(start sample or None, samples) chunks of a file's first audio stream at 48 kHz stereo."""
+    try:
+        container = av.open(str(path), "r")
+    except av.FFmpegError as exc:
+        raise InvalidMedia(f"{who}: not a readable media file ({exc})") from exc
+    with container:
+        if not container.streams.audio:
+            raise InvalidMedia(f"{who}: contains no audio stream")
+        aus = container.streams.audio[0]
+        resampler = av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
+        try:
+            for frame in container.decode(aus):
+                for out in resampler.resample(frame):
+                    yield _pcm_start(out), out.to_ndarray().astype(np.float32, copy=False)
+            for out in resampler.resample(None):
+                yield _pcm_start(out), out.to_ndarray().astype(np.float32, copy=False)
+        except av.FFmpegError as exc:
+            raise InvalidMedia(f"{who}: the audio cannot be decoded ({exc})") from exc
+
+
+def _pcm_start(frame: av.AudioFrame) -> int | None:
+    if frame.pts is None or frame.time_base is None:
+        return None
+    return round(frame.pts * frame.time_base * AUDIO_RATE)
+
+
+def clip_pcm(path: Path, samples: int, who: str) -> Pcm:
+    """Exactly `samples` of a clip's audio from its start (silence where it has none)."""
+    out = np.zeros((2, samples), dtype=np.float32)
+    with av.open(str(path), "r") as container:
+        has_audio = bool(container.streams.audio)
+    if not has_audio:
+        return out
+    pos = 0
+    first: int | None = None
+    for start, pcm in _decode_pcm(path, who):
+        if start is not None:
+            # Place by timestamp, relative to the first chunk, so a gap stays a gap.
+            first = start if first is None else first
+            pos = start - first
+        if pos >= samples:
+            break
+        n = min(pcm.shape[1], samples - pos)
+        if pos >= 0 and n > 0:
+            out[:, pos : pos + n] = pcm[:, :n]
+        pos += pcm.shape[1]
+    return out
+
+
+class _Soundtrack:
+    """A looping or ending stream of soundtrack samples with volume and fades applied."""
+
+    def __init__(self, path: Path, options: ComposeOptions, total: int) -> None:
+        self.path = path
+        self.options = options
+        self.total = total
+        self.position = 0
+        self._buffer = np.zeros((2, 0), dtype=np.float32)
+        self._source = self._samples()
+        # Fail early and clearly: it must be decodable audio with at least one sample.
+        first = next(self._source, None)
+        if first is None:
+            raise InvalidMedia("soundtrack: contains no audio samples")
+        self._buffer = first
+
+    def _samples(self) -> Iterator[Pcm]:
+        while True:
+            produced = False
+            for _start, pcm in _decode_pcm(self.path, "soundtrack"):
+                if pcm.shape[1]:
+                    produced = True
+                    yield pcm
+            if not (produced and self.options.soundtrack_loop):
+                return
+
+    def read(self, n: int) -> Pcm:
+        parts = [self._buffer]
+        have = self._buffer.shape[1]
+        while have < n:
+            chunk = next(self._source, None)
+            if chunk is None:
+                parts.append(np.zeros((2, n - have), dtype=np.float32))
+                have = n
+                break
+            parts.append(chunk)
+            have += chunk.shape[1]
+        joined = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        out, self._buffer = joined[:, :n], joined[:, n:]
+        gain = np.full(n, self.options.soundtrack_volume, dtype=np.float32)
+        idx = np.arange(self.position, self.position + n, dtype=np.float64)
+        fade_in = self.options.fade_in * AUDIO_RATE
+        fade_out = self.options.fade_out * AUDIO_RATE
+        if fade_in > 0:
+            gain *= np.clip(idx / fade_in, 0, 1).astype(np.float32)
+        if fade_out > 0:
+            gain *= np.clip((self.total - idx) / fade_out, 0, 1).astype(np.float32)
+        self.position += n
+        return out * gain
+
+
+def _ramp(n: int, kind: TransitionKind | None, incoming: bool) -> npt.NDArray[np.float32]:
+    x = (np.arange(n, dtype=np.float32) + 0.5) / max(n, 1)
+    if kind == "fade_black":
+        # Dip to silence with the picture: out during the first half, in during the second.
+        g = np.clip(2 * x - 1, 0, 1) if incoming else np.clip(1 - 2 * x, 0, 1)
+    else:
+        g = x if incoming else 1 - x
+    return g.astype(np.float32)
+
+
+class _AudioTimeline:
+    """Mixes clip audio (crossfaded over overlaps) and the soundtrack, encoding as it goes."""
+
+    def __init__(
+        self,
+        clips: Sequence[ClipSpec],
+        timeline: Timeline,
+        encoder: AudioEncoder,
+        soundtrack: _Soundtrack | None,
+    ) -> None:
+        self.clips = clips
+        self.timeline = timeline
+        self.encoder = encoder
+        self.soundtrack = soundtrack
+        self.total = samples_at(timeline.total_frames, timeline.fps)
+        self._buf = np.zeros((2, 0), dtype=np.float32)
+        self._buf_start = 0
+        self._next = 0
+        self.done = 0
+
+    def _mix_next(self) -> None:
+        i = self._next
+        self._next += 1
+        entry, fps = self.timeline.entries[i], self.timeline.fps
+        s0 = samples_at(entry.start_frame, fps)
+        s1 = samples_at(entry.start_frame + entry.frames, fps)
+        pcm = clip_pcm(self.clips[i].path, s1 - s0, entry.label)
+        if entry.overlap_in:
+            prev = self.timeline.entries[i - 1].transition
+            n = samples_at(entry.start_frame + entry.overlap_in, fps) - s0
+            pcm[:, :n] *= _ramp(n, prev.kind if prev else None, incoming=True)
+        if entry.overlap_out:
+            n = s1 - samples_at(entry.start_frame + entry.frames - entry.overlap_out, fps)
+            kind = entry.transition.kind if entry.transition else None
+            pcm[:, pcm.shape[1] - n :] *= _ramp(n, kind, incoming=False)
+        end = s1 - self._buf_start
+        if end > self._buf.shape[1]:
+            grow = np.zeros((2, end - self._buf.shape[1]), dtype=np.float32)
+            self._buf = np.concatenate([self._buf, grow], axis=1)
+        self._buf[:, s0 - self._buf_start : end] += pcm
+
+    def render_until(self, sample: int) -> None:
+        sample = min(sample, self.total)
+        if sample <= self.done:
+            return
+        fps = self.timeline.fps
+        entries = self.timeline.entries
+        while (
+            self._next < len(entries) and samples_at(entries[self._next].start_frame, fps) < sample
+        ):
+            self._mix_next()
+        a, b = self.done - self._buf_start, sample - self._buf_start
+        if b > self._buf.shape[1]:
+            grow = np.zeros((2, b - self._buf.shape[1]), dtype=np.float32)
+            self._buf = np.concatenate([self._buf, grow], axis=1)
+        chunk = self._buf[:, a:b]
+        if self.soundtrack is not None:
+            chunk = chunk + self.soundtrack.read(chunk.shape[1])
+        self.encoder.write(np.clip(chunk, -1.0, 1.0))
+        self._buf = self._buf[:, b:]
+        self._buf_start = sample
+        self.done = sample
+
+
+# --- subtitles -------------------------------------------------------------------------------
+
+_ASS_HEADER = (
+    b"[Script Info]\nScriptType: v4.00+\nPlayResX: 384\nPlayResY: 288\n\n"
+    b"[V4+ Styles]\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, "
+    b"OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, "
+    b"Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n"
+    b"Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0"
+    b"\n\n[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, "
+    b"Text\n"
+)
+
+
+def _add_subtitle_stream(container: OutputContainer) -> Stream:
+    stream = container.add_stream("mov_text")
+    stream.time_base = Fraction(1, 1000)
+    ctx = stream.codec_context
+    ctx.time_base = Fraction(1, 1000)
+    ctx.subtitle_header = _ASS_HEADER
+    return stream
+
+
+def _subtitle_packet(stream: Stream, cue: Cue) -> av.Packet[Stream]:
+    from av.subtitles.codeccontext import SubtitleCodecContext
+    from av.subtitles.subtitle import SubtitleSet
+
+    ctx = stream.codec_context
+    assert isinstance(ctx, SubtitleCodecContext)
+    start, end = round(cue.start * 1000), round(cue.end * 1000)
+    text = cue.text.replace("\r", "").replace("\n", "\\N")
+    sub = SubtitleSet.create(f"0,0,Default,,0,0,0,,{text}".encode(), 0, end - start, pts=0)
+    packet = ctx.encode_subtitle(sub)
+    packet.pts = packet.dts = start
+    packet.duration = end - start
+    packet.time_base = Fraction(1, 1000)
+    packet.stream = stream
+    return packet
+
+
+# --- the composer ----------------------------------------------------------------------------
+
+
+class _Composer:
+    def __init__(
+        self,
+        clips: Sequence[ClipSpec],
+        dst: Path,
+        options: ComposeOptions,
+        report: SyncProgress | None,
+    ) -> None:
+        self.clips = list(clips)
+        self.dst = dst
+        self.options = options
+        self.report = report
+        self.timeline = plan_timeline(self.clips)
+        self.fps = self.timeline.fps
+        self.fmt = OutputFormat(self.timeline.width, self.timeline.height, self.fps)
+        self.ops = _plan_ops(self.clips, self.timeline)
+        if options.cues is not None:
+            self.cues = _clean_cues(options.cues, self.timeline.duration)
+        else:
+            self.cues = caption_cues(self.clips, self.timeline)
+        self.overlays: dict[int, CaptionOverlay] = {
+            i: CaptionOverlay(spec.caption or "", self.fmt.width, self.fmt.height)
+            for i, spec in enumerate(self.clips)
+            if spec.burn_caption and spec.caption and spec.caption.strip()
+        }
+        copy_frames = sum(op.end - op.start for op in self.ops if isinstance(op, _Copy))
+        render_frames = sum(op.frames for op in self.ops if isinstance(op, _Render))
+        self._units_total = max(1, copy_frames + RENDER_COST * render_frames)
+        self._units = 0
+        self._last_report = -1.0
+        self.rendered_frames = render_frames
+        self.copied_frames = copy_frames
+
+    def _progress(self, units: int) -> None:
+        self._units += units
+        fraction = min(1.0, self._units / self._units_total)
+        if self.report is not None and (fraction - self._last_report >= 0.01 or fraction >= 1):
+            self._last_report = fraction
+            self.report(fraction * 0.99)
+
+    def run(self) -> MediaInfo:
+        soundtrack = None
+        if self.options.soundtrack is not None:
+            total = samples_at(self.timeline.total_frames, self.fps)
+            soundtrack = _Soundtrack(self.options.soundtrack, self.options, total)
+        tmp = self.dst.with_name(f".{self.dst.name}.{uuid.uuid4().hex[:8]}.partial")
+        self.dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with tempfile.TemporaryDirectory(prefix=".vf-compose-", dir=self.dst.parent) as work:
+                self._write(tmp, Path(work), soundtrack)
+            info = probe(tmp, label="composed video")
+            if self.options.webvtt is not None and self.cues:
+                write_webvtt(self.cues, self.options.webvtt)
+            os.replace(tmp, self.dst)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if self.report is not None:
+            self.report(1.0)
+        return info
+
+    def _write(self, tmp: Path, work: Path, soundtrack: _Soundtrack | None) -> None:
+        out = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
+        try:
+            with av.open(str(self.clips[0].path), "r") as template_src:
+                vout = out.add_stream_from_template(template_src.streams.video[0])
+            vout.time_base = Fraction(1, self.fps)
+            audio = _AudioTimeline(
+                self.clips,
+                self.timeline,
+                AudioEncoder(out, add_canonical_audio_stream(out)),
+                soundtrack,
+            )
+            subs = _add_subtitle_stream(out) if self.cues and self.options.captions_track else None
+            pending_cues = list(self.cues)
+            written = 0
+            for n, op in enumerate(self.ops):
+                if isinstance(op, _Copy):
+                    source = self.clips[op.clip].path
+                    who = self.timeline.entries[op.clip].label
+                    start, end = op.start, op.end
+                else:
+                    source = work / f"piece-{n}.mp4"
+                    self._render(op, source)
+                    who, start, end = "re-encoded piece", 0, op.frames
+                copied = 0
+                for packet in self._packets(source, start, end, who):
+                    index = written + copied
+                    if index % max(1, self.fps // 2) == 0:
+                        # Interleave: audio and captions up to this picture before it.
+                        audio.render_until(samples_at(index, self.fps))
+                        while (
+                            subs is not None
+                            and pending_cues
+                            and pending_cues[0].start * self.fps <= index
+                        ):
+                            out.mux(_subtitle_packet(subs, pending_cues.pop(0)))
+                    packet.pts = packet.dts = index
+                    packet.duration = 1
+                    packet.time_base = Fraction(1, self.fps)
+                    packet.stream = vout
+                    out.mux(packet)
+                    copied += 1
+                if copied != end - start:
+                    raise InvalidMedia(f"{who}: expected {end - start} frames, found {copied}")
+                written += copied
+                self._progress(copied if isinstance(op, _Copy) else 0)
+            audio.render_until(audio.total)
+            while subs is not None and pending_cues:
+                out.mux(_subtitle_packet(subs, pending_cues.pop(0)))
+            audio.encoder.flush()
+            out.close()
+        except BaseException:
+            out.close()
+            raise
+
+    def _packets(
+        self, path: Path, start: int, end: int, who: str
+    ) -> Iterator[av.Packet[VideoStream]]:
+        expected = self.timeline.infos[0].video_fingerprint
+        try:
+            container: InputContainer = av.open(str(path), "r")
+        except av.FFmpegError as exc:
+            raise InvalidMedia(f"{who}: not a readable media file ({exc})") from exc
+        with container:
+            vs = container.streams.video[0]
+            fingerprint = probe_fingerprint(vs)
+            if fingerprint != expected:
+                if who == "re-encoded piece":
+                    raise GenerationError(
+                        "a re-encoded transition does not share the clips' H.264 settings; "
+                        "the clips were probably made by another encoder build, normalise them"
+                    )
+                raise InvalidMedia(f"{who}: H.264 settings changed while composing")
+            tb = vs.time_base
+            assert tb is not None
+            try:
+                for packet in container.demux(vs):
+                    if not packet.size or packet.pts is None:
+                        continue
+                    index = round(packet.pts * tb * self.fps)
+                    if index < start:
+                        continue
+                    if index >= end:
+                        break
+                    yield packet
+            except av.FFmpegError as exc:
+                raise InvalidMedia(f"{who}: unreadable data ({exc})") from exc
+
+    def _frames(self, step: _RenderStep) -> Iterator[Yuv]:
+        fps, fmt = self.fps, self.fmt
+        if isinstance(step, _Plain):
+            overlay = self.overlays.get(step.clip)
+            for yuv in _decode_range(self.clips[step.clip].path, step.start, step.end, fps):
+                yield overlay.apply(yuv) if overlay else yuv
+            return
+        a_clip, b_clip = step.clip, step.clip + 1
+        n_a = self.timeline.entries[a_clip].frames
+        a_frames = _decode_range(self.clips[a_clip].path, n_a - step.frames, n_a, fps)
+        b_frames = _decode_range(self.clips[b_clip].path, 0, step.frames, fps)
+        oa, ob = self.overlays.get(a_clip), self.overlays.get(b_clip)
+        for j, (a, b) in enumerate(zip(a_frames, b_frames, strict=True)):
+            if oa:
+                oa.apply(a)
+            if ob:
+                ob.apply(b)
+            yield blend_frames(step.kind, a, b, _alpha(j, step.frames), fmt.width, fmt.height)
+
+    def _render(self, op: _Render, path: Path) -> None:
+        with CanonicalWriter(
+            path, self.fmt, audio="none", threads=self.options.threads, faststart=False
+        ) as writer:
+            for step in op.steps:
+                for yuv in self._frames(step):
+                    writer.write_frame(yuv)
+                    self._progress(RENDER_COST)
+        if writer.frames != op.frames:
+            raise InvalidMedia(
+                f"a clip ended early while rendering a transition ({writer.frames} of "
+                f"{op.frames} frames)"
+            )
+
+
+def probe_fingerprint(stream: Stream) -> str:
+    import hashlib
+
+    return hashlib.sha256(stream.codec_context.extradata or b"").hexdigest()
+
+
+def compose_sync(
+    clips: Sequence[ClipSpec],
+    dst: Path,
+    options: ComposeOptions | None = None,
+    progress: SyncProgress | None = None,
+) -> MediaInfo:
+    """Blocking `compose`; `progress` is called from the calling thread."""
+    return _Composer(clips, dst, options or ComposeOptions(), progress).run()
+
+
+def stitch_sync(
+    clips: Sequence[Path], dst: Path, progress: SyncProgress | None = None
+) -> MediaInfo:
+    specs = [ClipSpec(path, label=f"clip {i + 1}") for i, path in enumerate(clips)]
+    return compose_sync(specs, dst, ComposeOptions(captions_track=False), progress)
+
+
+async def _awaited(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
+
+async def _in_thread(
+    work: Callable[[SyncProgress], MediaInfo], progress: ProgressCallback | None
+) -> MediaInfo:
+    """Run `work` in a thread; its progress calls are awaited on this loop, in order."""
+    loop = asyncio.get_running_loop()
+    cancelled = threading.Event()
+
+    def report(fraction: float) -> None:
+        if cancelled.is_set():
+            raise Cancelled("composition cancelled")
+        if progress is None:
+            return
+        future: concurrent.futures.Future[None] = asyncio.run_coroutine_threadsafe(
+            _awaited(progress(fraction)), loop
+        )
+        try:
+            # Waiting keeps events ordered and lets a callback stop the work by raising.
+            future.result(timeout=60)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+
+    try:
+        return await asyncio.to_thread(work, report)
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
+
+
+async def compose(
+    clips: Sequence[ClipSpec],
+    dst: Path,
+    options: ComposeOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> MediaInfo:
+    """Compose clips into `dst` (atomically: a temp file renamed at the end).
+
+    Runs in a worker thread; `progress(fraction)` is awaited on the caller's loop. Raises
+    InvalidMedia naming the clip (its `label`) or "soundtrack" for unusable inputs.
+    """
+    opts = options or ComposeOptions()
+    return await _in_thread(lambda report: compose_sync(clips, dst, opts, report), progress)
+
+
+async def stitch(
+    clips: Sequence[Path], dst: Path, progress: ProgressCallback | None = None
+) -> MediaInfo:
+    """Join canonical clips by stream copy (audio re-encoded once, exact at every boundary)."""
+    return await _in_thread(lambda report: stitch_sync(clips, dst, report), progress)
+
+
+__all__ = [
+    "TRANSITION_KINDS",
+    "ClipSpec",
+    "ComposeOptions",
+    "Timeline",
+    "TimelineEntry",
+    "Transition",
+    "TransitionKind",
+    "blend_frames",
+    "caption_cues",
+    "clip_pcm",
+    "compose",
+    "compose_sync",
+    "plan_timeline",
+    "stitch",
+    "stitch_sync",
+]

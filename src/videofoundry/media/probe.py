@@ -1,0 +1,204 @@
+"""Media facts read with PyAV (there is no ffprobe): `probe`, `keyframe_times`, `is_canonical`.
+
+`probe` demuxes every packet (no decoding except one frame), which is cheap and is the only way
+to notice a truncated file whose index still promises frames that are not there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import av
+import numpy as np
+
+from videofoundry.core.errors import InvalidMedia
+from videofoundry.media.encoder import (
+    AUDIO_CHANNELS,
+    AUDIO_CODEC,
+    AUDIO_RATE,
+    PIX_FMT,
+    VIDEO_CODEC,
+    CanonicalWriter,
+    gop_size,
+)
+from videofoundry.workers.ai_worker.adapters.base import OutputFormat
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the product needs to know about a video file."""
+
+    duration: float
+    """Video duration in seconds (first frame start to last frame end)."""
+    width: int
+    height: int
+    fps: float
+    video_codec: str
+    pix_fmt: str
+    frame_count: int
+    has_audio: bool
+    audio_codec: str | None = None
+    audio_duration: float | None = None
+    """From the packet timestamps, encoder priming excluded."""
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+    subtitle_streams: int = 0
+    keyframe_interval: int = 0
+    """Largest distance in frames between consecutive keyframes (0 with a single keyframe)."""
+    constant_frame_rate: bool = True
+    video_fingerprint: str = ""
+    """sha256 of the codec configuration (SPS/PPS). Equal fingerprints join by stream copy."""
+    size_bytes: int = 0
+
+
+def _label(path: Path, label: str | None) -> str:
+    return label or path.name
+
+
+def probe(path: Path, label: str | None = None) -> MediaInfo:
+    """Facts of a video file; raises InvalidMedia (naming `label`, or the file name) if unusable."""
+    who = _label(path, label)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidMedia(f"{who}: file not found or unreadable ({exc.strerror})") from exc
+    if size == 0:
+        raise InvalidMedia(f"{who}: the file is empty (zero length)")
+    try:
+        container = av.open(str(path), "r")
+    except (av.FFmpegError, UnicodeDecodeError) as exc:
+        raise InvalidMedia(f"{who}: not a readable media file ({exc})") from exc
+    with container:
+        if not container.streams.video:
+            raise InvalidMedia(f"{who}: contains no video stream")
+        vs = container.streams.video[0]
+        aus = container.streams.audio[0] if container.streams.audio else None
+        subtitle_streams = len(container.streams.subtitles)
+        declared_frames = vs.frames
+        v_pts: list[int] = []
+        v_end = None
+        keyframes: list[int] = []
+        a_first: int | None = None
+        a_end: int | None = None
+        streams = [vs] if aus is None else [vs, aus]
+        try:
+            for packet in container.demux(streams):
+                if packet.size == 0 or packet.pts is None:
+                    continue
+                if packet.is_corrupt:
+                    # A cut-off file ends in a partial packet that the demuxer flags.
+                    at = float(packet.pts * packet.time_base)
+                    raise InvalidMedia(f"{who}: truncated or corrupt data at {at:.2f} s")
+                end = packet.pts + (packet.duration or 0)
+                if packet.stream is vs:
+                    if packet.is_keyframe:
+                        keyframes.append(len(v_pts))
+                    v_pts.append(packet.pts)
+                    v_end = end if v_end is None else max(v_end, end)
+                else:
+                    a_first = packet.pts if a_first is None else min(a_first, packet.pts)
+                    a_end = end if a_end is None else max(a_end, end)
+        except av.FFmpegError as exc:
+            raise InvalidMedia(f"{who}: unreadable data ({exc})") from exc
+        if not v_pts:
+            raise InvalidMedia(f"{who}: the video stream has no frames")
+        if declared_frames and len(v_pts) < declared_frames:
+            raise InvalidMedia(
+                f"{who}: truncated file ({len(v_pts)} of {declared_frames} frames present)"
+            )
+        _decode_first_frame(path, who)
+        tb = vs.time_base
+        assert tb is not None
+        v_pts.sort()
+        start = v_pts[0]
+        assert v_end is not None
+        duration = float((v_end - start) * tb)
+        rate = vs.average_rate or vs.guessed_rate
+        fps = float(rate) if rate else (len(v_pts) / duration if duration > 0 else 0.0)
+        deltas = np.diff(np.asarray(v_pts, dtype=np.int64))
+        cfr = bool(deltas.size == 0 or deltas.min() == deltas.max())
+        gaps = np.diff(np.asarray(keyframes, dtype=np.int64))
+        audio_duration = None
+        if aus is not None and a_end is not None and a_first is not None and aus.time_base:
+            # Negative timestamps are the encoder's priming, which decoders drop.
+            audio_duration = float((a_end - max(a_first, 0)) * aus.time_base)
+        extradata = vs.codec_context.extradata or b""
+        ctx = vs.codec_context
+        return MediaInfo(
+            duration=duration,
+            width=ctx.width,
+            height=ctx.height,
+            fps=fps,
+            video_codec=ctx.name,
+            pix_fmt=ctx.pix_fmt or "",
+            frame_count=len(v_pts),
+            has_audio=aus is not None,
+            audio_codec=aus.codec_context.name if aus is not None else None,
+            audio_duration=audio_duration,
+            audio_sample_rate=aus.codec_context.sample_rate if aus is not None else None,
+            audio_channels=aus.codec_context.channels if aus is not None else None,
+            subtitle_streams=subtitle_streams,
+            keyframe_interval=int(gaps.max()) if gaps.size else 0,
+            constant_frame_rate=cfr,
+            video_fingerprint=hashlib.sha256(extradata).hexdigest(),
+            size_bytes=size,
+        )
+
+
+def _decode_first_frame(path: Path, who: str) -> None:
+    # Demuxing proves the container is whole; decoding one frame proves the codec data is real.
+    try:
+        with av.open(str(path), "r") as container:
+            for _frame in container.decode(video=0):
+                return
+    except av.FFmpegError as exc:
+        raise InvalidMedia(f"{who}: the video cannot be decoded ({exc})") from exc
+    raise InvalidMedia(f"{who}: the video cannot be decoded (no frame)")
+
+
+def keyframe_times(path: Path) -> list[float]:
+    """Presentation times (s) of the video keyframes, from the packets (no decoding)."""
+    with av.open(str(path), "r") as container:
+        vs = container.streams.video[0]
+        tb = vs.time_base
+        assert tb is not None
+        return sorted(
+            float(p.pts * tb)
+            for p in container.demux(vs)
+            if p.size and p.pts is not None and p.is_keyframe
+        )
+
+
+@lru_cache(maxsize=16)
+def canonical_fingerprint(fmt: OutputFormat) -> str:
+    """The SPS/PPS fingerprint our encoder produces for `fmt` (learned by encoding one frame)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="vf-fp-") as tmp:
+        path = Path(tmp) / "fp.mp4"
+        with CanonicalWriter(path, fmt, audio="none", faststart=False, threads=1) as writer:
+            writer.write_frame(np.zeros((fmt.height * 3 // 2, fmt.width), dtype=np.uint8))
+        with av.open(str(path), "r") as container:
+            return hashlib.sha256(
+                container.streams.video[0].codec_context.extradata or b""
+            ).hexdigest()
+
+
+def is_canonical(info: MediaInfo, fmt: OutputFormat) -> bool:
+    """True when a file can be stitched by copy with other canonical clips of `fmt` as is."""
+    return (
+        info.video_codec == VIDEO_CODEC
+        and info.pix_fmt == PIX_FMT
+        and (info.width, info.height) == (fmt.width, fmt.height)
+        and abs(info.fps - fmt.fps) < 1e-6
+        and info.constant_frame_rate
+        and info.keyframe_interval in (0, gop_size(fmt.fps))
+        and info.has_audio
+        and info.audio_codec == AUDIO_CODEC
+        and info.audio_sample_rate == AUDIO_RATE
+        and info.audio_channels == AUDIO_CHANNELS
+        and info.video_fingerprint == canonical_fingerprint(fmt)
+    )

@@ -1,0 +1,106 @@
+"""Poster frames and contact sheets (JPEG), for the web UI."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import cast
+
+import av
+from PIL import Image
+
+from videofoundry.core.errors import InvalidMedia
+from videofoundry.media.probe import probe
+
+JPEG_QUALITY = 85
+
+
+def _frames_at(path: Path, times: Sequence[float], who: str) -> list[Image.Image]:
+    """The first frame at or after each time (s), in order; decodes from the keyframe before."""
+    images: list[Image.Image] = []
+    try:
+        with av.open(str(path), "r") as container:
+            vs = container.streams.video[0]
+            tb = vs.time_base
+            assert tb is not None
+            for t in times:
+                container.seek(int(Fraction(t).limit_denominator(10**6) / tb), stream=vs)
+                chosen = None
+                for frame in container.decode(vs):
+                    chosen = frame
+                    if frame.pts is not None and float(frame.pts * tb) >= t - 1e-6:
+                        break
+                if chosen is None:
+                    raise InvalidMedia(f"{who}: no frame at {t:.2f} s")
+                rgb = chosen.to_ndarray(format="rgb24")
+                images.append(Image.fromarray(rgb, mode="RGB"))
+    except av.FFmpegError as exc:
+        raise InvalidMedia(f"{who}: cannot be decoded ({exc})") from exc
+    return images
+
+
+def _save_jpeg(image: Image.Image, dst: Path) -> Path:
+    # Write then rename: a reader never sees half a JPEG.
+    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        image.convert("RGB").save(tmp, format="JPEG", quality=JPEG_QUALITY)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst
+
+
+def poster(src: Path, dst_jpg: Path, at: float | None = None, width: int | None = None) -> Path:
+    """A JPEG of the frame at `at` seconds (default: a third in, past fades and titles)."""
+    info = probe(src)
+    last = max(0.0, info.duration - 1 / max(info.fps, 1))
+    t = min(max(0.0, info.duration / 3 if at is None else at), last)
+    image = _frames_at(src, [t], src.name)[0]
+    if width and width < image.width:
+        image = image.resize(
+            (width, round(image.height * width / image.width)), Image.Resampling.BILINEAR
+        )
+    return _save_jpeg(image, dst_jpg)
+
+
+def contact_sheet(
+    rows: Sequence[Sequence[Path]] | Sequence[Path],
+    dst_jpg: Path,
+    *,
+    columns: int = 6,
+    thumb_width: int = 160,
+    gap: int = 4,
+) -> Path:
+    """A grid of frames saved as JPEG.
+
+    `rows` as a list of clips: one row per clip (segment), `columns` frames evenly spread over
+    it. As a list of lists: one row per inner list, one poster frame per clip in it.
+    """
+    if not rows:
+        raise ValueError("a contact sheet needs at least one row")
+    grid: list[list[Image.Image]] = []
+    for i, row in enumerate(rows):
+        if isinstance(row, Path):
+            info = probe(row, label=f"row {i + 1}")
+            step = info.duration / columns
+            grid.append(_frames_at(row, [step * (k + 0.5) for k in range(columns)], row.name))
+        else:
+            cells: list[Image.Image] = []
+            clips = cast(Sequence[Path], row)
+            for clip in clips:
+                info = probe(clip)
+                cells.extend(_frames_at(clip, [info.duration / 3], clip.name))
+            grid.append(cells)
+    sample = next(img for row in grid for img in row)
+    thumb_height = max(1, round(sample.height * thumb_width / sample.width))
+    width = max(len(r) for r in grid) * (thumb_width + gap) + gap
+    height = len(grid) * (thumb_height + gap) + gap
+    sheet = Image.new("RGB", (width, height), (16, 16, 16))
+    for r, row_images in enumerate(grid):
+        for c, img in enumerate(row_images):
+            thumb = img.resize((thumb_width, thumb_height), Image.Resampling.BILINEAR)
+            sheet.paste(thumb, (gap + c * (thumb_width + gap), gap + r * (thumb_height + gap)))
+    return _save_jpeg(sheet, dst_jpg)

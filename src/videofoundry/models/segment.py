@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from videofoundry.database.base import Base, TimestampMixin, new_id
+
+
+class Segment(TimestampMixin, Base):
+    __tablename__ = "segment"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    """0..n-1 within the project, rewritten densely on insert, delete and reorder."""
+    prompt: Mapped[str] = mapped_column(Text)
+    negative_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    model: Mapped[str] = mapped_column(String(200), default="procedural")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    duration: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    caption: Mapped[str | None] = mapped_column(Text, nullable=True)
+    transition: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """Transition into the next segment; None uses the project default."""
+    init_image_asset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("asset.id", ondelete="SET NULL"), nullable=True
+    )
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    clip_asset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("asset.id", ondelete="SET NULL"), nullable=True
+    )

@@ -1,0 +1,56 @@
+"""Everything a process needs, built once from the settings and closed on exit.
+
+The API, each worker kind and the embedded `up` command all build the same `Runtime`, so the
+embedded run exercises the production code path with in-process backends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from videofoundry.core.config import Settings
+from videofoundry.database.engine import make_engine, make_sessionmaker
+from videofoundry.queue import make_broker
+from videofoundry.queue.base import Broker
+from videofoundry.status import make_status_bus
+from videofoundry.status.base import StatusBus
+from videofoundry.storage import make_storage
+from videofoundry.storage.base import Storage
+from videofoundry.workers.ai_worker.adapters.registry import Registry
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    broker: Broker
+    status: StatusBus
+    storage: Storage
+    registry: Registry
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Runtime:
+        engine = make_engine(settings)
+        runtime = cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            broker=make_broker(settings),
+            status=make_status_bus(settings),
+            storage=make_storage(settings),
+            registry=Registry(settings),
+        )
+        await runtime.broker.connect()
+        await runtime.status.connect()
+        ensure_bucket = getattr(runtime.storage, "ensure_bucket", None)
+        if ensure_bucket is not None:
+            await ensure_bucket()
+        return runtime
+
+    async def close(self) -> None:
+        await self.broker.close()
+        await self.status.close()
+        await self.engine.dispose()

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from videofoundry.schemas.common import Public, Strict
+
+
+class Transition(Strict):
+    kind: Literal["cut", "crossfade", "fade_black", "wipe_left", "wipe_right"]
+    duration: float = Field(default=0.5, ge=0, le=5)
+
+
+def _even(value: int | None) -> int | None:
+    # H.264 with yuv420p needs even dimensions.
+    if value is not None and value % 2:
+        raise ValueError("must be an even number of pixels")
+    return value
+
+
+class ProjectCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    width: int = Field(default=1280, ge=64, le=3840)
+    height: int = Field(default=720, ge=64, le=3840)
+    fps: int = Field(default=24, ge=1, le=60)
+    aspect_mode: Literal["fit", "fill"] = "fit"
+    default_transition: Transition | None = None
+
+    _even_w = field_validator("width", "height")(_even)
+
+
+class ProjectUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    width: int | None = Field(default=None, ge=64, le=3840)
+    height: int | None = Field(default=None, ge=64, le=3840)
+    fps: int | None = Field(default=None, ge=1, le=60)
+    aspect_mode: Literal["fit", "fill"] | None = None
+    default_transition: Transition | None = None
+
+    _even_w = field_validator("width", "height")(_even)
+
+
+class SegmentCreate(Strict):
+    prompt: str = Field(min_length=1, max_length=2000)
+    model: str = Field(default="procedural", min_length=1, max_length=200)
+    duration: float = Field(gt=0, le=600, description="Seconds; the model sets the real bounds.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = Field(default=None, ge=0, le=4294967294)
+    negative_prompt: str | None = Field(default=None, max_length=2000)
+    caption: str | None = Field(default=None, max_length=500)
+    transition: Transition | None = None
+    position: int | None = Field(default=None, ge=0, description="Insert here; default: end.")
+
+
+class SegmentUpdate(Strict):
+    prompt: str | None = Field(default=None, min_length=1, max_length=2000)
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    duration: float | None = Field(default=None, gt=0, le=600)
+    params: dict[str, Any] | None = None
+    seed: int | None = Field(default=None, ge=0, le=4294967294)
+    negative_prompt: str | None = Field(default=None, max_length=2000)
+    caption: str | None = Field(default=None, max_length=500)
+    transition: Transition | None = None
+
+
+class SegmentOrder(Strict):
+    segment_ids: list[str]
+
+
+class SegmentPublic(Public):
+    id: str
+    project_id: str
+    position: int
+    prompt: str
+    negative_prompt: str | None
+    model: str
+    params: dict[str, Any]
+    duration: float
+    seed: int
+    caption: str | None
+    transition: dict[str, Any] | None
+    spec_hash: str
+    poster_url: str | None = None
+    clip_url: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProjectPublic(Public):
+    id: str
+    name: str
+    width: int
+    height: int
+    fps: int
+    aspect_mode: str
+    default_transition: dict[str, Any] | None
+    segment_count: int
+    total_duration: float
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProjectDetail(ProjectPublic):
+    segments: list[SegmentPublic]

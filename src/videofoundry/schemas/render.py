@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+
+class SegmentStatus(BaseModel):
+    segment_id: str
+    position: int
+    status: Literal["pending", "running", "completed", "failed", "cancelled"]
+    progress: float
+    reused: bool
+    error: str | None
+    message: str | None
+
+
+class RenderJobPublic(BaseModel):
+    id: str
+    project_id: str
+    status: Literal["queued", "generating", "composing", "completed", "failed", "cancelled"]
+    progress: float
+    seq: int
+    segments: list[SegmentStatus]
+    error: str | None
+    video_url: str | None
+    poster_url: str | None
+    duration: float | None
+    estimated_cost: float
+    actual_cost: float
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class PlannedSegment(BaseModel):
+    segment_id: str
+    position: int
+    model: str
+    action: Literal["reuse", "generate"]
+    estimated_cost: float
+
+
+class RenderPlan(BaseModel):
+    segments: list[PlannedSegment]
+    total_estimated_cost: float
+    compose: bool
+    """False when the same final video already exists: nothing at all will run."""
+
+
+class ModelPublic(BaseModel):
+    id: str
+    label: str
+    adapter: str
+    available: bool
+    unavailable_reason: str | None
+    deprecated: str | None
+    text_to_video: bool
+    image_to_video: bool
+    min_duration: float
+    max_duration: float
+    durations: list[float] | None
+    aspect_ratios: list[str] | None
+    max_prompt_length: int
+    price_per_second: float
+    params_schema: dict[str, Any]

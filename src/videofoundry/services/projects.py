@@ -1,0 +1,213 @@
+"""Projects and their segments. Every lookup is scoped to the owner: another user's object is
+indistinguishable from a missing one."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from videofoundry.core.errors import InvalidInput, NotFound
+from videofoundry.models import Project, Segment
+from videofoundry.schemas.project import (
+    ProjectCreate,
+    ProjectUpdate,
+    SegmentCreate,
+    SegmentUpdate,
+)
+from videofoundry.services import spec_hash as hashing
+from videofoundry.workers.ai_worker.adapters.registry import Registry
+
+
+async def get_project(session: AsyncSession, owner_id: str, project_id: str) -> Project:
+    project = await session.scalar(
+        select(Project).where(Project.id == project_id, Project.owner_id == owner_id)
+    )
+    if project is None:
+        raise NotFound(f"project {project_id} not found")
+    return project
+
+
+async def list_projects(
+    session: AsyncSession, owner_id: str, limit: int, offset: int
+) -> tuple[list[Project], int]:
+    total = await session.scalar(
+        select(func.count()).select_from(Project).where(Project.owner_id == owner_id)
+    )
+    rows = await session.scalars(
+        select(Project)
+        .where(Project.owner_id == owner_id)
+        .order_by(Project.created_at.desc(), Project.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def segments_of(session: AsyncSession, project_id: str) -> list[Segment]:
+    rows = await session.scalars(
+        select(Segment).where(Segment.project_id == project_id).order_by(Segment.position)
+    )
+    return list(rows)
+
+
+async def create_project(session: AsyncSession, owner_id: str, data: ProjectCreate) -> Project:
+    values = data.model_dump()
+    project = Project(owner_id=owner_id, **values)
+    session.add(project)
+    await session.flush()
+    return project
+
+
+async def update_project(
+    session: AsyncSession, owner_id: str, project_id: str, data: ProjectUpdate
+) -> Project:
+    project = await get_project(session, owner_id, project_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is None:
+        raise InvalidInput("name cannot be null", "name")
+    for key, value in changes.items():
+        if value is None and key != "default_transition":
+            raise InvalidInput(f"{key} cannot be null", key)
+        setattr(project, key, value)
+    await session.flush()
+    if {"width", "height", "fps", "aspect_mode"} & changes.keys():
+        # The output format is part of every clip's spec.
+        for segment in await segments_of(session, project.id):
+            segment.spec_hash = segment_hash(project, segment)
+    return project
+
+
+async def delete_project(session: AsyncSession, owner_id: str, project_id: str) -> None:
+    project = await get_project(session, owner_id, project_id)
+    await session.delete(project)
+
+
+async def get_segment(session: AsyncSession, owner_id: str, segment_id: str) -> Segment:
+    segment = await session.scalar(
+        select(Segment)
+        .join(Project, Project.id == Segment.project_id)
+        .where(Segment.id == segment_id, Project.owner_id == owner_id)
+    )
+    if segment is None:
+        raise NotFound(f"segment {segment_id} not found")
+    return segment
+
+
+def segment_hash(project: Project, segment: Segment) -> str:
+    return hashing.spec_hash(
+        hashing.clip_spec(
+            model=segment.model,
+            prompt=segment.prompt,
+            negative_prompt=segment.negative_prompt,
+            params=segment.params,
+            duration=segment.duration,
+            seed=segment.seed,
+            init_image_sha256=None,
+            width=project.width,
+            height=project.height,
+            fps=project.fps,
+            aspect_mode=project.aspect_mode,
+        )
+    )
+
+
+async def add_segment(
+    session: AsyncSession,
+    registry: Registry,
+    owner_id: str,
+    project_id: str,
+    data: SegmentCreate,
+    max_segments: int,
+) -> Segment:
+    project = await get_project(session, owner_id, project_id)
+    registry.validate_segment(data.model, data.prompt, data.duration, data.params)
+    segments = await segments_of(session, project.id)
+    if len(segments) >= max_segments:
+        raise InvalidInput(
+            f"project {project.id} already has {len(segments)} segments, the maximum", "segments"
+        )
+    position = len(segments) if data.position is None else min(data.position, len(segments))
+    values = data.model_dump(exclude={"position"})
+    if values["transition"] is not None:
+        values["transition"] = data.transition.model_dump() if data.transition else None
+    if values["seed"] is None:
+        # A drawn seed is stored, so the spec (and its clip) is reproducible.
+        values["seed"] = secrets.randbelow(2**32 - 1)
+    segment = Segment(project_id=project.id, position=position, spec_hash="", **values)
+    segment.spec_hash = segment_hash(project, segment)
+    for later in segments[position:]:
+        later.position += 1
+    session.add(segment)
+    await session.flush()
+    return segment
+
+
+async def duplicate_segment(
+    session: AsyncSession, registry: Registry, owner_id: str, segment_id: str, max_segments: int
+) -> Segment:
+    original = await get_segment(session, owner_id, segment_id)
+    data = SegmentCreate(
+        prompt=original.prompt,
+        model=original.model,
+        duration=original.duration,
+        params=dict(original.params),
+        seed=original.seed,
+        negative_prompt=original.negative_prompt,
+        caption=original.caption,
+        position=original.position + 1,
+    )
+    return await add_segment(session, registry, owner_id, original.project_id, data, max_segments)
+
+
+async def update_segment(
+    session: AsyncSession, registry: Registry, owner_id: str, segment_id: str, data: SegmentUpdate
+) -> Segment:
+    segment = await get_segment(session, owner_id, segment_id)
+    changes: dict[str, Any] = data.model_dump(exclude_unset=True)
+    for key in ("prompt", "model", "duration", "params", "seed"):
+        if key in changes and changes[key] is None:
+            raise InvalidInput(f"{key} cannot be null", key)
+    for key, value in changes.items():
+        setattr(segment, key, value)
+    registry.validate_segment(segment.model, segment.prompt, segment.duration, segment.params)
+    project = await session.get_one(Project, segment.project_id)
+    segment.spec_hash = segment_hash(project, segment)
+    await session.flush()
+    return segment
+
+
+async def delete_segment(session: AsyncSession, owner_id: str, segment_id: str) -> None:
+    segment = await get_segment(session, owner_id, segment_id)
+    project_id = segment.project_id
+    await session.delete(segment)
+    await session.flush()
+    for index, remaining in enumerate(await segments_of(session, project_id)):
+        remaining.position = index
+
+
+async def reorder_segments(
+    session: AsyncSession, owner_id: str, project_id: str, segment_ids: list[str]
+) -> Project:
+    project = await get_project(session, owner_id, project_id)
+    segments = await segments_of(session, project.id)
+    current = {s.id: s for s in segments}
+    if len(set(segment_ids)) != len(segment_ids):
+        raise InvalidInput("segment_ids contains duplicates", "segment_ids")
+    unknown = [i for i in segment_ids if i not in current]
+    if unknown:
+        raise InvalidInput(
+            f"segment_ids: not segments of this project: {', '.join(unknown)}", "segment_ids"
+        )
+    missing = [i for i in current if i not in set(segment_ids)]
+    if missing:
+        raise InvalidInput(
+            f"segment_ids must list every segment of the project; missing: {', '.join(missing)}",
+            "segment_ids",
+        )
+    for index, segment_id in enumerate(segment_ids):
+        current[segment_id].position = index
+    await session.flush()
+    return project

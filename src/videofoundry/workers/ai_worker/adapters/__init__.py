@@ -1,0 +1,1 @@
+"""Model adapters: one module per provider, found through entry points."""

@@ -1,0 +1,363 @@
+"""Replicate adapter: any video model by `owner/name` or version id.
+
+Protocol: docs/providers.md section 4; Replicate's pages:
+https://replicate.com/docs/topics/predictions/create-a-prediction ,
+https://replicate.com/docs/topics/predictions/rate-limits , and GitHub
+replicate/replicate-python for the prediction object.
+
+Model ids: `replicate/<owner>/<name>` (official models endpoint),
+`replicate/<owner>/<name>:<version>` or `replicate/<version id>` (`POST /v1/predictions`).
+The segment's params are the model's inputs, passed through; for models in the catalogue they
+are validated against its schema first. The prompt goes into the model's prompt input, an init
+image (as a data URI, which Replicate accepts for file inputs) into its image input.
+
+Flow: create with `Prefer: wait=N` (the answer may already be final) -> save the id -> poll
+`GET /v1/predictions/{id}` (built from our base URL: `urls.get` in the answer is not trusted
+with the token) -> download `output`. A cancel is `POST /v1/predictions/{id}/cancel`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from videofoundry.core.config import Settings
+from videofoundry.core.errors import (
+    Cancelled,
+    GenerationError,
+    InvalidMedia,
+    PermanentError,
+    PromptRejected,
+)
+from videofoundry.workers.ai_worker.adapters._http import (
+    SEGMENT_HEADER,
+    HostedAdapter,
+    RetryPolicy,
+    check_task_id,
+    image_data_uri,
+    parse_model,
+    validate_params,
+)
+from videofoundry.workers.ai_worker.adapters.base import (
+    GenerationContext,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+)
+
+log = logging.getLogger(__name__)
+
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+_VERSION = r"[0-9a-f]{64}"
+_MODEL_RE = re.compile(rf"^(?P<owner>{_NAME})/(?P<name>{_NAME})(?::(?P<version>{_VERSION}))?$")
+_VERSION_RE = re.compile(rf"^{_VERSION}$")
+_PROGRESS_RE = re.compile(r"(\d{1,3})%\|")
+_REJECTION_RE = re.compile(r"nsfw|sensitive|safety|flagged|moderat", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ReplicateModel:
+    """A catalogue entry: how the segment's fields map onto the model's inputs."""
+
+    ref: str
+    """`owner/name`."""
+    label: str
+    inputs: dict[str, Any]
+    """JSON schema properties of the inputs a segment may set in `params`."""
+    prompt_input: str = "prompt"
+    image_input: str | None = None
+    seed_input: str | None = None
+    duration: float = 5.0
+    price_per_run: float = 0.0
+    text_to_video: bool = True
+    aspect_ratios: tuple[str, ...] | None = None
+    required: tuple[str, ...] = field(default_factory=tuple)
+
+
+CATALOGUE: tuple[ReplicateModel, ...] = (
+    ReplicateModel(
+        ref="minimax/video-01",
+        label="MiniMax Video-01 (Hailuo) via Replicate",
+        inputs={
+            "prompt_optimizer": {
+                "type": "boolean",
+                "description": "let the model rewrite the prompt",
+            },
+        },
+        image_input="first_frame_image",
+        duration=6.0,
+        # About $0.50 per video [T] (providers.md); clips are about 6 s at 720p [U].
+        price_per_run=0.50,
+    ),
+)
+
+
+class Prediction(BaseModel):
+    """Replicate's prediction object; unknown members ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: Literal["starting", "processing", "succeeded", "failed", "canceled"]
+    output: Any = None
+    error: str | None = None
+    logs: str | None = None
+
+
+def output_url(output: Any) -> str | None:
+    """The first URL in a prediction's output: a string, a list of strings, or an object."""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list):
+        for item in output:
+            if isinstance(item, str):
+                return item
+    if isinstance(output, dict):
+        for item in output.values():
+            if isinstance(item, str) and item.startswith(("https://", "http://")):
+                return item
+    return None
+
+
+def progress_of(logs: str | None) -> float | None:
+    """The last tqdm percentage in the logs (Replicate's only progress signal)."""
+    if not logs:
+        return None
+    matches = _PROGRESS_RE.findall(logs[-4000:])
+    return min(100, int(matches[-1])) / 100 if matches else None
+
+
+class ReplicateAdapter(HostedAdapter):
+    """Replicate predictions (`replicate/<owner>/<name>` or a version id).
+
+    Parameters (besides `HostedAdapter`'s):
+        prefer_wait: seconds a create may hold the request open (`Prefer: wait=N`, 1..60).
+        catalogue: models listed by `models()` and validated strictly.
+    """
+
+    name = "replicate"
+    provider = "Replicate"
+    key_setting = "REPLICATE_API_TOKEN"
+    # Replicate limits requests (600 creates/min), not concurrency; a low default keeps GPU
+    # spend predictable and stays under the 1 req/s limit of accounts without a card.
+    max_concurrent_tasks = 2
+    poll_interval = 2.0
+    task_timeout = 45 * 60.0
+    retry_policy = RetryPolicy(attempts=4, base_delay=2.0, max_delay=30.0)
+    prefer_wait = 60
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        prefer_wait: int | None = None,
+        catalogue: tuple[ReplicateModel, ...] | None = None,
+        max_concurrent_tasks: int | None = None,
+        poll_interval: float | None = None,
+        task_timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            settings,
+            max_concurrent_tasks=max_concurrent_tasks,
+            poll_interval=poll_interval,
+            task_timeout=task_timeout,
+            retry=retry,
+            transport=transport,
+        )
+        if prefer_wait is not None:
+            if not 1 <= prefer_wait <= 60:
+                raise ValueError("prefer_wait must be 1..60 seconds")
+            self.prefer_wait = prefer_wait
+        self.catalogue: Mapping[str, ReplicateModel] = {
+            m.ref: m for m in (CATALOGUE if catalogue is None else catalogue)
+        }
+
+    @property
+    def api_key(self) -> str:
+        return self.settings.REPLICATE_API_TOKEN
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.REPLICATE_BASE_URL
+
+    # -- catalogue -------------------------------------------------------------------------
+
+    def models(self) -> list[ModelInfo]:
+        return [self._info(model) for model in self.catalogue.values()]
+
+    def _info(self, model: ReplicateModel) -> ModelInfo:
+        return ModelInfo(
+            id=f"replicate/{model.ref}",
+            label=model.label,
+            text_to_video=model.text_to_video,
+            image_to_video=model.image_input is not None,
+            min_duration=model.duration,
+            max_duration=model.duration,
+            durations=(model.duration,),
+            aspect_ratios=model.aspect_ratios,
+            max_prompt_length=2000,
+            price_per_second=round(model.price_per_run / model.duration, 4),
+            params_schema={
+                "type": "object",
+                "additionalProperties": False,
+                "properties": dict(model.inputs),
+                **({"required": list(model.required)} if model.required else {}),
+            },
+        )
+
+    def estimate_cost(self, model: ModelInfo, duration: float, params: dict[str, Any]) -> float:
+        spec = self.catalogue.get(model.id.removeprefix("replicate/"))
+        if spec is not None:
+            return spec.price_per_run  # billed per video, whatever the length
+        return super().estimate_cost(model, duration, params)
+
+    # -- generation ------------------------------------------------------------------------
+
+    def _target(self, model_id: str) -> tuple[str, dict[str, Any], ReplicateModel | None]:
+        """(create path, body members identifying the model, catalogue entry)."""
+        ref = self.model_name(model_id)
+        if _VERSION_RE.match(ref):
+            return "/v1/predictions", {"version": ref}, None
+        match = _MODEL_RE.match(ref)
+        if match is None:
+            raise PromptRejected(
+                f"{model_id!r} is not a Replicate model: use replicate/<owner>/<name>, "
+                "replicate/<owner>/<name>:<version> or replicate/<version id>"
+            )
+        owner_name = f"{match['owner']}/{match['name']}"
+        spec = self.catalogue.get(owner_name)
+        if match["version"]:
+            return "/v1/predictions", {"version": match["version"]}, spec
+        return f"/v1/models/{owner_name}/predictions", {}, spec
+
+    def _input(self, request: GenerationRequest, spec: ReplicateModel | None) -> dict[str, Any]:
+        if spec is not None:
+            validate_params(self._info(spec).params_schema, request.params, request.model)
+        payload: dict[str, Any] = dict(request.params)
+        prompt_key = spec.prompt_input if spec is not None else "prompt"
+        if request.prompt.strip():
+            payload.setdefault(prompt_key, request.prompt.strip())
+        if spec is not None and spec.seed_input is not None:
+            payload.setdefault(spec.seed_input, request.seed)
+        if request.init_image is not None:
+            image_key = spec.image_input if spec is not None else "image"
+            if image_key is None:
+                raise PromptRejected(f"{request.model} does not take an init image")
+            payload.setdefault(image_key, image_data_uri(request.init_image))
+        return payload
+
+    async def _generate(
+        self, request: GenerationRequest, context: GenerationContext
+    ) -> GenerationResult:
+        path, target, spec = self._target(request.model)
+        payload = self._input(request, spec)
+        first: Prediction | None = None
+        prediction_id: str | None = None
+        if request.provider_task_id:
+            prediction_id = check_task_id(request.provider_task_id, self.provider)
+            first = await self._get(prediction_id, missing_ok=True)
+            if first is None:
+                # Replicate deletes API predictions' data after an hour.
+                await context.progress(0.0, "the stored Replicate prediction is gone; restarting")
+                prediction_id = None
+        if prediction_id is None:
+            wait = self.prefer_wait
+            data = await self.http.request_json(
+                "POST",
+                path,
+                json_body={**target, "input": payload},
+                headers={"Prefer": f"wait={wait}", SEGMENT_HEADER: request.segment_render_id},
+                idempotent=False,
+                ok=(200, 201),
+                # The server holds the request for up to `wait` seconds before answering.
+                timeout=httpx.Timeout(wait + 30.0, connect=10.0),
+            )
+            first = parse_model(Prediction, data, self.provider, "prediction", self.redact)
+            prediction_id = check_task_id(first.id, self.provider)
+            await context.save_task_id(prediction_id)
+        return await self._finish(prediction_id, first, context)
+
+    async def _get(self, prediction_id: str, *, missing_ok: bool = False) -> Prediction | None:
+        ok = (200, 404) if missing_ok else (200,)
+        reply = await self.http.request(
+            "GET", f"/v1/predictions/{prediction_id}", expect_json=True, ok=ok
+        )
+        if reply.status == 404:
+            return None
+        return parse_model(Prediction, reply.json(), self.provider, "prediction", self.redact)
+
+    async def _finish(
+        self, prediction_id: str, first: Prediction | None, context: GenerationContext
+    ) -> GenerationResult:
+        last: tuple[float, str | None] | None = None
+        pending_first = first
+
+        async def fetch() -> Prediction:
+            nonlocal last, pending_first
+            if pending_first is not None:
+                prediction, pending_first = pending_first, None
+            else:
+                fetched = await self._get(prediction_id)
+                assert fetched is not None
+                prediction = fetched
+            update: tuple[float, str | None] | None = None
+            if prediction.status == "starting":
+                update = (0.0, "starting at Replicate (model may be booting)")
+            elif prediction.status == "processing":
+                update = (progress_of(prediction.logs) or 0.0, None)
+            if update is not None and update != last:
+                last = update
+                await context.progress(*update)
+            return prediction
+
+        async def forward_cancel() -> None:
+            await self.cancel(prediction_id)
+
+        prediction = await self.poll(
+            fetch,
+            lambda p: p.status in ("succeeded", "failed", "canceled"),
+            task_id=prediction_id,
+            context=context,
+            on_cancel=forward_cancel,
+        )
+        if prediction.status == "failed":
+            text = prediction.error or "no reason given"
+            if _REJECTION_RE.search(text):
+                raise PromptRejected(f"Replicate refused the generation: {text}")
+            raise PermanentError(f"Replicate prediction {prediction_id} failed: {text}")
+        if prediction.status == "canceled":
+            raise Cancelled(f"Replicate prediction {prediction_id} was canceled")
+        url = output_url(prediction.output)
+        if url is None:
+            raise InvalidMedia(f"Replicate prediction {prediction_id} has no video URL in output")
+
+        async def refresh() -> str:
+            again = await self._get(prediction_id)
+            fresh = output_url(again.output) if again is not None else None
+            if fresh is None:
+                raise InvalidMedia(f"Replicate prediction {prediction_id} lost its output")
+            return fresh
+
+        dest = await self.download_result(
+            url, context.workdir / f"replicate-{prediction_id}.mp4", refresh
+        )
+        await context.progress(1.0, None)
+        return GenerationResult(path=dest, provider_task_id=prediction_id)
+
+    async def cancel(self, provider_task_id: str) -> None:
+        """`POST /v1/predictions/{id}/cancel`."""
+        prediction_id = check_task_id(provider_task_id, self.provider)
+        try:
+            await self.http.request(
+                "POST", f"/v1/predictions/{prediction_id}/cancel", idempotent=True, ok=(200, 404)
+            )
+        except GenerationError as exc:
+            log.warning("Replicate cancel of %s failed: %s", prediction_id, exc.message)

@@ -1,0 +1,369 @@
+"""AI worker: turns one segment task into one stored clip in the canonical format.
+
+Crash safety, step by step: the claim commits a lease with a fencing token; the provider's task
+id is committed before polling (so a restarted worker resumes instead of paying again); the clip
+is stored under its content address before the row is marked done; the final commit checks the
+token, so a worker that stalled past its lease cannot overwrite its successor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import shutil
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from videofoundry import media
+from videofoundry.core.errors import (
+    Cancelled,
+    GenerationError,
+    PermanentError,
+    RetryableError,
+    TaskFailed,
+)
+from videofoundry.database.base import utcnow
+from videofoundry.models import Project, RenderJob, Segment, SegmentRender
+from videofoundry.models.segment_render import TERMINAL_SEGMENT_STATES
+from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
+from videofoundry.runtime import Runtime
+from videofoundry.services import assets, orchestrator, task_publisher
+from videofoundry.storage import keys
+from videofoundry.workers.ai_worker.adapters.base import (
+    GenerationContext,
+    GenerationRequest,
+    GenerationResult,
+    OutputFormat,
+)
+from videofoundry.workers.leases import heartbeat
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 0.25
+"""Least time between two live progress events of one segment."""
+
+
+class _LeaseLost(Exception):
+    pass
+
+
+async def handle(runtime: Runtime, message: Message) -> None:
+    """Queue handler for `segments.generate`."""
+    body = message.body
+    if body.get("v") != SCHEMA_VERSION or not isinstance(body.get("segment_render_id"), str):
+        raise DeadLetter(f"unreadable segment task: {body!r}")
+    row_id: str = body["segment_render_id"]
+    lease = await _claim(runtime, row_id)
+    if lease is None:
+        return
+    try:
+        await _generate(runtime, row_id, lease)
+    except _LeaseLost:
+        log.warning("segment render %s: lease lost, another worker owns it now", row_id)
+    except Cancelled:
+        await _mark_cancelled(runtime, row_id, lease)
+    except GenerationError as exc:
+        await _fail(runtime, row_id, lease, exc.message)
+        raise DeadLetter(exc.message) from exc
+    except Exception as exc:
+        if message.delivery_count >= runtime.broker.delivery_limit:
+            # Last delivery: record the failure before the broker dead-letters the message.
+            await _fail(runtime, row_id, lease, f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            await _release(runtime, row_id, lease)
+        raise
+
+
+async def _claim(runtime: Runtime, row_id: str) -> str | None:
+    """Take the segment if nobody holds it; None means there is nothing to do."""
+    events = orchestrator.Events()
+    lease = orchestrator.new_lease()
+    async with runtime.sessions() as session, session.begin():
+        row = await session.get(SegmentRender, row_id)
+        if row is None or row.status in TERMINAL_SEGMENT_STATES:
+            return None
+        job = await session.get_one(RenderJob, row.job_id)
+        if job.status != "generating":
+            return None
+        if row.reused:
+            return None  # waits for its twin with the same spec in this job
+        clip = await assets.by_key(session, keys.clip(job.owner_id, row.spec_hash))
+        if clip is not None:
+            # Another job made this clip meanwhile: nothing to generate.
+            row.lease_token = lease
+            await _complete(session, runtime, job, row, clip.id, Decimal(0), events, reused=True)
+            lease = ""
+        else:
+            now = utcnow()
+            claimed = await session.execute(
+                update(SegmentRender)
+                .where(
+                    SegmentRender.id == row_id,
+                    or_(
+                        SegmentRender.status == "pending",
+                        (SegmentRender.status == "running")
+                        & (SegmentRender.lease_expires_at < now),
+                    ),
+                )
+                .values(
+                    status="running",
+                    lease_token=lease,
+                    lease_expires_at=orchestrator.lease_deadline(runtime.settings.LEASE_SECONDS),
+                    attempts=SegmentRender.attempts + 1,
+                    started_at=now,
+                    message=None,
+                )
+            )
+            if claimed.rowcount == 0:  # type: ignore[attr-defined]
+                return None  # a live worker holds it; if it dies, the reconciler re-queues
+            await session.refresh(row)
+            orchestrator.emit(session, job, orchestrator.segment_event(row), events)
+    await orchestrator.publish(runtime, events)
+    if not lease:
+        await task_publisher.relay(runtime.sessions, runtime.broker)
+        return None
+    return lease
+
+
+async def _generate(runtime: Runtime, row_id: str, lease: str) -> None:
+    settings = runtime.settings
+    async with runtime.sessions() as session:
+        row = await session.get_one(SegmentRender, row_id)
+        job = await session.get_one(RenderJob, row.job_id)
+        spec, job_id, owner_id = dict(row.spec), job.id, job.owner_id
+        task_id, attempts = row.provider_task_id, row.attempts
+        digest, segment_id = row.spec_hash, row.segment_id
+    adapter, _model = runtime.registry.resolve(spec["model"])
+    output = OutputFormat(**{k: spec["output"][k] for k in ("width", "height", "fps")})
+    lost = asyncio.Event()
+    last_tick = 0.0
+    last_saved = 0.0
+
+    async def progress(fraction: float, note: str | None) -> None:
+        nonlocal last_tick, last_saved
+        now = time.monotonic()
+        if now - last_tick < TICK_SECONDS and fraction < 1.0:
+            return
+        last_tick = now
+        fraction = max(0.0, min(1.0, fraction))
+        await runtime.status.publish(
+            job_id,
+            {
+                "type": "segment",
+                "tick": True,
+                "job_id": job_id,
+                "segment_id": segment_id,
+                "status": "running",
+                "progress": fraction,
+                "message": note,
+            },
+        )
+        if now - last_saved >= 1.0:
+            last_saved = now
+            await _update_row(runtime, row_id, lease, progress=fraction, message=note)
+
+    async def save_task_id(provider_task_id: str) -> None:
+        if not await _update_row(runtime, row_id, lease, provider_task_id=provider_task_id):
+            raise _LeaseLost()
+
+    async def is_cancelled() -> bool:
+        if lost.is_set():
+            raise _LeaseLost()
+        async with runtime.sessions() as session:
+            status = await session.scalar(select(RenderJob.status).where(RenderJob.id == job_id))
+        return status != "generating"
+
+    async def refresh() -> bool:
+        return await _update_row(
+            runtime,
+            row_id,
+            lease,
+            lease_expires_at=orchestrator.lease_deadline(settings.LEASE_SECONDS),
+        )
+
+    workdir = Path(tempfile.mkdtemp(prefix="vf-segment-"))
+    try:
+        async with heartbeat(refresh, settings.HEARTBEAT_SECONDS, lost.set):
+            while True:
+                request = GenerationRequest(
+                    segment_render_id=row_id,
+                    spec_hash=digest,
+                    model=spec["model"],
+                    prompt=spec["prompt"],
+                    duration=spec["duration"],
+                    seed=spec["seed"],
+                    output=output,
+                    negative_prompt=spec.get("negative_prompt"),
+                    params=spec.get("params") or {},
+                    provider_task_id=task_id,
+                )
+                context = GenerationContext(
+                    workdir=workdir,
+                    progress=progress,
+                    save_task_id=save_task_id,
+                    is_cancelled=is_cancelled,
+                )
+                try:
+                    result = await adapter.generate(request, context)
+                    break
+                except RetryableError as exc:
+                    if lost.is_set():
+                        raise _LeaseLost() from exc
+                    if attempts >= settings.SEGMENT_MAX_ATTEMPTS:
+                        raise PermanentError(
+                            f"gave up after {attempts} attempts: {exc.message}"
+                        ) from exc
+                    if isinstance(exc, TaskFailed):
+                        task_id = None  # that task is over; the next attempt starts a new one
+                        await _update_row(runtime, row_id, lease, provider_task_id=None)
+                    delay = exc.retry_after or settings.RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+                    delay *= 1 + random.uniform(0, 0.5)  # jitter spreads synchronized retries
+                    attempts += 1
+                    await _update_row(
+                        runtime,
+                        row_id,
+                        lease,
+                        attempts=attempts,
+                        message=f"{exc.message}; retrying in {delay:.0f} s "
+                        f"(attempt {attempts} of {settings.SEGMENT_MAX_ATTEMPTS})",
+                    )
+                    await asyncio.sleep(delay)
+                if lost.is_set():
+                    raise _LeaseLost()
+            await _store(runtime, row_id, lease, owner_id, digest, spec, output, result, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _store(
+    runtime: Runtime,
+    row_id: str,
+    lease: str,
+    owner_id: str,
+    digest: str,
+    spec: dict[str, Any],
+    output: OutputFormat,
+    result: GenerationResult,
+    workdir: Path,
+) -> None:
+    clip_path = workdir / "canonical.mp4"
+    aspect = spec["output"].get("aspect_mode", "fit")
+    info = await asyncio.to_thread(media.probe, result.path)
+    if media.is_canonical(info, output):
+        clip_path = result.path
+    else:
+        info = await asyncio.to_thread(media.normalize, result.path, clip_path, output, aspect)
+    poster_path = workdir / "poster.jpg"
+    await asyncio.to_thread(media.poster, clip_path, poster_path)
+    stored = await runtime.storage.put_file(keys.clip(owner_id, digest), clip_path, "video/mp4")
+    stored_poster = await runtime.storage.put_file(
+        keys.clip_poster(owner_id, digest), poster_path, "image/jpeg"
+    )
+    events = orchestrator.Events()
+    async with runtime.sessions() as session, session.begin():
+        row = await session.get_one(SegmentRender, row_id)
+        job = await session.get_one(RenderJob, row.job_id, with_for_update=True)
+        if row.lease_token != lease or row.status != "running":
+            log.warning("segment render %s: finished after losing its lease; discarded", row_id)
+            return
+        clip = await assets.record(
+            session,
+            owner_id=owner_id,
+            kind="clip",
+            stored=stored,
+            content_type="video/mp4",
+            duration=info.duration,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+            video_codec=info.video_codec,
+            audio_codec=info.audio_codec,
+        )
+        await assets.record(
+            session, owner_id=owner_id, kind="poster", stored=stored_poster, content_type="image/jpeg"
+        )
+        cost = Decimal(str(result.cost)) if result.cost is not None else row.estimated_cost
+        await _complete(session, runtime, job, row, clip.id, cost, events, reused=False)
+    await orchestrator.publish(runtime, events)
+    await task_publisher.relay(runtime.sessions, runtime.broker)
+
+
+async def _complete(
+    session: Any,
+    runtime: Runtime,
+    job: RenderJob,
+    row: SegmentRender,
+    clip_id: str,
+    cost: Decimal,
+    events: orchestrator.Events,
+    reused: bool,
+) -> None:
+    """Mark the row (and its twins) done; the last one moves the job to composing, once."""
+    finished = utcnow()
+    twins = await session.scalars(
+        select(SegmentRender).where(
+            SegmentRender.job_id == job.id,
+            SegmentRender.spec_hash == row.spec_hash,
+            SegmentRender.status.not_in(TERMINAL_SEGMENT_STATES),
+        )
+    )
+    for done in {row, *twins}:
+        done.status, done.progress, done.clip_asset_id = "completed", 1.0, clip_id
+        done.lease_token, done.finished_at, done.message = None, finished, None
+        done.reused = done.reused or reused
+        orchestrator.emit(session, job, orchestrator.segment_event(done), events)
+    row.actual_cost = cost
+    job.actual_cost += cost
+    await session.execute(
+        update(Segment)
+        .where(Segment.project_id == job.project_id, Segment.spec_hash == row.spec_hash)
+        .values(clip_asset_id=clip_id)
+    )
+    rows = await orchestrator.segment_rows(session, job.id)
+    job.completed_count = sum(1 for r in rows if r.status == "completed")
+    if job.status == "generating" and job.completed_count == job.segment_count:
+        # The job row is locked by the caller: only one worker can make this transition.
+        job.status = "composing"
+        task_publisher.enqueue_composition(session, job.id)
+        orchestrator.emit(session, job, {"type": "job", "status": "composing"}, events)
+
+
+async def _update_row(runtime: Runtime, row_id: str, lease: str, **values: Any) -> bool:
+    """Update our row if we still hold its lease; False means we lost it."""
+    async with runtime.sessions() as session, session.begin():
+        result = await session.execute(
+            update(SegmentRender)
+            .where(SegmentRender.id == row_id, SegmentRender.lease_token == lease)
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _release(runtime: Runtime, row_id: str, lease: str) -> None:
+    await _update_row(runtime, row_id, lease, status="pending", lease_token=None)
+
+
+async def _mark_cancelled(runtime: Runtime, row_id: str, lease: str) -> None:
+    await _update_row(runtime, row_id, lease, status="cancelled", lease_token=None)
+
+
+async def _fail(runtime: Runtime, row_id: str, lease: str, error: str) -> None:
+    events = orchestrator.Events()
+    async with runtime.sessions() as session, session.begin():
+        row = await session.get_one(SegmentRender, row_id)
+        job = await session.get_one(RenderJob, row.job_id, with_for_update=True)
+        if row.lease_token != lease:
+            return
+        project = await session.get(Project, job.project_id)
+        where = f"segment {row.position + 1}"
+        if project is not None:
+            where += f" of {project.name!r}"
+        row.status, row.error, row.lease_token, row.finished_at = "failed", error, None, utcnow()
+        orchestrator.emit(session, job, orchestrator.segment_event(row), events)
+        await orchestrator.fail_job(session, job, f"{where}: {error}", events)
+    await orchestrator.publish(runtime, events)

@@ -1,0 +1,218 @@
+"""Composition worker: stitches a job's clips into the final video, exactly once per job.
+
+The claim is a conditional UPDATE on the job row (status composing, no live lease), so two
+workers racing on the same job cannot both compose; the final commit checks the lease token.
+The final video is content-addressed, so a retry after a crash reuses an already stored file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import or_, update
+
+from videofoundry import media
+from videofoundry.core.errors import GenerationError
+from videofoundry.database.base import utcnow
+from videofoundry.models import Asset, RenderJob
+from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
+from videofoundry.runtime import Runtime
+from videofoundry.services import assets, orchestrator
+from videofoundry.storage import keys
+from videofoundry.workers.leases import heartbeat
+
+log = logging.getLogger(__name__)
+
+
+async def handle(runtime: Runtime, message: Message) -> None:
+    """Queue handler for `compositions.compose`."""
+    body = message.body
+    if body.get("v") != SCHEMA_VERSION or not isinstance(body.get("job_id"), str):
+        raise DeadLetter(f"unreadable composition task: {body!r}")
+    job_id: str = body["job_id"]
+    lease = await _claim(runtime, job_id)
+    if lease is None:
+        return
+    try:
+        await _compose(runtime, job_id, lease)
+    except GenerationError as exc:
+        await _fail(runtime, job_id, lease, exc.message)
+        raise DeadLetter(exc.message) from exc
+    except Exception as exc:
+        if message.delivery_count >= runtime.broker.delivery_limit:
+            await _fail(runtime, job_id, lease, f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            await _release(runtime, job_id, lease)
+        raise
+
+
+async def _claim(runtime: Runtime, job_id: str) -> str | None:
+    lease = orchestrator.new_lease()
+    async with runtime.sessions() as session, session.begin():
+        now = utcnow()
+        result = await session.execute(
+            update(RenderJob)
+            .where(
+                RenderJob.id == job_id,
+                RenderJob.status == "composing",
+                or_(
+                    RenderJob.composition_lease.is_(None),
+                    RenderJob.composition_lease_expires_at < now,
+                ),
+            )
+            .values(
+                composition_lease=lease,
+                composition_lease_expires_at=orchestrator.lease_deadline(
+                    runtime.settings.LEASE_SECONDS
+                ),
+                composition_attempts=RenderJob.composition_attempts + 1,
+            )
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            return None
+    return lease
+
+
+async def _refresh(runtime: Runtime, job_id: str, lease: str) -> bool:
+    async with runtime.sessions() as session, session.begin():
+        result = await session.execute(
+            update(RenderJob)
+            .where(RenderJob.id == job_id, RenderJob.composition_lease == lease)
+            .values(
+                composition_lease_expires_at=orchestrator.lease_deadline(
+                    runtime.settings.LEASE_SECONDS
+                )
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
+    async with runtime.sessions() as session:
+        job = await session.get_one(RenderJob, job_id)
+        rows = await orchestrator.segment_rows(session, job_id)
+        clip_keys: list[tuple[str, str]] = []
+        for row in rows:
+            clip = await session.get_one(Asset, row.clip_asset_id)
+            clip_keys.append((f"segment {row.position + 1}", clip.storage_key))
+        owner_id, comp_hash, output = job.owner_id, job.composition_hash, dict(job.output)
+        specs = [dict(r.spec) for r in rows]
+    final_key = keys.final(owner_id, comp_hash)
+    poster_key = keys.final_poster(owner_id, comp_hash)
+    lost = asyncio.Event()
+    workdir = Path(tempfile.mkdtemp(prefix="vf-compose-"))
+    try:
+        async with heartbeat(
+            lambda: _refresh(runtime, job_id, lease), runtime.settings.HEARTBEAT_SECONDS, lost.set
+        ):
+            final_path = workdir / "final.mp4"
+            if await runtime.storage.exists(final_key):
+                # An earlier attempt stored it before dying: no need to compose again.
+                await runtime.storage.get_file(final_key, final_path)
+            else:
+                clips = []
+                for index, (label, key) in enumerate(clip_keys):
+                    path = workdir / f"clip{index:04d}.mp4"
+                    await runtime.storage.get_file(key, path)
+                    clips.append((label, path))
+                await _run_compose(runtime, job_id, clips, specs, output, final_path)
+            info = await asyncio.to_thread(media.probe, final_path)
+            poster_path = workdir / "poster.jpg"
+            await asyncio.to_thread(media.poster, final_path, poster_path)
+            if lost.is_set():
+                return
+            stored = await runtime.storage.put_file(final_key, final_path, "video/mp4")
+            stored_poster = await runtime.storage.put_file(poster_key, poster_path, "image/jpeg")
+        events = orchestrator.Events()
+        async with runtime.sessions() as session, session.begin():
+            job = await session.get_one(RenderJob, job_id, with_for_update=True)
+            if job.composition_lease != lease or job.status != "composing":
+                log.warning("job %s: composition finished after losing its lease", job_id)
+                return
+            final = await assets.record(
+                session,
+                owner_id=owner_id,
+                kind="final",
+                stored=stored,
+                content_type="video/mp4",
+                duration=info.duration,
+                width=info.width,
+                height=info.height,
+                fps=info.fps,
+                video_codec=info.video_codec,
+                audio_codec=info.audio_codec,
+            )
+            poster = await assets.record(
+                session,
+                owner_id=owner_id,
+                kind="poster",
+                stored=stored_poster,
+                content_type="image/jpeg",
+            )
+            job.final_asset_id, job.poster_asset_id, job.duration = final.id, poster.id, info.duration
+            orchestrator.finish_job(session, job, "completed", events)
+        await orchestrator.publish(runtime, events)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _run_compose(
+    runtime: Runtime,
+    job_id: str,
+    clips: list[tuple[str, Path]],
+    specs: list[dict[str, object]],
+    output: dict[str, object],
+    dst: Path,
+) -> None:
+    default_transition = output.get("default_transition")
+
+    async def report(fraction: float) -> None:
+        progress = round(orchestrator.GENERATION_SHARE + 0.1 * fraction, 4)
+        event = {"type": "job", "tick": True, "job_id": job_id, "status": "composing"}
+        await runtime.status.publish(job_id, {**event, "progress": progress})
+
+    specs_for_media = []
+    for index, ((label, path), spec) in enumerate(zip(clips, specs, strict=True)):
+        last = index == len(clips) - 1
+        caption = spec.get("caption")
+        specs_for_media.append(
+            media.ClipSpec(
+                path=path,
+                label=label,
+                # There is nothing to transition into after the last clip.
+                transition=None if last else _transition(spec.get("transition") or default_transition),
+                caption=caption if isinstance(caption, str) else None,
+            )
+        )
+    await media.compose(specs_for_media, dst, media.ComposeOptions(), report)
+
+
+def _transition(value: object) -> media.Transition | None:
+    if not isinstance(value, dict) or value.get("kind") in (None, "cut"):
+        return None
+    return media.Transition(kind=value["kind"], duration=float(value.get("duration", 0.5)))
+
+
+async def _release(runtime: Runtime, job_id: str, lease: str) -> None:
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(RenderJob)
+            .where(RenderJob.id == job_id, RenderJob.composition_lease == lease)
+            .values(composition_lease=None, composition_lease_expires_at=None)
+        )
+
+
+async def _fail(runtime: Runtime, job_id: str, lease: str, error: str) -> None:
+    events = orchestrator.Events()
+    async with runtime.sessions() as session, session.begin():
+        job = await session.get_one(RenderJob, job_id, with_for_update=True)
+        if job.composition_lease != lease:
+            return
+        await orchestrator.fail_job(session, job, f"composition failed: {error}", events)
+    await orchestrator.publish(runtime, events)
+
+

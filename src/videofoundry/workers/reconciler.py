@@ -1,0 +1,85 @@
+"""Finds work whose worker died and hands it out again.
+
+RabbitMQ redelivers the message of a worker that died, but the redelivery finds the dead
+worker's lease still live and leaves it alone; once the lease expires this sweep re-queues the
+task. The embedded run loses its in-process queue with the process, so at start-up it re-queues
+everything unfinished (`recover_all`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from videofoundry.database.base import utcnow
+from videofoundry.models import RenderJob, SegmentRender
+from videofoundry.runtime import Runtime
+from videofoundry.services import orchestrator, task_publisher
+
+log = logging.getLogger(__name__)
+
+
+async def sweep(runtime: Runtime) -> int:
+    """Re-queue segments and compositions whose lease expired. Returns how many."""
+    requeued = 0
+    events = orchestrator.Events()
+    async with runtime.sessions() as session, session.begin():
+        now = utcnow()
+        rows = await session.scalars(
+            select(SegmentRender)
+            .where(SegmentRender.status == "running", SegmentRender.lease_expires_at < now)
+            .with_for_update(skip_locked=True)
+        )
+        for row in rows:
+            job = await session.get_one(RenderJob, row.job_id)
+            row.status, row.lease_token = "pending", None
+            row.message = "the worker stopped responding; handed to another worker"
+            orchestrator.emit(session, job, orchestrator.segment_event(row), events)
+            task_publisher.enqueue_segment(session, row.id, row.job_id)
+            requeued += 1
+        jobs = await session.scalars(
+            select(RenderJob)
+            .where(
+                RenderJob.status == "composing",
+                RenderJob.composition_lease_expires_at < now,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        for job in jobs:
+            job.composition_lease, job.composition_lease_expires_at = None, None
+            task_publisher.enqueue_composition(session, job.id)
+            requeued += 1
+    if requeued:
+        log.info("reconciler re-queued %d task(s)", requeued)
+        await orchestrator.publish(runtime, events)
+    return requeued
+
+
+async def recover_all(runtime: Runtime) -> int:
+    """Embedded start-up: the in-process queue is empty, so queue every unfinished task again."""
+    count = 0
+    async with runtime.sessions() as session, session.begin():
+        rows = await session.scalars(
+            select(SegmentRender)
+            .join(RenderJob, RenderJob.id == SegmentRender.job_id)
+            .where(
+                RenderJob.status == "generating",
+                SegmentRender.status.in_(("pending", "running")),
+                # Twins of a spec wait for their first: queueing them would generate twice.
+                SegmentRender.reused.is_(False),
+            )
+        )
+        for row in rows:
+            if row.status == "running":
+                row.status, row.lease_token = "pending", None
+            task_publisher.enqueue_segment(session, row.id, row.job_id)
+            count += 1
+        jobs = await session.scalars(select(RenderJob).where(RenderJob.status == "composing"))
+        for job in jobs:
+            job.composition_lease, job.composition_lease_expires_at = None, None
+            task_publisher.enqueue_composition(session, job.id)
+            count += 1
+    if count:
+        log.info("recovered %d unfinished task(s) from the database", count)
+    return count

@@ -1,0 +1,54 @@
+"""Runs worker kinds inside a process: consumers, the reconciler and the outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from videofoundry.queue.base import COMPOSITIONS, SEGMENTS, Consumer, Message
+from videofoundry.runtime import Runtime
+from videofoundry.services import task_publisher
+from videofoundry.workers import reconciler
+from videofoundry.workers.ai_worker import worker as ai_worker
+from videofoundry.workers.composition_worker import worker as composition_worker
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 2.0
+
+KINDS: dict[str, tuple[str, Callable[[Runtime, Message], Awaitable[None]]]] = {
+    "ai": (SEGMENTS, ai_worker.handle),
+    "composition": (COMPOSITIONS, composition_worker.handle),
+}
+
+
+async def run_workers(runtime: Runtime, kinds: tuple[str, ...], recover: bool = False) -> None:
+    """Consume until cancelled; on cancel, stop taking work and let handlers in flight finish.
+
+    `recover` re-queues every unfinished task first (the embedded run after a restart)."""
+    if recover:
+        await reconciler.recover_all(runtime)
+        await task_publisher.relay(runtime.sessions, runtime.broker)
+    consumers: list[Consumer] = []
+    for kind in kinds:
+        queue, handler = KINDS[kind]
+        prefetch = runtime.settings.AI_WORKER_CONCURRENCY if kind == "ai" else 1
+
+        async def bound(message: Message, handler: Callable[..., Awaitable[None]] = handler) -> None:
+            await handler(runtime, message)
+
+        consumers.append(await runtime.broker.consume(queue, bound, prefetch=prefetch))
+        log.info("worker %s consuming %s (prefetch %d)", kind, queue, prefetch)
+    try:
+        while True:
+            try:
+                await reconciler.sweep(runtime)
+                await task_publisher.relay(runtime.sessions, runtime.broker)
+            except Exception:
+                log.exception("reconciler sweep failed; retrying")
+            await asyncio.sleep(SWEEP_SECONDS)
+    finally:
+        for consumer in consumers:
+            with contextlib.suppress(Exception):
+                await consumer.stop()

@@ -1,0 +1,62 @@
+"""Fixtures for the adapter contract tests: one fake per provider for the whole session
+(reset before each test), short timings, and a recording `GenerationContext`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.adapters.helpers import FAKE_TIMINGS
+from videofoundry.testing.fakes import FakeServer, run_fake
+
+
+def _fake(provider: str) -> Iterator[FakeServer]:
+    with run_fake(provider, **FAKE_TIMINGS) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def _runway_server() -> Iterator[FakeServer]:
+    yield from _fake("runway")
+
+
+@pytest.fixture(scope="session")
+def _luma_server() -> Iterator[FakeServer]:
+    yield from _fake("luma")
+
+
+@pytest.fixture(scope="session")
+def _replicate_server() -> Iterator[FakeServer]:
+    yield from _fake("replicate")
+
+
+@pytest.fixture(scope="session")
+def _stability_server() -> Iterator[FakeServer]:
+    yield from _fake("stability")
+
+
+def _fresh(server: FakeServer) -> FakeServer:
+    server.reset()
+    server.config.concurrency = FAKE_TIMINGS["concurrency"]
+    return server
+
+
+@pytest.fixture
+def runway_fake(_runway_server: FakeServer) -> FakeServer:
+    return _fresh(_runway_server)
+
+
+@pytest.fixture
+def luma_fake(_luma_server: FakeServer) -> FakeServer:
+    return _fresh(_luma_server)
+
+
+@pytest.fixture
+def replicate_fake(_replicate_server: FakeServer) -> FakeServer:
+    return _fresh(_replicate_server)
+
+
+@pytest.fixture
+def stability_fake(_stability_server: FakeServer) -> FakeServer:
+    return _fresh(_stability_server)

@@ -1,0 +1,56 @@
+"""The procedural adapter with a ledger, for tests that count generations from the adapter's
+side rather than trusting the API.
+
+Loaded in test processes with EXTRA_ADAPTERS=tests.support.counting:CountingProcedural; it takes
+the name `procedural`, replacing the built-in one. Environment:
+    VF_TEST_LEDGER          file; every *finished* generation appends one JSON line
+    VF_TEST_GENERATE_DELAY  seconds added to each generation, to open a window for kill tests
+Prompts containing `[reject]` fail as moderation would; `[flaky]` fails transiently once per
+segment render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from videofoundry.core.errors import PromptRejected, ProviderUnavailable
+from videofoundry.workers.ai_worker.adapters.base import (
+    GenerationContext,
+    GenerationRequest,
+    GenerationResult,
+)
+from videofoundry.workers.ai_worker.adapters.procedural import ProceduralAdapter
+
+_flaked: set[str] = set()
+
+
+class CountingProcedural(ProceduralAdapter):
+    async def generate(
+        self, request: GenerationRequest, context: GenerationContext
+    ) -> GenerationResult:
+        if "[reject]" in request.prompt:
+            raise PromptRejected("the prompt was rejected by moderation (test)")
+        if "[flaky]" in request.prompt and request.segment_render_id not in _flaked:
+            _flaked.add(request.segment_render_id)
+            raise ProviderUnavailable("provider overloaded (test)", retry_after=0.1)
+        delay = float(os.environ.get("VF_TEST_GENERATE_DELAY", "0"))
+        for step in range(10):
+            if delay:
+                await asyncio.sleep(delay / 10)
+                await context.progress(step / 20, None)
+        result = await super().generate(request, context)
+        ledger = os.environ.get("VF_TEST_LEDGER")
+        if ledger:
+            entry = {"spec_hash": request.spec_hash, "row": request.segment_render_id}
+            with open(ledger, "a") as f:
+                f.write(json.dumps({**entry, "pid": os.getpid()}) + "\n")
+        return result
+
+
+def read_ledger(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
