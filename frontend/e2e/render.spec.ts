@@ -55,9 +55,7 @@ test("register, build a two-segment timeline, reorder by drag, render and play",
   await expect(blocks.nth(1)).toContainText("city at night");
 
   // Reorder by drag: one PUT with both ids, new order shown and kept after a reload
-  const reordered = page.waitForResponse(
-    (r) => r.url().includes("/segments/order") && r.request().method() === "PUT",
-  );
+  const reordered = page.waitForResponse((r) => r.url().includes("/segments/order") && r.request().method() === "PUT");
   await dragBlock(page, blocks.nth(0), blocks.nth(1));
   const response = await reordered;
   expect(response.status()).toBe(200);
@@ -76,10 +74,7 @@ test("register, build a two-segment timeline, reorder by drag, render and play",
   const progress = page.getByRole("region", { name: "Render progress" });
   await expect(progress).toBeVisible();
   await expect(progress).toHaveAttribute("data-status", "completed", { timeout: 100_000 });
-  await expect(progress.getByRole("progressbar", { name: "Overall progress" })).toHaveAttribute(
-    "aria-valuenow",
-    "100",
-  );
+  await expect(progress.getByRole("progressbar", { name: "Overall progress" })).toHaveAttribute("aria-valuenow", "100");
   await expect(progress.locator(".job-segment[data-status=completed]")).toHaveCount(2);
 
   // The final video: the player's URL answers with an MP4

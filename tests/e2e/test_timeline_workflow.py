@@ -150,7 +150,11 @@ async def test_websocket_streams_every_event_in_order(stack: Stack) -> None:
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
         last = messages[-1]
         assert last["type"] == "job" and last["status"] == "completed" and last["video_url"]
-        done = {m["segment_id"] for m in persisted if m.get("status") == "completed"}
+        done = {
+            m["segment_id"]
+            for m in persisted
+            if m["type"] == "segment" and m["status"] == "completed"
+        }
         snapshot_done = {
             s["segment_id"] for s in messages[0]["job"]["segments"] if s["status"] == "completed"
         }

@@ -129,14 +129,53 @@ describe("ProgressClient", () => {
     expect(t.fetchJob).not.toHaveBeenCalled();
   });
 
-  it("ignores duplicate and old events", () => {
+  it("ignores events older than the last seq", () => {
     const t = setup();
     t.socket().send({ type: "snapshot", seq: 3, job: makeJob() });
     t.socket().send(segmentEvent(4, "s1", { progress: 0.9 }));
-    t.socket().send(segmentEvent(4, "s1", { progress: 0.1 }));
     t.socket().send(segmentEvent(2, "s1", { progress: 0.2 }));
+    t.socket().send(segmentEvent(3, "s1", { progress: 0.3 }));
     expect(t.onJob).toHaveBeenCalledTimes(2);
     expect(t.last()?.segments[0]?.progress).toBe(0.9);
+  });
+
+  it("applies progress ticks (same seq, partial fields) without a refetch", () => {
+    const t = setup();
+    t.socket().send({ type: "snapshot", seq: 3, job: makeJob() });
+    t.socket().send(segmentEvent(4, "s1", { status: "running", progress: 0, reused: false }));
+    t.socket().send({
+      type: "segment",
+      tick: true,
+      seq: 4,
+      job_id: "j1",
+      segment_id: "s1",
+      status: "running",
+      progress: 0.6,
+      message: "frame 12/24",
+    });
+    expect(t.last()?.segments[0]).toMatchObject({
+      status: "running",
+      progress: 0.6,
+      message: "frame 12/24",
+      reused: false,
+      error: null,
+    });
+    t.socket().send({ type: "job", tick: true, seq: 4, job_id: "j1", status: "composing", progress: 0.95 });
+    expect(t.last()).toMatchObject({ status: "composing", progress: 0.95, error: null });
+    // the next persisted event continues from seq 4 with no gap
+    t.socket().send(segmentEvent(5, "s1", { status: "completed", progress: 1 }));
+    // a late tick does not undo the segment's end
+    t.socket().send({
+      type: "segment",
+      tick: true,
+      seq: 5,
+      job_id: "j1",
+      segment_id: "s1",
+      status: "running",
+      progress: 0.9,
+    });
+    expect(t.last()?.segments[0]).toMatchObject({ status: "completed", progress: 1 });
+    expect(t.fetchJob).not.toHaveBeenCalled();
   });
 
   it("refetches the job when seq jumps, replaying events that arrive meanwhile", async () => {
@@ -208,10 +247,25 @@ describe("ProgressClient", () => {
     expect(t.sockets).toHaveLength(1);
     vi.advanceTimersByTime(100);
     expect(t.sockets).toHaveLength(2);
+    expect(t.socket().url).toMatch(/&after=1$/);
     t.socket().send({ type: "snapshot", seq: 8, job: makeJob({ status: "composing", progress: 0.9 }) });
     expect(t.last()).toMatchObject({ status: "composing", progress: 0.9 });
     t.socket().send(jobEvent(9, { status: "composing", progress: 0.95 }));
     expect(t.last()?.progress).toBe(0.95);
+  });
+
+  it("on reconnect with after=, takes the replayed events without a snapshot", () => {
+    const t = setup();
+    t.socket().send({ type: "snapshot", seq: 2, job: makeJob() });
+    t.socket().send(jobEvent(3));
+    t.socket().serverClose(1011);
+    vi.advanceTimersByTime(100);
+    expect(t.socket().url).toMatch(/&after=3$/);
+    t.socket().send(segmentEvent(4, "s1", { status: "completed", progress: 1 }));
+    t.socket().send(jobEvent(5, { status: "completed", progress: 1, video_url: "/v.mp4" }));
+    expect(t.last()).toMatchObject({ status: "completed", video_url: "/v.mp4" });
+    expect(t.fetchJob).not.toHaveBeenCalled();
+    expect(t.onEnd).toHaveBeenCalledWith("terminal");
   });
 
   it("falls back to polling after repeated failures", async () => {

@@ -2,11 +2,12 @@
  * Live render progress over the WebSocket `/api/render-jobs/{id}/progress?token=...`.
  *
  * Protocol: the first message is a `snapshot` (the whole job), then `segment` and `job` events,
- * each with a per-job `seq`; the server closes after a terminal job event. A gap in `seq` means
- * events were missed, so the job is refetched over HTTP (events arriving meanwhile are replayed
- * on top of the fetched job). An unexpected close reconnects with backoff (the new snapshot
- * resets the state); after too many failures the client polls over HTTP instead. Close code 1008
- * (bad token, or not this user's job) is final.
+ * each with a per-job `seq`; progress ticks repeat the last seq. The server closes after a
+ * terminal job event. A gap in `seq` means events were missed, so the job is refetched over HTTP
+ * (events arriving meanwhile are replayed on top of the fetched job). An unexpected close
+ * reconnects with backoff and `after=<last seq>`, so the server replays what was missed (a
+ * server that sends a fresh snapshot instead works too); after too many failures in a row the
+ * client polls over HTTP. Close code 1008 (bad token, or not this user's job) is final.
  */
 import type { Id, JobEvent, ProgressEvent, RenderJob, SegmentEvent } from "./types";
 import { isTerminal } from "./types";
@@ -45,21 +46,30 @@ export interface ProgressOptions {
 
 export const POLICY_VIOLATION = 1008;
 
+const TERMINAL_SEGMENT_STATUSES = new Set(["completed", "failed", "cancelled"]);
+
+/** Fields of `patch` that are present, so partial events (ticks) leave the rest alone. */
+function defined<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** Apply one `segment` or `job` event to a job, returning a new job object. */
 export function applyEvent(job: RenderJob, event: SegmentEvent | JobEvent): RenderJob {
   if (event.type === "segment") {
+    const patch = defined({
+      status: event.status,
+      progress: event.progress,
+      reused: event.reused,
+      error: event.error,
+      message: event.message,
+    });
     let found = false;
     const segments = job.segments.map((seg) => {
       if (seg.segment_id !== event.segment_id) return seg;
       found = true;
-      return {
-        ...seg,
-        status: event.status,
-        progress: event.progress,
-        reused: event.reused,
-        error: event.error,
-        message: event.message,
-      };
+      // A tick travels outside the ordered stream and may arrive late: it never undoes an end.
+      if (event.tick && TERMINAL_SEGMENT_STATUSES.has(seg.status)) return seg;
+      return { ...seg, ...patch };
     });
     if (!found) {
       segments.push({
@@ -67,9 +77,9 @@ export function applyEvent(job: RenderJob, event: SegmentEvent | JobEvent): Rend
         position: segments.length,
         status: event.status,
         progress: event.progress,
-        reused: event.reused,
-        error: event.error,
-        message: event.message,
+        reused: event.reused ?? false,
+        error: event.error ?? null,
+        message: event.message ?? null,
       });
     }
     return { ...job, segments };
@@ -78,9 +88,12 @@ export function applyEvent(job: RenderJob, event: SegmentEvent | JobEvent): Rend
   if (isTerminal(job.status) && !isTerminal(event.status)) return job;
   return {
     ...job,
-    status: event.status,
-    progress: event.progress,
-    error: event.error,
+    ...defined({
+      status: event.status,
+      progress: event.progress,
+      error: event.error,
+      duration: event.duration,
+    }),
     video_url: event.video_url ?? job.video_url,
   };
 }
@@ -90,8 +103,9 @@ function defaultBaseUrl(): string {
   return `${protocol === "https:" ? "wss:" : "ws:"}//${host}`;
 }
 
-export function progressUrl(baseUrl: string, jobId: Id, token: string): string {
-  return `${baseUrl}/api/render-jobs/${encodeURIComponent(jobId)}/progress?token=${encodeURIComponent(token)}`;
+export function progressUrl(baseUrl: string, jobId: Id, token: string, after?: number | null): string {
+  const url = `${baseUrl}/api/render-jobs/${encodeURIComponent(jobId)}/progress?token=${encodeURIComponent(token)}`;
+  return after === undefined || after === null ? url : `${url}&after=${after}`;
 }
 
 export class ProgressClient {
@@ -138,7 +152,9 @@ export class ProgressClient {
   }
 
   private connect(): void {
-    const url = progressUrl(this.options.baseUrl ?? defaultBaseUrl(), this.options.jobId, this.options.token);
+    // On a reconnect, `after` asks the server to replay what was missed instead of a snapshot.
+    const after = this.job !== null && !this.refetching ? this.lastSeq : null;
+    const url = progressUrl(this.options.baseUrl ?? defaultBaseUrl(), this.options.jobId, this.options.token, after);
     let socket: SocketLike;
     try {
       socket = this.options.socketFactory(url);
@@ -170,7 +186,14 @@ export class ProgressClient {
       return;
     }
     if (event.type !== "segment" && event.type !== "job") return;
-    if (this.lastSeq !== null && event.seq <= this.lastSeq) return; // duplicate
+    this.attempts = 0;
+    if (this.lastSeq !== null && event.seq < this.lastSeq) return; // replayed, already applied
+    if (this.lastSeq !== null && event.seq === this.lastSeq) {
+      // A progress tick (it repeats the last seq) or a harmless re-send: apply, no seq change.
+      if (this.refetching) this.pendingEvents.push(event);
+      else if (this.job) this.setJob(applyEvent(this.job, event));
+      return;
+    }
     const gap = this.lastSeq === null || event.seq > this.lastSeq + 1;
     this.lastSeq = event.seq;
     if (this.refetching) {

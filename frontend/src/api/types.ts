@@ -79,26 +79,34 @@ export interface SnapshotEvent {
   job: RenderJob;
 }
 
+/**
+ * A segment's state changed. Progress "ticks" (`tick: true`) are not persisted: they repeat the
+ * last seq and carry only status, progress and message.
+ */
 export interface SegmentEvent {
   type: "segment";
   seq: number;
+  tick?: boolean;
   job_id: Id;
   segment_id: Id;
   status: SegmentRenderStatus;
   progress: number;
-  reused: boolean;
-  error: string | null;
-  message: string | null;
+  reused?: boolean;
+  error?: string | null;
+  message?: string | null;
 }
 
+/** The job's state changed (ticks as for segments). */
 export interface JobEvent {
   type: "job";
   seq: number;
+  tick?: boolean;
   job_id: Id;
   status: JobStatus;
   progress: number;
-  error: string | null;
-  video_url: string | null;
+  error?: string | null;
+  video_url?: string | null;
+  duration?: number | null;
 }
 
 export type ProgressEvent = SnapshotEvent | SegmentEvent | JobEvent;

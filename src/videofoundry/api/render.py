@@ -124,6 +124,8 @@ async def render_progress(websocket: WebSocket, job_id: str) -> None:
     offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
     if not token and len(offered) == 2 and offered[0].lower() == "bearer":
         token, subprotocol = offered[1], "bearer"
+    # Short sessions only: a transaction held open for the life of the socket would block
+    # writers (SQLite takes its write lock at BEGIN).
     async with runtime.sessions() as session:
         user = await user_for_token(session, runtime, token) if token else None
         job = None
@@ -132,31 +134,31 @@ async def render_progress(websocket: WebSocket, job_id: str) -> None:
                 job = await orchestrator.get_job(session, user.id, job_id)
             except NotFound:
                 job = None
-        if job is None:
-            # Same answer for a bad token and someone else's job: nothing leaks.
-            await websocket.accept()
-            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not allowed")
-            return
-        await websocket.accept(subprotocol=subprotocol)
-        after = websocket.query_params.get("after")
-        try:
-            last = int(after) if after is not None else None
-        except ValueError:
-            last = None
-        try:
-            async with runtime.status.subscribe(job_id) as bus:
-                if last is None:
+    if job is None:
+        # Same answer for a bad token and someone else's job: nothing leaks.
+        await websocket.accept()
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not allowed")
+        return
+    await websocket.accept(subprotocol=subprotocol)
+    after = websocket.query_params.get("after")
+    last = int(after) if after is not None and after.isdigit() else None
+    try:
+        async with runtime.status.subscribe(job_id) as bus:
+            if last is None:
+                async with runtime.sessions() as session:
+                    job = await session.get_one(RenderJob, job_id)
                     view = await orchestrator.job_view(session, runtime, job)
-                    await websocket.send_json({"type": "snapshot", "seq": view.seq, "job": view.model_dump(mode="json")})
-                    last = view.seq
-                    if view.status in TERMINAL_JOB_STATES:
-                        await websocket.close()
-                        return
-                await _stream(websocket, runtime, job_id, last, bus)
-        except WebSocketDisconnect:
-            return
-        if websocket.client_state == WebSocketState.CONNECTED:
-            await websocket.close()
+                snapshot = {"type": "snapshot", "seq": view.seq, "job": view.model_dump(mode="json")}
+                await websocket.send_json(snapshot)
+                last = view.seq
+                if view.status in TERMINAL_JOB_STATES:
+                    await websocket.close()
+                    return
+            await _stream(websocket, runtime, job_id, last, bus)
+    except WebSocketDisconnect:
+        return
+    if websocket.client_state == WebSocketState.CONNECTED:
+        await websocket.close()
 
 
 async def _stream(

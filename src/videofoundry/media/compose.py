@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import math
 import os
 import tempfile
@@ -680,6 +681,7 @@ class _Composer:
             pending_cues = list(self.cues)
             written = 0
             for n, op in enumerate(self.ops):
+                is_copy = isinstance(op, _Copy)
                 if isinstance(op, _Copy):
                     source = self.clips[op.clip].path
                     who = self.timeline.entries[op.clip].label
@@ -687,9 +689,10 @@ class _Composer:
                 else:
                     source = work / f"piece-{n}.mp4"
                     self._render(op, source)
+                    # Delete each piece once copied, so scratch space stays one piece deep.
                     who, start, end = "re-encoded piece", 0, op.frames
                 copied = 0
-                for packet in self._packets(source, start, end, who):
+                for packet in self._packets(source, start, end, who, piece=not is_copy):
                     index = written + copied
                     if index % max(1, self.fps // 2) == 0:
                         # Interleave: audio and captions up to this picture before it.
@@ -709,19 +712,29 @@ class _Composer:
                 if copied != end - start:
                     raise InvalidMedia(f"{who}: expected {end - start} frames, found {copied}")
                 written += copied
-                self._progress(copied if isinstance(op, _Copy) else 0)
+                if is_copy:
+                    self._progress(copied)
+                else:
+                    source.unlink()
             audio.render_until(audio.total)
             while subs is not None and pending_cues:
                 out.mux(_subtitle_packet(subs, pending_cues.pop(0)))
             audio.encoder.flush()
             out.close()
         except BaseException:
-            out.close()
+            # Keep the original error; the half-written file is deleted by the caller.
+            with contextlib.suppress(Exception):
+                out.close()
             raise
 
     def _packets(
-        self, path: Path, start: int, end: int, who: str
+        self, path: Path, start: int, end: int, who: str, *, piece: bool
     ) -> Iterator[av.Packet[VideoStream]]:
+        """Video packets of frames [start, end) of a clip or a re-encoded piece, in order.
+
+        The SPS/PPS are compared with the first clip's before any packet is copied: joining
+        streams with different headers would give a file that plays as garbage.
+        """
         expected = self.timeline.infos[0].video_fingerprint
         try:
             container: InputContainer = av.open(str(path), "r")
@@ -731,7 +744,7 @@ class _Composer:
             vs = container.streams.video[0]
             fingerprint = probe_fingerprint(vs)
             if fingerprint != expected:
-                if who == "re-encoded piece":
+                if piece:
                     raise GenerationError(
                         "a re-encoded transition does not share the clips' H.264 settings; "
                         "the clips were probably made by another encoder build, normalise them"

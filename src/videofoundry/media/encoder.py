@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from av.audio.stream import AudioStream
 from av.container import OutputContainer
+from av.video.frame import PictureType
 from av.video.stream import VideoStream
 
 from videofoundry.workers.ai_worker.adapters.base import OutputFormat
@@ -224,6 +225,9 @@ class CanonicalWriter:
             frame = frame.reformat(format=PIX_FMT)
         frame.pts = self.frames
         frame.time_base = Fraction(1, self.fmt.fps)
+        # A decoded source frame keeps its picture type, and x264 obeys a forced "I": that
+        # would put keyframes off the half-second grid.
+        frame.pict_type = PictureType.NONE
         self._container.mux(self._video.encode(frame))
         self.frames += 1
         self._pump_audio(final=False)

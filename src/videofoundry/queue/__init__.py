@@ -14,7 +14,11 @@ def make_broker(settings: Settings) -> Broker:
     if settings.RABBITMQ_URL:
         from videofoundry.queue.rabbitmq import RabbitBroker
 
-        return RabbitBroker(settings.RABBITMQ_URL, delivery_limit=settings.QUEUE_DELIVERY_LIMIT)
+        return RabbitBroker(
+            settings.RABBITMQ_URL,
+            delivery_limit=settings.QUEUE_DELIVERY_LIMIT,
+            prefix=settings.QUEUE_PREFIX,
+        )
     from videofoundry.queue.memory import MemoryBroker
 
     return MemoryBroker(delivery_limit=settings.QUEUE_DELIVERY_LIMIT)

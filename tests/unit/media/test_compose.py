@@ -96,7 +96,9 @@ async def test_keyframes_stay_at_most_half_a_second_apart(crossfaded: Path) -> N
 
 async def test_audio_follows_the_shortened_timeline(crossfaded: Path) -> None:
     pcm = decode_audio(crossfaded)
-    assert pcm.shape[1] / AUDIO_RATE == pytest.approx((4 * CLIP_FRAMES - 3 * T) / FMT.fps, abs=FRAME)
+    assert pcm.shape[1] / AUDIO_RATE == pytest.approx(
+        (4 * CLIP_FRAMES - 3 * T) / FMT.fps, abs=FRAME
+    )
     starts = [k * (CLIP_FRAMES - T) / FMT.fps for k in range(4)]
     expected = [s + at for s, at in zip(starts, BEEPS, strict=True)]
     assert onsets(pcm) == pytest.approx(expected, abs=FRAME)

@@ -102,7 +102,9 @@ async def test_soundtrack_that_is_not_audio(kind: str, clips: list[Path], tmp_pa
     assert list(out_dir.iterdir()) == []
 
 
-def test_normalize_rejects_corrupt_input_and_writes_nothing(clips: list[Path], tmp_path: Path) -> None:
+def test_normalize_rejects_corrupt_input_and_writes_nothing(
+    clips: list[Path], tmp_path: Path
+) -> None:
     bad = truncated(clips[0], tmp_path / "bad.mp4")
     dst = tmp_path / "out.mp4"
     with pytest.raises(InvalidMedia, match="segment 4"):

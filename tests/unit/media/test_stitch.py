@@ -114,7 +114,9 @@ async def test_compose_without_extras_equals_stitch(
     assert np.array_equal(decode_audio(out), decode_audio(stitched))
 
 
-async def test_clip_in_another_format_is_refused_by_name(clips: list[Path], media_dir: Path) -> None:
+async def test_clip_in_another_format_is_refused_by_name(
+    clips: list[Path], media_dir: Path
+) -> None:
     from videofoundry.workers.ai_worker.adapters.base import OutputFormat
 
     other = make_clip(media_dir / "other.mp4", 12, seed=3, fmt=OutputFormat(128, 96, 24))

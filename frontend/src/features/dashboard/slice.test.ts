@@ -1,7 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../api/client";
-import type { ProgressHandlers, ProgressOptions } from "../../api/progress";
-import type { ProgressClient } from "../../api/progress";
+import type { ProgressClient, ProgressHandlers, ProgressOptions } from "../../api/progress";
 import { fakeApi, makeDetail, makeJob, makeSegment, memoryStorage, testStore } from "../../test/factories";
 import { TOKEN_KEY } from "../auth/slice";
 

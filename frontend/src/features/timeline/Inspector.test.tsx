@@ -5,7 +5,10 @@ import { diffDraft, Inspector, type InspectorProps } from "./Inspector";
 
 const models = [
   makeModel({
-    params_schema: { type: "object", properties: { speed: { type: "number", minimum: 0.1, maximum: 4, title: "Speed" } } },
+    params_schema: {
+      type: "object",
+      properties: { speed: { type: "number", minimum: 0.1, maximum: 4, title: "Speed" } },
+    },
   }),
   makeModel({
     id: "runway",

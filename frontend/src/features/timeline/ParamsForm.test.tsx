@@ -16,7 +16,11 @@ const schema: JsonSchema = {
     speed: { type: "number", minimum: 0.1, maximum: 4, default: 1, title: "Speed", description: "Animation speed" },
     layers: { type: "integer", minimum: 1, maximum: 8, title: "Layers" },
     pattern: { $ref: "#/$defs/Pattern", default: "plasma" },
-    caption_text: { anyOf: [{ type: "string", maxLength: 10 }, { type: "null" }], default: null, title: "Caption Text" },
+    caption_text: {
+      anyOf: [{ type: "string", maxLength: 10 }, { type: "null" }],
+      default: null,
+      title: "Caption Text",
+    },
     grain: { type: "boolean", default: false, title: "Grain" },
     motion: { anyOf: [{ const: "slow" }, { const: "fast" }], default: "slow", title: "Motion" },
     fps_hint: { anyOf: [{ type: "integer", exclusiveMinimum: 0 }, { type: "null" }], title: "Fps Hint" },
@@ -25,7 +29,13 @@ const schema: JsonSchema = {
   required: ["layers"],
 };
 
-function Harness({ onChange, errors }: { onChange: (v: Record<string, unknown>) => void; errors?: Record<string, string> }) {
+function Harness({
+  onChange,
+  errors,
+}: {
+  onChange: (v: Record<string, unknown>) => void;
+  errors?: Record<string, string>;
+}) {
   const [value, setValue] = useState<Record<string, unknown>>({});
   return (
     <ParamsForm

@@ -31,7 +31,15 @@ describe("<Timeline>", () => {
       activeJob: makeJob({
         segments: [
           { segment_id: "s1", position: 0, status: "completed", progress: 1, reused: true, error: null, message: null },
-          { segment_id: "s2", position: 1, status: "failed", progress: 0.2, reused: false, error: "rejected", message: null },
+          {
+            segment_id: "s2",
+            position: 1,
+            status: "failed",
+            progress: 0.2,
+            reused: false,
+            error: "rejected",
+            message: null,
+          },
         ],
       }),
     });

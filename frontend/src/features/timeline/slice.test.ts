@@ -1,14 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../api/client";
-import {
-  deferred,
-  fakeApi,
-  makeDetail,
-  makeModel,
-  makeProject,
-  makeSegment,
-  testStore,
-} from "../../test/factories";
+import { deferred, fakeApi, makeDetail, makeModel, makeProject, makeSegment, testStore } from "../../test/factories";
 import { arrayMove, defaultDuration, defaultModel, totalDuration } from "./slice";
 
 const A = makeSegment({ id: "a", duration: 1 });

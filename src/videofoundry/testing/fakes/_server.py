@@ -90,6 +90,9 @@ class FakeServer:
         )
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
+        # Listen at once: clients connecting before uvicorn's loop runs wait in the backlog
+        # instead of being refused (the CLI prints its banner before serving).
+        self._socket.listen(128)
         self.port: int = self._socket.getsockname()[1]
         self._server = uvicorn.Server(
             uvicorn.Config(

@@ -234,7 +234,7 @@ def create_app(config: FakeConfig) -> FastAPI:
         if isinstance(key, Response):
             return key
         fault = state.take_http_fault("poll")
-        if fault is not None and not fault.truncate:
+        if fault is not None:
             return fault_response(fault, request, error_body)
         now = state.clock()
         minimum = state.faults.poll_min_interval
@@ -261,8 +261,12 @@ def create_app(config: FakeConfig) -> FastAPI:
         )
         video = await asyncio.to_thread(task_video, task)
         seed = str(task.extra.get("seed", 42))
-        if fault is not None and fault.truncate:
+        # The finished result *is* the download: `download` faults apply here.
+        download_fault = state.take_http_fault("download")
+        if download_fault is not None and download_fault.truncate:
             return truncated_response(video, "video/mp4")
+        if download_fault is not None:
+            return fault_response(download_fault, request, error_body)
         if "application/json" in request.headers.get("accept", ""):
             return JSONResponse(
                 {"video": b64(video), "finish_reason": reason, "seed": int(seed)},
