@@ -61,7 +61,8 @@ def start_moto_server(timeout: float = 30.0) -> tuple[str, Callable[[], None]]:
         except httpx.TransportError:
             if time.monotonic() > deadline:
                 stop()
-                raise RuntimeError(f"moto server did not answer on {url} within {timeout}s")
+                message = f"moto server did not answer on {url} within {timeout}s"
+                raise RuntimeError(message) from None
             time.sleep(0.1)
     return url, stop
 

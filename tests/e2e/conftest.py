@@ -71,10 +71,11 @@ async def _delete_queues(prefix: str) -> None:
             await channel.exchange_delete(f"{prefix}videofoundry.dlx")
 
 
-@pytest.fixture(params=["embedded", "distributed"])
+@pytest.fixture(scope="module", params=["embedded", "distributed"])
 async def stack(
-    request: pytest.FixtureRequest, tmp_path: Path, s3_url: str
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, s3_url: str
 ) -> AsyncIterator[Stack]:
-    async with make_stack(request.param, tmp_path, s3_url) as s:
+    """One running deployment shared by a module's tests (each test uses its own user)."""
+    async with make_stack(request.param, tmp_path_factory.mktemp(request.param), s3_url) as s:
         s.start()
         yield s

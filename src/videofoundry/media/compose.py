@@ -28,12 +28,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
 
 import av
 import numpy as np
 import numpy.typing as npt
+from av.audio.stream import AudioStream
 from av.container import InputContainer, OutputContainer
 from av.stream import Stream
 from av.video.stream import VideoStream
@@ -43,13 +45,15 @@ from videofoundry.media.captions import CaptionOverlay, Cue, write_webvtt, yuv_p
 from videofoundry.media.encoder import (
     AUDIO_LAYOUT,
     AUDIO_RATE,
+    SILENT_HANDLER,
     AudioEncoder,
     CanonicalWriter,
     Pcm,
     add_canonical_audio_stream,
+    pcm_frame,
     samples_at,
 )
-from videofoundry.media.probe import MediaInfo, probe
+from videofoundry.media.probe import MediaInfo, probe, scan
 from videofoundry.workers.ai_worker.adapters.base import OutputFormat
 
 TransitionKind = Literal["crossfade", "fade_black", "wipe_left", "wipe_right"]
@@ -145,6 +149,8 @@ class Timeline:
     entries: tuple[TimelineEntry, ...]
     total_frames: int
     infos: tuple[MediaInfo, ...] = field(repr=False, default=())
+    keyframes: tuple[tuple[int, ...], ...] = field(repr=False, default=())
+    """Per clip, the frame indices of its keyframes."""
 
     @property
     def duration(self) -> float:
@@ -163,7 +169,8 @@ def plan_timeline(clips: Sequence[ClipSpec]) -> Timeline:
     """
     if not clips:
         raise InvalidMedia("nothing to compose: no clips")
-    infos = tuple(probe(spec.path, label=_label(spec, i)) for i, spec in enumerate(clips))
+    scans = [scan(spec.path, label=_label(spec, i)) for i, spec in enumerate(clips)]
+    infos = tuple(info for info, _ in scans)
     first = infos[0]
     fps = round(first.fps)
     for i, (spec, info) in enumerate(zip(clips, infos, strict=True)):
@@ -210,7 +217,8 @@ def plan_timeline(clips: Sequence[ClipSpec]) -> Timeline:
             )
         )
         start += frames[i] - overlaps[i]
-    return Timeline(fps, first.width, first.height, tuple(entries), start, infos)
+    keyframes = tuple(keys for _, keys in scans)
+    return Timeline(fps, first.width, first.height, tuple(entries), start, infos, keyframes)
 
 
 def caption_cues(clips: Sequence[ClipSpec], timeline: Timeline) -> list[Cue]:
@@ -277,17 +285,6 @@ class _Render:
 _Op = _Copy | _Render
 
 
-def _keyframes(path: Path) -> list[int]:
-    """Frame indices of the keyframes, from the packets (no decoding)."""
-    with av.open(str(path), "r") as container:
-        vs = container.streams.video[0]
-        flags = [
-            (p.pts, p.is_keyframe) for p in container.demux(vs) if p.size and p.pts is not None
-        ]
-    flags.sort()
-    return [i for i, (_, key) in enumerate(flags) if key]
-
-
 def _plan_ops(clips: Sequence[ClipSpec], timeline: Timeline) -> list[_Op]:
     ops: list[_Op] = []
 
@@ -304,7 +301,7 @@ def _plan_ops(clips: Sequence[ClipSpec], timeline: Timeline) -> list[_Op]:
         burn = bool(spec.burn_caption and spec.caption and spec.caption.strip())
         copy_start = copy_end = None
         if not burn:
-            keys = _keyframes(spec.path) if (head or tail) else [0]
+            keys = timeline.keyframes[i]
             starts = [k for k in keys if k >= head]
             ends = [k for k in keys if k <= n - tail] if tail else [n]
             if starts and ends and starts[0] < ends[-1]:
@@ -398,13 +395,28 @@ def _decode_pcm(path: Path, who: str) -> Iterator[tuple[int | None, Pcm]]:
         if not container.streams.audio:
             raise InvalidMedia(f"{who}: contains no audio stream")
         aus = container.streams.audio[0]
+        ctx = aus.codec_context
+        # Canonical audio is already fltp 48 kHz stereo: skip the resampler (a filter graph
+        # per frame) and do timestamp arithmetic in integers, not Fractions.
+        native = (ctx.format.name, ctx.sample_rate, ctx.channels) == ("fltp", AUDIO_RATE, 2)
         resampler = av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
+        tb = aus.time_base
+        num, den = (tb.numerator * AUDIO_RATE, tb.denominator) if tb else (0, 1)
+
+        def start_of(frame: av.AudioFrame) -> int | None:
+            if frame.pts is None or not num:
+                return None
+            return (frame.pts * num + den // 2) // den
+
         try:
             for frame in container.decode(aus):
+                if native and frame.format.name == "fltp" and frame.sample_rate == AUDIO_RATE:
+                    yield start_of(frame), np.asarray(frame.to_ndarray(), dtype=np.float32)
+                    continue
                 for out in resampler.resample(frame):
-                    yield _pcm_start(out), out.to_ndarray().astype(np.float32, copy=False)
+                    yield _pcm_start(out), np.asarray(out.to_ndarray(), dtype=np.float32)
             for out in resampler.resample(None):
-                yield _pcm_start(out), out.to_ndarray().astype(np.float32, copy=False)
+                yield _pcm_start(out), np.asarray(out.to_ndarray(), dtype=np.float32)
         except av.FFmpegError as exc:
             raise InvalidMedia(f"{who}: the audio cannot be decoded ({exc})") from exc
 
@@ -415,27 +427,82 @@ def _pcm_start(frame: av.AudioFrame) -> int | None:
     return round(frame.pts * frame.time_base * AUDIO_RATE)
 
 
-def clip_pcm(path: Path, samples: int, who: str) -> Pcm:
+def clip_pcm(path: Path, samples: int, who: str, info: MediaInfo | None = None) -> Pcm:
     """Exactly `samples` of a clip's audio from its start (silence where it has none)."""
     out = np.zeros((2, samples), dtype=np.float32)
-    with av.open(str(path), "r") as container:
-        has_audio = bool(container.streams.audio)
-    if not has_audio:
+    if info is not None and (not info.has_audio or info.audio_silent):
         return out
     pos = 0
     first: int | None = None
-    for start, pcm in _decode_pcm(path, who):
-        if start is not None:
-            # Place by timestamp, relative to the first chunk, so a gap stays a gap.
-            first = start if first is None else first
-            pos = start - first
-        if pos >= samples:
-            break
-        n = min(pcm.shape[1], samples - pos)
-        if pos >= 0 and n > 0:
-            out[:, pos : pos + n] = pcm[:, :n]
-        pos += pcm.shape[1]
+    try:
+        for start, pcm in _decode_pcm(path, who):
+            if start is not None:
+                # Place by timestamp, relative to the first chunk, so a gap stays a gap.
+                first = start if first is None else first
+                pos = start - first
+            if pos >= samples:
+                break
+            n = min(pcm.shape[1], samples - pos)
+            if pos >= 0 and n > 0:
+                out[:, pos : pos + n] = pcm[:, :n]
+            pos += pcm.shape[1]
+    except InvalidMedia:
+        if info is None:
+            # Without probe facts "no audio stream" is not an error for a clip: it is silent.
+            with av.open(str(path), "r") as container:
+                if not container.streams.audio:
+                    return out
+        raise
     return out
+
+
+@lru_cache(maxsize=1)
+def _silent_aac_frame() -> bytes:
+    """One AAC frame of digital silence from the canonical encoder, in its steady state.
+
+    Every such frame decodes to 1024 zero samples whatever comes before it, so a silent track
+    of any length is that frame repeated: no encoding at all.
+    """
+    codec = av.CodecContext.create("aac", "w")
+    assert isinstance(codec, av.AudioCodecContext)
+    codec.sample_rate = AUDIO_RATE
+    codec.layout = AUDIO_LAYOUT
+    codec.format = "fltp"
+    codec.bit_rate = 128_000
+    codec.time_base = Fraction(1, AUDIO_RATE)
+    frame = pcm_frame(np.zeros((2, 8 * 1024), dtype=np.float32), 0)
+    packets = [bytes(p) for p in codec.encode(frame)] + [bytes(p) for p in codec.encode(None)]
+    return packets[len(packets) // 2]
+
+
+class _SilentTrack:
+    """Audio of a timeline whose clips are all generated silence: repeated silent frames."""
+
+    def __init__(self, container: OutputContainer, stream: AudioStream, total: int) -> None:
+        self.container = container
+        self.stream = stream
+        self.total = total
+        self.done = 0
+        self.payload = _silent_aac_frame()
+        # The encoder's priming: the first frame starts 1024 samples early, as a real encode
+        # would, and the muxer writes the edit list that hides it.
+        self.pts = -1024
+
+    def render_until(self, sample: int) -> None:
+        sample = min(sample, self.total)
+        while self.pts < sample:
+            duration = min(1024, self.total - self.pts)
+            packet = av.Packet(self.payload)
+            packet.pts = packet.dts = self.pts
+            packet.duration = duration
+            packet.time_base = Fraction(1, AUDIO_RATE)
+            packet.stream = self.stream
+            self.container.mux(packet)
+            self.pts += 1024
+        self.done = sample
+
+    def flush(self) -> None:
+        self.render_until(self.total)
 
 
 class _Soundtrack:
@@ -525,7 +592,8 @@ class _AudioTimeline:
         entry, fps = self.timeline.entries[i], self.timeline.fps
         s0 = samples_at(entry.start_frame, fps)
         s1 = samples_at(entry.start_frame + entry.frames, fps)
-        pcm = clip_pcm(self.clips[i].path, s1 - s0, entry.label)
+        info = self.timeline.infos[i] if self.timeline.infos else None
+        pcm = clip_pcm(self.clips[i].path, s1 - s0, entry.label, info)
         if entry.overlap_in:
             prev = self.timeline.entries[i - 1].transition
             n = samples_at(entry.start_frame + entry.overlap_in, fps) - s0
@@ -539,6 +607,10 @@ class _AudioTimeline:
             grow = np.zeros((2, end - self._buf.shape[1]), dtype=np.float32)
             self._buf = np.concatenate([self._buf, grow], axis=1)
         self._buf[:, s0 - self._buf_start : end] += pcm
+
+    def flush(self) -> None:
+        self.render_until(self.total)
+        self.encoder.flush()
 
     def render_until(self, sample: int) -> None:
         sample = min(sample, self.total)
@@ -671,12 +743,19 @@ class _Composer:
             with av.open(str(self.clips[0].path), "r") as template_src:
                 vout = out.add_stream_from_template(template_src.streams.video[0])
             vout.time_base = Fraction(1, self.fps)
-            audio = _AudioTimeline(
-                self.clips,
-                self.timeline,
-                AudioEncoder(out, add_canonical_audio_stream(out)),
-                soundtrack,
-            )
+            audio_stream = add_canonical_audio_stream(out)
+            total = samples_at(self.timeline.total_frames, self.fps)
+            audio: _AudioTimeline | _SilentTrack
+            if soundtrack is None and all(
+                i.audio_silent or not i.has_audio for i in self.timeline.infos
+            ):
+                # Nothing to hear: copy ready-made silent frames, and tag the result so a
+                # later stitch of it takes this path too.
+                audio_stream.metadata["handler_name"] = SILENT_HANDLER
+                audio = _SilentTrack(out, audio_stream, total)
+            else:
+                encoder = AudioEncoder(out, audio_stream)
+                audio = _AudioTimeline(self.clips, self.timeline, encoder, soundtrack)
             subs = _add_subtitle_stream(out) if self.cues and self.options.captions_track else None
             pending_cues = list(self.cues)
             written = 0
@@ -719,7 +798,7 @@ class _Composer:
             audio.render_until(audio.total)
             while subs is not None and pending_cues:
                 out.mux(_subtitle_packet(subs, pending_cues.pop(0)))
-            audio.encoder.flush()
+            audio.flush()
             out.close()
         except BaseException:
             # Keep the original error; the half-written file is deleted by the caller.

@@ -48,6 +48,10 @@ AUDIO_CHANNELS = 2
 AUDIO_LAYOUT = "stereo"
 AUDIO_BITRATE = 128_000
 
+SILENT_HANDLER = "VideoFoundry silence"
+"""Handler name of an audio track that is generated silence: stitching then skips decoding it
+and, when every clip is silent, copies ready-made silent AAC frames instead of encoding."""
+
 Pcm = npt.NDArray[np.float32]
 """Audio as float32 samples shaped (channels=2, samples), nominally in -1..1."""
 
@@ -207,7 +211,10 @@ class CanonicalWriter:
         self._video = add_canonical_video_stream(self._container, fmt, threads, analysis)
         self._audio: AudioEncoder | None = None
         if audio != "none":
-            self._audio = AudioEncoder(self._container, add_canonical_audio_stream(self._container))
+            stream = add_canonical_audio_stream(self._container)
+            if audio == "silence":
+                stream.metadata["handler_name"] = SILENT_HANDLER
+            self._audio = AudioEncoder(self._container, stream)
         self._pending: list[Pcm] = []
         self._pending_samples = 0
         self._closed = False

@@ -15,7 +15,14 @@ from av.filter import Graph
 from av.stream import Stream
 
 from videofoundry.core.errors import InvalidMedia
-from videofoundry.media.encoder import AUDIO_LAYOUT, AUDIO_RATE, PIX_FMT, CanonicalWriter, Pcm
+from videofoundry.media.encoder import (
+    AUDIO_LAYOUT,
+    AUDIO_RATE,
+    PIX_FMT,
+    AudioMode,
+    CanonicalWriter,
+    Pcm,
+)
 from videofoundry.media.probe import MediaInfo, is_canonical, probe
 from videofoundry.workers.ai_worker.adapters.base import OutputFormat
 
@@ -88,7 +95,9 @@ def _transcode(
         container = av.open(str(src), "r")
     except av.FFmpegError as exc:  # pragma: no cover - probe opened it a moment ago
         raise InvalidMedia(f"{who}: not a readable media file ({exc})") from exc
-    with container, CanonicalWriter(dst, fmt, audio="pcm", threads=threads) as writer:
+    # A source without audio gets a tagged silent track (see encoder.SILENT_HANDLER).
+    audio_mode: AudioMode = "pcm" if info.has_audio else "silence"
+    with container, CanonicalWriter(dst, fmt, audio=audio_mode, threads=threads) as writer:
         vs = container.streams.video[0]
         vs.thread_type = "AUTO"
         aus = container.streams.audio[0] if container.streams.audio else None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.stream import Stream
 
 from videofoundry.core.errors import InvalidMedia
 from videofoundry.media.encoder import (
@@ -20,6 +21,7 @@ from videofoundry.media.encoder import (
     AUDIO_CODEC,
     AUDIO_RATE,
     PIX_FMT,
+    SILENT_HANDLER,
     VIDEO_CODEC,
     CanonicalWriter,
     gop_size,
@@ -45,6 +47,8 @@ class MediaInfo:
     """From the packet timestamps, encoder priming excluded."""
     audio_sample_rate: int | None = None
     audio_channels: int | None = None
+    audio_silent: bool = False
+    """The audio track is silence this product generated (tagged), so it needs no decoding."""
     subtitle_streams: int = 0
     keyframe_interval: int = 0
     """Largest distance in frames between consecutive keyframes (0 with a single keyframe)."""
@@ -60,6 +64,11 @@ def _label(path: Path, label: str | None) -> str:
 
 def probe(path: Path, label: str | None = None) -> MediaInfo:
     """Facts of a video file; raises InvalidMedia (naming `label`, or the file name) if unusable."""
+    return scan(path, label)[0]
+
+
+def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, tuple[int, ...]]:
+    """`probe`, plus the indices of the keyframes in presentation order (one pass)."""
     who = _label(path, label)
     try:
         size = path.stat().st_size
@@ -78,9 +87,9 @@ def probe(path: Path, label: str | None = None) -> MediaInfo:
         aus = container.streams.audio[0] if container.streams.audio else None
         subtitle_streams = len(container.streams.subtitles)
         declared_frames = vs.frames
-        v_pts: list[int] = []
+        video: list[tuple[int, bool]] = []
         v_end = None
-        keyframes: list[int] = []
+        first_packet: av.Packet[Stream] | None = None
         a_first: int | None = None
         a_end: int | None = None
         streams = [vs] if aus is None else [vs, aus]
@@ -94,31 +103,39 @@ def probe(path: Path, label: str | None = None) -> MediaInfo:
                     raise InvalidMedia(f"{who}: truncated or corrupt data at {at:.2f} s")
                 end = packet.pts + (packet.duration or 0)
                 if packet.stream is vs:
-                    if packet.is_keyframe:
-                        keyframes.append(len(v_pts))
-                    v_pts.append(packet.pts)
+                    if first_packet is None:
+                        first_packet = packet
+                    video.append((packet.pts, packet.is_keyframe))
                     v_end = end if v_end is None else max(v_end, end)
                 else:
                     a_first = packet.pts if a_first is None else min(a_first, packet.pts)
                     a_end = end if a_end is None else max(a_end, end)
         except av.FFmpegError as exc:
             raise InvalidMedia(f"{who}: unreadable data ({exc})") from exc
-        if not v_pts:
+        if not video or first_packet is None:
             raise InvalidMedia(f"{who}: the video stream has no frames")
-        if declared_frames and len(v_pts) < declared_frames:
+        if declared_frames and len(video) < declared_frames:
             raise InvalidMedia(
-                f"{who}: truncated file ({len(v_pts)} of {declared_frames} frames present)"
+                f"{who}: truncated file ({len(video)} of {declared_frames} frames present)"
             )
-        _decode_first_frame(path, who)
+        # Demuxing proves the container is whole; decoding the first picture proves the codec
+        # data is real.
+        try:
+            decoded = vs.codec_context.decode(first_packet) + vs.codec_context.decode(None)
+        except av.FFmpegError as exc:
+            raise InvalidMedia(f"{who}: the video cannot be decoded ({exc})") from exc
+        if not decoded:
+            raise InvalidMedia(f"{who}: the video cannot be decoded (no picture)")
         tb = vs.time_base
         assert tb is not None
-        v_pts.sort()
-        start = v_pts[0]
+        video.sort()
+        keyframes = tuple(i for i, (_, key) in enumerate(video) if key)
+        start = video[0][0]
         assert v_end is not None
         duration = float((v_end - start) * tb)
         rate = vs.average_rate or vs.guessed_rate
-        fps = float(rate) if rate else (len(v_pts) / duration if duration > 0 else 0.0)
-        deltas = np.diff(np.asarray(v_pts, dtype=np.int64))
+        fps = float(rate) if rate else (len(video) / duration if duration > 0 else 0.0)
+        deltas = np.diff(np.asarray([pts for pts, _ in video], dtype=np.int64))
         cfr = bool(deltas.size == 0 or deltas.min() == deltas.max())
         gaps = np.diff(np.asarray(keyframes, dtype=np.int64))
         audio_duration = None
@@ -127,36 +144,27 @@ def probe(path: Path, label: str | None = None) -> MediaInfo:
             audio_duration = float((a_end - max(a_first, 0)) * aus.time_base)
         extradata = vs.codec_context.extradata or b""
         ctx = vs.codec_context
-        return MediaInfo(
+        info = MediaInfo(
             duration=duration,
             width=ctx.width,
             height=ctx.height,
             fps=fps,
             video_codec=ctx.name,
             pix_fmt=ctx.pix_fmt or "",
-            frame_count=len(v_pts),
+            frame_count=len(video),
             has_audio=aus is not None,
             audio_codec=aus.codec_context.name if aus is not None else None,
             audio_duration=audio_duration,
             audio_sample_rate=aus.codec_context.sample_rate if aus is not None else None,
             audio_channels=aus.codec_context.channels if aus is not None else None,
+            audio_silent=aus is not None and aus.metadata.get("handler_name") == SILENT_HANDLER,
             subtitle_streams=subtitle_streams,
             keyframe_interval=int(gaps.max()) if gaps.size else 0,
             constant_frame_rate=cfr,
             video_fingerprint=hashlib.sha256(extradata).hexdigest(),
             size_bytes=size,
         )
-
-
-def _decode_first_frame(path: Path, who: str) -> None:
-    # Demuxing proves the container is whole; decoding one frame proves the codec data is real.
-    try:
-        with av.open(str(path), "r") as container:
-            for _frame in container.decode(video=0):
-                return
-    except av.FFmpegError as exc:
-        raise InvalidMedia(f"{who}: the video cannot be decoded ({exc})") from exc
-    raise InvalidMedia(f"{who}: the video cannot be decoded (no frame)")
+        return info, keyframes
 
 
 def keyframe_times(path: Path) -> list[float]:

@@ -65,6 +65,6 @@ class Broker(ABC):
         """Messages waiting (not delivered) in `queue`."""
 
 
-class DeadLetter(Exception):  # noqa: N818 - it is an instruction, not an error condition
+class DeadLetter(Exception):
     """Raised by a handler to dead-letter its message now instead of requeueing it
     (poison messages, and tasks whose failure is already recorded in the database)."""

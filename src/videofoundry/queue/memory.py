@@ -11,7 +11,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from videofoundry.queue.base import SCHEMA_VERSION, Broker, Consumer, Handler, Message
+from videofoundry.queue.base import (
+    SCHEMA_VERSION,
+    Broker,
+    Consumer,
+    DeadLetter,
+    Handler,
+    Message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +106,9 @@ class MemoryBroker(Broker):
             self._enqueue(queue, envelope)
             self._finished()
             raise
+        except DeadLetter as exc:
+            log.warning("handler dead-lettered a %s message: %s", queue, exc)
+            self._dead.setdefault(queue, []).append(json.loads(envelope.payload))
         except Exception:
             if envelope.delivery_count >= self.delivery_limit:
                 log.exception(

@@ -26,7 +26,15 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
-from videofoundry.queue.base import QUEUES, SCHEMA_VERSION, Broker, Consumer, Handler, Message
+from videofoundry.queue.base import (
+    QUEUES,
+    SCHEMA_VERSION,
+    Broker,
+    Consumer,
+    DeadLetter,
+    Handler,
+    Message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +152,18 @@ class RabbitBroker(Broker):
         if prefetch < 1:
             raise ValueError("prefetch must be at least 1")
         await self._ensure_queue(queue)
+        # A channel per consumer: prefetch applies per channel, and acks belong to it.
         channel = await self._require_connection().channel()
-        await channel.set_qos(prefetch_count=prefetch)
-        amqp_queue = await channel.declare_queue(
-            self.queue_name(queue), durable=True, arguments=self.queue_arguments(queue)
-        )
-        consumer = _RabbitConsumer(self, channel, amqp_queue, handler)
-        await consumer.start()
+        try:
+            await channel.set_qos(prefetch_count=prefetch)
+            amqp_queue = await channel.declare_queue(
+                self.queue_name(queue), durable=True, arguments=self.queue_arguments(queue)
+            )
+            consumer = _RabbitConsumer(self, channel, amqp_queue, handler)
+            await consumer.start()
+        except BaseException:
+            await channel.close()
+            raise
         self._consumers.add(consumer)
         return consumer
 
@@ -204,23 +217,21 @@ class _RabbitConsumer(Consumer):
         self._handler = handler
         self._tag: str | None = None
         self._stopping = False
-        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._tag = await self._queue.consume(self._on_message, no_ack=False)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         if self._stopping:
-            # Arrived while stopping: left unacked, the channel close below requeues it.
+            # Arrived while stopping: left unacked, the channel close in stop() requeues it.
             return
-        task = asyncio.current_task()
-        if task is not None:
-            self._in_flight.add(task)
-        try:
-            await self._process(message)
-        finally:
-            if task is not None:
-                self._in_flight.discard(task)
+        # Our own task, not aiormq's: aiormq cancels its callback tasks when the connection
+        # drops, which would cut a handler off halfway through its work. Left running, the
+        # handler finishes, its ack fails (logged) and the broker redelivers the message.
+        task = asyncio.create_task(self._process(message), name=f"handle {self._queue.name}")
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         name = self._queue.name
@@ -239,6 +250,10 @@ class _RabbitConsumer(Consumer):
         delivery_count = int(previous) + 1 if isinstance(previous, int) else 1
         try:
             await self._handler(Message(body=body, delivery_count=delivery_count))
+        except DeadLetter as exc:
+            log.warning("handler dead-lettered a %s message: %s", name, exc)
+            await _settle(message.reject(requeue=False), name)
+            return
         except Exception:
             log.warning(
                 "handler failed on delivery %d of a %s message; returned to the queue",

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -65,9 +65,11 @@ class MemoryStatusBus(StatusBus):
     async def subscribe(self, job_id: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=SUBSCRIBER_BUFFER)
         self._subscribers.setdefault(job_id, set()).add(queue)
+        events = _events(queue)
         try:
-            yield _events(queue)
+            yield events
         finally:
+            await events.aclose()
             subscribers = self._subscribers.get(job_id)
             if subscribers is not None:
                 subscribers.discard(queue)
@@ -75,7 +77,7 @@ class MemoryStatusBus(StatusBus):
                     del self._subscribers[job_id]
 
 
-async def _events(queue: asyncio.Queue[str]) -> AsyncIterator[dict[str, Any]]:
+async def _events(queue: asyncio.Queue[str]) -> AsyncGenerator[dict[str, Any], None]:
     while True:
         event: dict[str, Any] = json.loads(await queue.get())
         yield event

@@ -5,8 +5,9 @@ Keys: `<prefix>status:<job>` (SET EX) and channel `<prefix>events:<job>`.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,6 +15,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
 from videofoundry.status.base import StatusBus
+
+SUBSCRIBE_TIMEOUT = 10.0
 
 
 class RedisStatusBus(StatusBus):
@@ -72,16 +75,21 @@ class RedisStatusBus(StatusBus):
             await pubsub.subscribe(channel)
             # SUBSCRIBE is only sent above; wait for the server's confirmation so that every
             # event published after we yield reaches us.
-            while True:
-                reply = await pubsub.get_message(timeout=None)
-                if reply is not None and reply["type"] == "subscribe":
-                    break
-            yield _events(pubsub)
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                while True:
+                    reply = await pubsub.get_message(timeout=SUBSCRIBE_TIMEOUT)
+                    if reply is not None and reply["type"] == "subscribe":
+                        break
+            events = _events(pubsub)
+            try:
+                yield events
+            finally:
+                await events.aclose()
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py 8.1
 
 
-async def _events(pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
+async def _events(pubsub: PubSub) -> AsyncGenerator[dict[str, Any], None]:
     while True:
         reply = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
         if reply is None or reply["type"] != "message":

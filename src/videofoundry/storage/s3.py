@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from videofoundry.storage.local import check_range, validate_key
 MIB = 1 << 20
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 limit
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+_SESSION = boto3.session.Session()
+_SESSION_LOCK = threading.Lock()
 
 
 def _code(exc: ClientError) -> str:
@@ -55,14 +58,16 @@ class S3Storage(Storage):
             # Custom endpoints (MinIO, moto) rarely resolve bucket sub-domains.
             s3={"addressing_style": "path" if endpoint_url else "auto"},
         )
-        # Clients are thread-safe, so one serves every asyncio.to_thread call.
-        self._client: Any = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint_url or None,
-            aws_access_key_id=access_key or None,
-            aws_secret_access_key=secret_key or None,
-            config=config,
-        )
+        # Clients are thread-safe, so one serves every asyncio.to_thread call. Sessions are
+        # not, but one shared session keeps the parsed service model (most of a client's cost).
+        with _SESSION_LOCK:
+            self._client: Any = _SESSION.client(
+                "s3",
+                endpoint_url=endpoint_url or None,
+                aws_access_key_id=access_key or None,
+                aws_secret_access_key=secret_key or None,
+                config=config,
+            )
         self._transfer = TransferConfig(
             multipart_threshold=multipart_threshold,
             multipart_chunksize=multipart_chunksize,

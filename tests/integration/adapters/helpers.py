@@ -21,8 +21,8 @@ from videofoundry.workers.ai_worker.adapters.base import (
 
 # Fake timings: short enough for a fast suite, long enough that a poll sees each state.
 FAKE_TIMINGS: dict[str, Any] = {
-    "pending_seconds": 0.03,
-    "running_seconds": 0.15,
+    "pending_seconds": 0.02,
+    "running_seconds": 0.1,
     "concurrency": 2,
     "video_scale": 0.125,
     "wait_scale": 0.02,

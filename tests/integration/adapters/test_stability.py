@@ -21,6 +21,7 @@ from tests.integration.adapters.helpers import (
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import PermanentError, PromptRejected, ProviderUnavailable
 from videofoundry.testing.fakes import FakeServer
+from videofoundry.workers.ai_worker.adapters._http import RetryPolicy
 from videofoundry.workers.ai_worker.adapters.base import OutputFormat
 from videofoundry.workers.ai_worker.adapters.runway import RunwayAdapter
 from videofoundry.workers.ai_worker.adapters.stability import StabilityAdapter
@@ -154,14 +155,18 @@ async def test_discontinued_endpoint_is_a_clear_permanent_error(
     assert "no longer available" in caught.value.message
 
 
-async def test_rate_limit_429_waits_and_retries(
+async def test_rate_limit_429_backs_off_and_retries(
     stability_fake: FakeServer, make_adapter: MakeAdapter, rec: Recorder
 ) -> None:
-    stability_fake.set_faults(http=[{"on": "create", "status": 429, "retry_after": 1}])
-    decode((await make_adapter().generate(request(SVD, init_image=png()), rec.context)).path)
+    # Stability documents no Retry-After: the client backs off (0.2 s base in this test).
+    stability_fake.set_faults(http=[{"on": "create", "status": 429, "times": 2}])
+    retry = RetryPolicy(attempts=4, base_delay=0.2, max_delay=1.0)
+    adapter = make_adapter(retry=retry)
+    decode((await adapter.generate(request(SVD, init_image=png()), rec.context)).path)
     posts = [q for q in stability_fake.requests if q["method"] == "POST"]
-    assert [q["status"] for q in posts] == [429, 200]
-    assert posts[1]["time"] - posts[0]["time"] >= 1.0
+    assert [q["status"] for q in posts] == [429, 429, 200]
+    assert posts[1]["time"] - posts[0]["time"] >= 0.2
+    assert posts[2]["time"] - posts[1]["time"] >= 0.4  # exponential
 
 
 async def test_500_on_poll_is_retried(

@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+
 import aio_pika
 import pytest
 from aio_pika.exceptions import DeliveryError
@@ -19,7 +20,14 @@ from aio_pika.exceptions import DeliveryError
 from tests.services import RABBITMQ, RABBITMQ_URL, require
 from videofoundry.core.config import Settings
 from videofoundry.queue import make_broker
-from videofoundry.queue.base import COMPOSITIONS, SCHEMA_VERSION, SEGMENTS, Broker, Message
+from videofoundry.queue.base import (
+    COMPOSITIONS,
+    SCHEMA_VERSION,
+    SEGMENTS,
+    Broker,
+    DeadLetter,
+    Message,
+)
 from videofoundry.queue.memory import MemoryBroker
 from videofoundry.queue.rabbitmq import RabbitBroker
 
@@ -164,6 +172,30 @@ async def test_dead_letter_after_the_limit(broker: Broker) -> None:
     assert await broker.depth(SEGMENTS) == 0
 
 
+async def test_dead_letter_raised_by_the_handler_skips_the_retries(broker: Broker) -> None:
+    await broker.publish(SEGMENTS, {"job": "hopeless"})
+    await broker.publish(SEGMENTS, {"job": "fine"})
+    seen: list[Message] = []
+
+    async def handler(message: Message) -> None:
+        seen.append(message)
+        if message.body["job"] == "hopeless":
+            raise DeadLetter("already recorded as failed")
+
+    consumer = await broker.consume(SEGMENTS, handler)
+
+    async def dead_lettered() -> bool:
+        return len(await broker.dead_letters(SEGMENTS)) == 1
+
+    await eventually(lambda: len(seen) == 2)
+    await eventually(dead_lettered)
+    await asyncio.sleep(0.2)  # room for a wrong redelivery to show up
+    await consumer.stop()
+    assert [(m.body["job"], m.delivery_count) for m in seen] == [("hopeless", 1), ("fine", 1)]
+    assert await broker.dead_letters(SEGMENTS) == [{"v": SCHEMA_VERSION, "job": "hopeless"}]
+    assert await broker.depth(SEGMENTS) == 0
+
+
 async def test_prefetch_bounds_concurrency(broker: Broker) -> None:
     for n in range(6):
         await broker.publish(SEGMENTS, {"n": n})
@@ -298,11 +330,13 @@ async def test_rabbit_ack_after_connection_loss_is_survived(
     await rabbit.publish(SEGMENTS, {"job": "interrupted"})
     release = asyncio.Event()
     recorder = Recorder()
+    completed: list[int] = []
 
     async def handler(message: Message) -> None:
         await recorder(message)
         if message.delivery_count == 1:
             await release.wait()
+        completed.append(message.delivery_count)
 
     consumer = await rabbit.consume(SEGMENTS, handler)
     try:
@@ -317,6 +351,8 @@ async def test_rabbit_ack_after_connection_loss_is_survived(
         release.set()
         await consumer.stop()
     assert [m.delivery_count for m in recorder.seen] == [1, 2]
+    # The first handler was not cancelled by the connection loss: it ran to its end.
+    assert sorted(completed) == [1, 2]
     assert "could not settle" in caplog.text
     assert await rabbit.depth(SEGMENTS) == 0
 

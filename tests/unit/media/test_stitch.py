@@ -124,3 +124,18 @@ async def test_clip_in_another_format_is_refused_by_name(
     with pytest.raises(InvalidMedia, match="segment 2"):
         await compose(specs, media_dir / "mixed.mp4")
     assert not (media_dir / "mixed.mp4").exists()
+
+
+async def test_silent_clips_give_an_exact_silent_track(clips: list[Path], media_dir: Path) -> None:
+    silent = [make_clip(media_dir / f"silent{i}.mp4", 29, seed=i, audio=False) for i in range(3)]
+    assert all(probe(p).audio_silent for p in silent)
+    info = stitch_sync(silent, media_dir / "silent.mp4")
+    assert info.audio_silent  # tagged, so stitching it again is just as cheap
+    pcm = decode_audio(media_dir / "silent.mp4")
+    assert pcm.shape[1] / AUDIO_RATE == pytest.approx(3 * 29 / FMT.fps, abs=FRAME)
+    assert not pcm.any()
+    # Mixed with a clip that has sound, the sound lands in place and the tag is dropped.
+    mixed = stitch_sync([silent[0], clips[1]], media_dir / "mixed-silent.mp4")
+    assert not mixed.audio_silent
+    found = onsets(decode_audio(media_dir / "mixed-silent.mp4"))
+    assert found == pytest.approx([29 / FMT.fps + BEEPS[1]], abs=FRAME)

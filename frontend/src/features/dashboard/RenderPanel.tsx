@@ -179,7 +179,7 @@ function JobView({
                 <ProgressBar
                   value={seg.status === "completed" ? 1 : seg.progress}
                   label={`Segment ${seg.position + 1} progress`}
-                  {...(seg.status === "failed" ? { tone: "bad" } : {})}
+                  {...(seg.status === "failed" ? { tone: "bad" } : seg.status === "completed" ? { tone: "ok" } : {})}
                 />
               )}
               {seg.message && !seg.error && <div className="muted small">{seg.message}</div>}

@@ -1,4 +1,4 @@
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import type { Id } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { formatSeconds } from "../../components/format";
@@ -8,7 +8,7 @@ import { RenderHistory } from "../dashboard/RenderHistory";
 import { RenderPanel } from "../dashboard/RenderPanel";
 import { Inspector } from "./Inspector";
 import { totalDuration } from "./slice";
-import { Timeline } from "./Timeline";
+import { PX_PER_SECOND, Timeline } from "./Timeline";
 
 function isEditable(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
@@ -41,6 +41,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     redo: st.redo,
     clearError: st.clearTimelineError,
   }));
+  const [zoom, setZoom] = useState(PX_PER_SECOND);
   const { loadProject, closeProject, loadModels, loadJobs, stopWatching, undo, redo } = s;
 
   useEffect(() => {
@@ -113,8 +114,25 @@ export function EditorPage({ projectId }: { projectId: Id }) {
       <ErrorBanner message={s.modelsError} />
 
       <section className="card timeline-card" aria-label="Timeline editor">
-        <Timeline />
-        <p className="muted small">Drag blocks to reorder; click one to edit it. Width is proportional to duration.</p>
+        <Timeline pxPerSecond={zoom} />
+        <div className="row between">
+          <p className="muted small">
+            Drag blocks to reorder; click one to edit it. Width is proportional to duration.
+          </p>
+          <label className="row gap small muted">
+            Zoom
+            <input
+              type="range"
+              min={32}
+              max={240}
+              step={8}
+              value={zoom}
+              onChange={(e) => setZoom(Number(e.target.value))}
+              aria-label="Timeline zoom (pixels per second)"
+              style={{ width: "8rem" }}
+            />
+          </label>
+        </div>
       </section>
 
       <div className="editor-columns">

@@ -20,8 +20,8 @@ import { formatSeconds } from "../../components/format";
 import { StatusBadge } from "../../components/StatusBadge";
 import { useAppShallow } from "../../store";
 
-export const PX_PER_SECOND = 72;
-export const MIN_BLOCK_PX = 56;
+export const PX_PER_SECOND = 96;
+export const MIN_BLOCK_PX = 84;
 
 export function blockWidth(duration: number, pxPerSecond = PX_PER_SECOND): number {
   return Math.max(MIN_BLOCK_PX, Math.round(duration * pxPerSecond));

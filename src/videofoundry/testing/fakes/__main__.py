@@ -10,7 +10,7 @@ import argparse
 import ipaddress
 import sys
 
-from videofoundry.testing.fakes._server import PROVIDERS, FakeServer, new_key
+PROVIDERS = ("runway", "luma", "replicate", "stability")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         loopback = False
     if not loopback and not args.allow_non_loopback:
         parser.error("refusing a non-loopback --host without --allow-non-loopback")
+    # Imported after argument checks: uvicorn and FastAPI take a while to import.
+    from videofoundry.testing.fakes._server import FakeServer, new_key
+
     server = FakeServer(
         args.provider,
         host=args.host,

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from videofoundry.testing.fakes._common import FakeConfig, FakeState, Faults
 
 PROVIDERS = ("runway", "luma", "replicate", "stability")
+"""Also spelled out in `__main__` (which avoids importing this module before parsing)."""
 
 DEFAULT_KEYS = {
     # Shaped like the real keys (providers.md), obviously fake.

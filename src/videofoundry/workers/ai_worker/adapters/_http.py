@@ -572,7 +572,8 @@ class ProviderHTTP:
         received = 0
         try:
             with dest.open("wb") as out:
-                async for chunk in response.aiter_raw():
+                # Decoded bytes: the cap also bounds a compressed body's expansion.
+                async for chunk in response.aiter_bytes():
                     received += len(chunk)
                     if received > cap:
                         raise InvalidMedia(
@@ -582,7 +583,8 @@ class ProviderHTTP:
         except BaseException:
             dest.unlink(missing_ok=True)
             raise
-        if declared is not None and declared.isdigit() and received != int(declared):
+        identity = response.headers.get("content-encoding", "identity") == "identity"
+        if identity and declared is not None and declared.isdigit() and received != int(declared):
             # h11 normally notices this itself; belt and braces for other transports.
             dest.unlink(missing_ok=True)
             raise httpx.RemoteProtocolError(
@@ -790,7 +792,7 @@ async def poll_until(
                 f"{provider} task {task_id} did not finish within {timeout:.0f} s; "
                 "it is still stored and a retry resumes it"
             )
-        await sleep(delay)
+        await sleep(0)
 
 
 # --------------------------------------------------------------------------------------------

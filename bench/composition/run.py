@@ -1,0 +1,402 @@
+"""Composition benchmark: this engine vs MoviePy vs ffmpeg, side by side in one run.
+
+    .venv/bin/python bench/composition/run.py [--no-moviepy] [--no-big] [--write-docs]
+
+Prints a table (it is not a test). Every contender runs as a subprocess; its wall time includes
+interpreter or binary start-up, and its peak memory is the largest sum of resident memory over
+its whole process tree (MoviePy runs ffmpeg readers and a writer beside Python), sampled from
+/proc every 50 ms. Output durations are checked by decoding: "audio s" is what a player hears.
+
+Inputs (made once under bench/out/, procedural video):
+  * 12 clips of 5 s, 1280x720, 24 fps, canonical, with a tone in each (the "audio" scenario);
+  * the same clips with no audio stream (MoviePy's and ffmpeg's "no audio" inputs) and with
+    the silent track our normalisation gives them (this engine's "no audio" input);
+  * one 10 s 1920x1080 clip stitched 100 times (memory on a long timeline).
+
+MoviePy needs its own venv (it pins an older Pillow): see bench/composition/requirements.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from videofoundry.media import probe
+from videofoundry.media.encoder import (
+    AUDIO_RATE,
+    AudioEncoder,
+    SILENT_HANDLER,
+    CanonicalWriter,
+    add_canonical_audio_stream,
+    samples_at,
+    x264_params,
+)
+from videofoundry.workers.ai_worker.adapters.base import OutputFormat
+from videofoundry.workers.ai_worker.adapters.procedural import Scene
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+OUT = ROOT / "bench" / "out" / "composition"
+DOC = ROOT / "docs" / "composition.md"
+FFMPEG = __import__("imageio_ffmpeg").get_ffmpeg_exe()
+MOVIEPY_PY = ROOT / "bench" / ".venv" / "bin" / "python"
+FMT = OutputFormat(1280, 720, 24)
+CLIPS, SECONDS = 12, 5.0
+PROMPTS = [
+    "a lighthouse in a storm",
+    "neon city at night",
+    "a fox in the snow",
+    "jellyfish in deep water",
+    "desert dunes at noon",
+    "autumn forest path",
+    "a rocket launch",
+    "rain on a window",
+    "a field of sunflowers",
+    "northern lights",
+    "a busy market",
+    "waves on black sand",
+]
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+def _video_only(path: Path, prompt: str, seconds: float, fmt: OutputFormat) -> None:
+    scene = Scene(prompt, 1, {}, seconds, fmt)
+    with CanonicalWriter(path, fmt, audio="none", threads=0, analysis="fast") as video:
+        for i in range(scene.frames):
+            video.write_frame(scene.frame(i))
+
+
+def _with_audio(src: Path, dst: Path, kind: str, hz: float = 440.0) -> None:
+    """Copy `src`'s video and add a tone, a silent track, or nothing."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream_from_template(vin)
+        frames = 0
+        enc = None
+        if kind != "none":
+            stream = add_canonical_audio_stream(out)
+            if kind == "silence":
+                # What normalisation writes for a clip without audio.
+                stream.metadata["handler_name"] = SILENT_HANDLER
+            enc = AudioEncoder(out, stream)
+        for packet in inp.demux(vin):
+            if not packet.size:
+                continue
+            packet.stream = vout
+            out.mux(packet)
+            frames += 1
+        if enc is not None:
+            n = samples_at(frames, FMT.fps)
+            if kind == "tone":
+                t = np.arange(n, dtype=np.float32) / AUDIO_RATE
+                tone = (0.2 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+                enc.write(np.stack([tone, tone]))
+            else:
+                enc.write_silence(n)
+            enc.flush()
+
+
+def prepare(big: bool) -> dict[str, list[Path]]:
+    sets: dict[str, list[Path]] = {"audio": [], "silent": [], "none": []}
+    OUT.mkdir(parents=True, exist_ok=True)
+    for i, prompt in enumerate(PROMPTS[:CLIPS]):
+        raw = OUT / f"raw{i:02d}.mp4"
+        if not raw.exists():
+            print(f"making clip {i + 1}/{CLIPS} ...", file=sys.stderr)
+            _video_only(raw, prompt, SECONDS, FMT)
+        for kind, key in (("tone", "audio"), ("silence", "silent"), ("none", "none")):
+            path = OUT / f"{key}{i:02d}.mp4"
+            if not path.exists():
+                _with_audio(raw, path, kind, hz=220 * 2 ** (i / 12))
+            sets[key].append(path)
+    if big:
+        raw = OUT / "big-raw.mp4"
+        path = OUT / "big.mp4"
+        if not path.exists():
+            print("making the 10 s 1080p clip ...", file=sys.stderr)
+            _video_only(raw, "a long take", 10.0, OutputFormat(1920, 1080, 24))
+            _with_audio(raw, path, "silence")
+        sets["big"] = [path] * 100
+    return sets
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of `root` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rfind(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [root]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * page
+        except OSError:
+            pass
+        todo.extend(children.get(pid, []))
+    return total
+
+
+@dataclass
+class Result:
+    scenario: str
+    contender: str
+    seconds: float
+    peak_mb: float
+    video_s: float
+    audio_s: float | None
+
+
+def measure(scenario: str, contender: str, cmd: list[str], out: Path) -> Result:
+    out.unlink(missing_ok=True)
+    peak = 0
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{contender} failed ({proc.returncode}):\n{stdout}\n{stderr[-3000:]}")
+    info = probe(out)
+    audio = None
+    if info.has_audio:
+        with av.open(str(out)) as container:
+            audio = sum(f.samples for f in container.decode(audio=0)) / AUDIO_RATE
+    result = Result(scenario, contender, seconds, peak / 2**20, info.duration, audio)
+    print(
+        f"  {contender:<46} {seconds:7.2f} s  {result.peak_mb:7.0f} MB  video {info.duration:.3f}"
+        + (f"  audio {audio:.3f}" if audio is not None else ""),
+        file=sys.stderr,
+    )
+    return result
+
+
+def concat_list(paths: list[Path]) -> Path:
+    listing = OUT / f"concat-{len(paths)}-{paths[0].stem}.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in paths))
+    return listing
+
+
+def ffmpeg_xfade(paths: list[Path], out: Path) -> list[str]:
+    """The full re-encode: 11 chained xfade + acrossfade filters, our x264 settings."""
+    d = 0.5
+    inputs = [a for p in paths for a in ("-i", str(p))]
+    parts, v, a = [], "[0:v]", "[0:a]"
+    for k in range(1, len(paths)):
+        offset = k * (SECONDS - d)
+        parts.append(f"{v}[{k}:v]xfade=transition=fade:duration={d}:offset={offset}[v{k}]")
+        parts.append(f"{a}[{k}:a]acrossfade=d={d}[a{k}]")
+        v, a = f"[v{k}]", f"[a{k}]"
+    return [
+        FFMPEG, "-y", "-v", "error", *inputs, "-filter_complex", ";".join(parts),
+        "-map", v, "-map", a, "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+        "-profile:v", "high", "-x264-params", x264_params(FMT), "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out),
+    ]  # fmt: skip
+
+
+def run(moviepy: bool, big: bool) -> list[Result]:
+    sets = prepare(big)
+    py = sys.executable
+    engine = [py, str(HERE / "engine_job.py")]
+    mp = [str(MOVIEPY_PY), str(HERE / "moviepy_job.py")]
+    if moviepy and not MOVIEPY_PY.exists():
+        print("MoviePy venv not found (see requirements.txt); skipping MoviePy", file=sys.stderr)
+        moviepy = False
+    results: list[Result] = []
+    o = OUT
+
+    def go(scenario: str, contender: str, cmd: list[str], out: Path) -> None:
+        results.append(measure(scenario, contender, cmd, out))
+
+    audio, silent, none = sets["audio"], sets["silent"], sets["none"]
+    ff = [FFMPEG, "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i"]
+    fast = ["-movflags", "+faststart"]
+
+    s = "stitch 12 x 5 s, with audio"
+    print(s, file=sys.stderr)
+    go(
+        s,
+        "this engine (video copy, audio re-encoded)",
+        [*engine, "stitch", str(o / "e1.mp4"), *map(str, audio)],
+        o / "e1.mp4",
+    )
+    go(
+        s,
+        "ffmpeg concat (video copy, audio re-encoded)",
+        [
+            *ff,
+            str(concat_list(audio)),
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            *fast,
+            str(o / "f1.mp4"),
+        ],
+        o / "f1.mp4",
+    )
+    go(
+        s,
+        "ffmpeg concat (all copied: audio drifts)",
+        [*ff, str(concat_list(audio)), "-c", "copy", *fast, str(o / "f1c.mp4")],
+        o / "f1c.mp4",
+    )
+    if moviepy:
+        go(
+            s,
+            "MoviePy concatenate + write_videofile",
+            [*mp, "audio", str(o / "m1.mp4"), *map(str, audio)],
+            o / "m1.mp4",
+        )
+
+    s = "stitch 12 x 5 s, clips without audio"
+    print(s, file=sys.stderr)
+    go(
+        s,
+        "this engine (silent tracks from normalisation)",
+        [*engine, "stitch", str(o / "e2.mp4"), *map(str, silent)],
+        o / "e2.mp4",
+    )
+    go(
+        s,
+        "ffmpeg concat (video copy)",
+        [*ff, str(concat_list(none)), "-c", "copy", *fast, str(o / "f2.mp4")],
+        o / "f2.mp4",
+    )
+    if moviepy:
+        go(
+            s,
+            "MoviePy concatenate + write_videofile",
+            [*mp, "noaudio", str(o / "m2.mp4"), *map(str, none)],
+            o / "m2.mp4",
+        )
+
+    s = "11 crossfades of 0.5 s, with audio"
+    print(s, file=sys.stderr)
+    go(
+        s,
+        "this engine (re-encodes the transition GOPs)",
+        [*engine, "crossfade", str(o / "e3.mp4"), *map(str, audio)],
+        o / "e3.mp4",
+    )
+    go(
+        s,
+        "ffmpeg xfade, full re-encode (same x264 settings)",
+        ffmpeg_xfade(audio, o / "f3.mp4"),
+        o / "f3.mp4",
+    )
+    if moviepy:
+        go(
+            s,
+            "MoviePy CrossFadeIn + compose",
+            [*mp, "crossfade", str(o / "m3.mp4"), *map(str, audio)],
+            o / "m3.mp4",
+        )
+
+    if big:
+        s = "stitch 100 x 10 s 1080p"
+        print(s, file=sys.stderr)
+        go(
+            s,
+            "this engine",
+            [*engine, "stitch", str(o / "e4.mp4"), *map(str, sets["big"])],
+            o / "e4.mp4",
+        )
+        big_list = str(concat_list(sets["big"]))
+        aac = ["-c:a", "aac", "-b:a", "128k"]
+        go(
+            s,
+            "ffmpeg concat (video copy, audio re-encoded)",
+            [*ff, big_list, "-c:v", "copy", *aac, *fast, str(o / "f4.mp4")],
+            o / "f4.mp4",
+        )
+        (o / "e4.mp4").unlink(missing_ok=True)
+        (o / "f4.mp4").unlink(missing_ok=True)
+    return results
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        "| scenario | contender | wall time | vs this engine | peak memory | video | audio |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    engine_time = {r.scenario: r.seconds for r in results if r.contender.startswith("this")}
+    for r in results:
+        ratio = r.seconds / engine_time[r.scenario]
+        audio = f"{r.audio_s:.3f} s" if r.audio_s is not None else "none"
+        lines.append(
+            f"| {r.scenario} | {r.contender} | {r.seconds:.2f} s | {ratio:.1f}x | "
+            f"{r.peak_mb:.0f} MB | {r.video_s:.3f} s | {audio} |"
+        )
+    return "\n".join(lines)
+
+
+def write_docs(text: str) -> None:
+    if not DOC.exists():
+        print(f"{DOC} not found; table not written", file=sys.stderr)
+        return
+    doc = DOC.read_text()
+    block = f"<!-- bench:start -->\n{text}\n<!-- bench:end -->"
+    new, n = re.subn(r"<!-- bench:start -->.*?<!-- bench:end -->", block, doc, flags=re.S)
+    if n:
+        DOC.write_text(new)
+        print(f"table written to {DOC}", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--no-moviepy", action="store_true")
+    parser.add_argument("--no-big", action="store_true", help="skip the 100 x 10 s 1080p run")
+    parser.add_argument("--write-docs", action="store_true", help=f"update {DOC.name}")
+    args = parser.parse_args()
+    results = run(moviepy=not args.no_moviepy, big=not args.no_big)
+    cpu = os.cpu_count()
+    text = table(results) + f"\n\nMeasured on {cpu} cores, {time.strftime('%Y-%m-%d')}."
+    print(text)
+    if args.write_docs:
+        write_docs(text)
+
+
+if __name__ == "__main__":
+    main()

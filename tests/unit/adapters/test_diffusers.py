@@ -1,0 +1,231 @@
+"""DiffusersAdapter without torch: availability, catalogue, frame maths, MP4 writing and the
+thread/progress/cancel orchestration.
+
+The torch/diffusers call itself (`_render_with_diffusers`) is NOT exercised here: torch and
+diffusers are not installed in this environment, so the issue's "tiny randomly initialised
+pipeline" test cannot run here and is not written (see the report to the lead); `stub_render`
+below replaces only the pipeline call, to exercise the code around it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from videofoundry.core.config import Settings
+from videofoundry.core.errors import Cancelled, InvalidMedia, PermanentError, PromptRejected
+from videofoundry.workers.ai_worker.adapters import diffusers as module
+from videofoundry.workers.ai_worker.adapters.base import (
+    GenerationContext,
+    GenerationRequest,
+    OutputFormat,
+)
+from videofoundry.workers.ai_worker.adapters.diffusers import (
+    DiffusersAdapter,
+    Job,
+    frame_count,
+    frame_size,
+    to_uint8_frames,
+    write_mp4,
+)
+
+HAVE_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "diffusers"))
+
+
+def make_model(root: Path, name: str, cls: str = "CogVideoXPipeline") -> Path:
+    path = root / name
+    path.mkdir(parents=True)
+    (path / "model_index.json").write_text(json.dumps({"_class_name": cls}))
+    return path
+
+
+@pytest.fixture
+def pretend_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        if name in ("torch", "diffusers"):
+            return object()
+        return real(name, *args)
+
+    monkeypatch.setattr(module.importlib.util, "find_spec", find_spec)
+
+
+def test_availability_explains_a_missing_install(tmp_path: Path) -> None:
+    if HAVE_TORCH:
+        pytest.skip("torch and diffusers are installed here")
+    make_model(tmp_path, "cog")
+    reason = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(tmp_path))).availability()
+    assert reason is not None
+    assert "not installed" in reason
+    assert "videofoundry[diffusers]" in reason
+
+
+@pytest.mark.usefixtures("pretend_installed")
+def test_availability_explains_the_model_dir(tmp_path: Path) -> None:
+    assert DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR="")).availability() == (
+        "DIFFUSERS_MODEL_DIR is not set"
+    )
+    missing = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(tmp_path / "nope"))).availability()
+    assert missing is not None
+    assert "is not a directory" in missing
+    (tmp_path / "not-a-model").mkdir()
+    empty = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(tmp_path))).availability()
+    assert empty is not None
+    assert "no model directories" in empty
+    make_model(tmp_path, "cog")
+    assert DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(tmp_path))).availability() is None
+
+
+def test_models_are_the_pipeline_subdirectories(tmp_path: Path) -> None:
+    make_model(tmp_path, "cogvideox-2b")
+    make_model(tmp_path, "ltx", "LTXPipeline")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "model_index.json").write_text("{not json")
+    models = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(tmp_path))).models()
+    assert [m.id for m in models] == ["diffusers/cogvideox-2b", "diffusers/ltx"]
+    assert all(m.price_per_second == 0 for m in models)
+    assert all(m.params_schema["additionalProperties"] is False for m in models)
+    assert "LTXPipeline" in models[1].label
+
+
+@pytest.mark.parametrize(
+    ("seconds", "fps", "step", "frames"),
+    [(6.0, 8, 8, 49), (5.0, 24, 8, 121), (5.0, 16, 4, 81), (2.0, 10, 1, 20), (60, 24, 8, 257)],
+)
+def test_frame_count(seconds: float, fps: int, step: int, frames: int) -> None:
+    assert frame_count(seconds, fps, step) == frames
+    assert (frames - 1) % step == 0 or step == 1
+
+
+def test_frame_size_keeps_the_budget_and_aspect() -> None:
+    defaults = module.DEFAULTS["CogVideoXPipeline"]
+    assert frame_size(1280, 720, defaults) == (768, 448)
+    width, height = frame_size(720, 1280, defaults)
+    assert (width % 32, height % 32) == (0, 0)
+    assert width < height
+
+
+def test_frames_are_normalised_to_uint8() -> None:
+    frames = to_uint8_frames(np.full((2, 4, 6, 3), 0.5, dtype=np.float32))
+    assert frames[0].dtype == np.uint8
+    assert int(frames[0][0, 0, 0]) == 128
+    assert to_uint8_frames([np.zeros((4, 6), dtype=np.uint8)])[0].shape == (4, 6, 3)
+    with pytest.raises(InvalidMedia):
+        to_uint8_frames([])
+
+
+def test_write_mp4_crops_odd_sides(tmp_path: Path) -> None:
+    frames = [np.full((33, 65, 3), i * 20, dtype=np.uint8) for i in range(9)]
+    dest = write_mp4(frames, 8, tmp_path / "out.mp4")
+    with av.open(str(dest)) as container:
+        stream = container.streams.video[0]
+        decoded = list(container.decode(stream))
+        assert (stream.codec_context.width, stream.codec_context.height) == (64, 32)
+        assert len(decoded) == 9
+        assert stream.average_rate == 8
+
+
+class Recorder:
+    def __init__(self, workdir: Path, cancel: bool = False) -> None:
+        self.workdir = workdir
+        self.events: list[tuple[float, str | None]] = []
+        self.cancel = cancel
+
+    async def progress(self, fraction: float, message: str | None) -> None:
+        self.events.append((fraction, message))
+
+    async def save(self, task_id: str) -> None:
+        raise AssertionError("a local model has no provider task")
+
+    async def is_cancelled(self) -> bool:
+        return self.cancel
+
+    @property
+    def context(self) -> GenerationContext:
+        return GenerationContext(self.workdir, self.progress, self.save, self.is_cancelled)
+
+
+def stub_render(job: Job, report: module.Report, cancel: threading.Event) -> Any:
+    """Stands in for the pipeline call (numpy only): same contract as the diffusers output."""
+    for step in range(job.steps):
+        if cancel.wait(0.005):
+            raise module._Interrupted
+        report((step + 1) / job.steps)
+    return np.random.default_rng(job.seed).random((job.num_frames, job.height, job.width, 3))
+
+
+@pytest.mark.usefixtures("pretend_installed")
+async def test_generate_orchestration_with_a_stub_pipeline(tmp_path: Path) -> None:
+    make_model(tmp_path / "models", "cog")
+    adapter = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(tmp_path / "models")))
+    adapter.render = stub_render
+    work = tmp_path / "work"
+    work.mkdir()
+    recorder = Recorder(work)
+    request = GenerationRequest(
+        "sr",
+        "h",
+        "diffusers/cog",
+        "a fox in snow",
+        2.0,
+        5,
+        OutputFormat(320, 180, 24),
+        params={"num_inference_steps": 4, "width": 96, "height": 64},
+    )
+    result = await adapter.generate(request, recorder.context)
+    with av.open(str(result.path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (96, 64)
+        assert sum(1 for _ in container.decode(stream)) == 17  # 2 s x 8 fps -> 8k+1
+    fractions = [f for f, _ in recorder.events]
+    assert 0.25 in fractions
+    assert recorder.events[-1] == (1.0, None)
+    assert result.cost == 0.0
+
+
+@pytest.mark.usefixtures("pretend_installed")
+async def test_cancel_interrupts_the_pipeline(tmp_path: Path) -> None:
+    make_model(tmp_path / "models", "cog")
+    adapter = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(tmp_path / "models")))
+    adapter.render = stub_render
+    request = GenerationRequest(
+        "sr", "h", "diffusers/cog", "x", 1.0, 1, OutputFormat(), params={"num_inference_steps": 200}
+    )
+    with pytest.raises(Cancelled):
+        await adapter.generate(request, Recorder(tmp_path, cancel=True).context)
+
+
+@pytest.mark.usefixtures("pretend_installed")
+async def test_bad_requests_are_refused(tmp_path: Path) -> None:
+    make_model(tmp_path, "cog")
+    adapter = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(tmp_path)))
+    context = Recorder(tmp_path).context
+    base = GenerationRequest("sr", "h", "diffusers/cog", "x", 1.0, 1, OutputFormat())
+    with pytest.raises(PermanentError, match="no diffusers model"):
+        await adapter.generate(
+            GenerationRequest("sr", "h", "diffusers/other", "x", 1.0, 1, OutputFormat()), context
+        )
+    with pytest.raises(PromptRejected, match="not a diffusers model id"):
+        await adapter.generate(
+            GenerationRequest("sr", "h", "diffusers/../cog", "x", 1.0, 1, OutputFormat()), context
+        )
+    with pytest.raises(PromptRejected, match=r"params\.width"):
+        await adapter.generate(
+            GenerationRequest(
+                "sr", "h", "diffusers/cog", "x", 1.0, 1, OutputFormat(), params={"width": 100}
+            ),
+            context,
+        )
+    with pytest.raises(PromptRejected, match="prompt is empty"):
+        await adapter.generate(
+            GenerationRequest("sr", "h", base.model, " ", 1.0, 1, OutputFormat()), context
+        )
