@@ -40,6 +40,7 @@ if (!existsSync(resolve(here, "../src/videofoundry/web/index.html"))) {
 
 export default defineConfig({
   testDir: "./e2e",
+  globalTeardown: "./e2e/teardown.ts",
   timeout: 120_000,
   expect: { timeout: 15_000 },
   fullyParallel: false,

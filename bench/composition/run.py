@@ -34,8 +34,8 @@ import numpy as np
 from videofoundry.media import probe
 from videofoundry.media.encoder import (
     AUDIO_RATE,
-    AudioEncoder,
     SILENT_HANDLER,
+    AudioEncoder,
     CanonicalWriter,
     add_canonical_audio_stream,
     samples_at,

@@ -49,16 +49,13 @@ def _serve(settings: Settings, host: str, port: int, with_workers: bool) -> None
     import uvicorn
 
     from videofoundry.main import create_app
+    from videofoundry.runtime import Runtime
     from videofoundry.workers.runner import run_workers
 
-    companions = ()
-    if with_workers:
+    async def workers(runtime: Runtime) -> None:
+        await run_workers(runtime, ("ai", "composition"), recover=True)
 
-        async def workers(runtime):  # type: ignore[no-untyped-def]
-            await run_workers(runtime, ("ai", "composition"), recover=True)
-
-        companions = (workers,)
-    application = create_app(settings, companions=companions)
+    application = create_app(settings, companions=(workers,) if with_workers else ())
     uvicorn.run(application, host=host, port=port, log_level=settings.LOG_LEVEL.lower())
 
 

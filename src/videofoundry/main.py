@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -25,7 +26,7 @@ WEB_DIR = Path(__file__).parent / "web"
 RELAY_SECONDS = 1.0
 
 # Extra background services the embedded `up` command runs beside the API (the workers).
-Companion = Callable[[Runtime], Awaitable[None]]
+Companion = Callable[[Runtime], Coroutine[Any, Any, None]]
 
 
 async def relay_forever(runtime: Runtime) -> None:
@@ -38,9 +39,7 @@ async def relay_forever(runtime: Runtime) -> None:
         await asyncio.sleep(RELAY_SECONDS)
 
 
-def create_app(
-    settings: Settings | None = None, companions: tuple[Companion, ...] = ()
-) -> FastAPI:
+def create_app(settings: Settings | None = None, companions: tuple[Companion, ...] = ()) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager

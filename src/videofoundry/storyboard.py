@@ -1,14 +1,14 @@
 """`videofoundry render`: a YAML storyboard to an MP4, headless, on the embedded stack.
 
-    name: Tide pools
-    output: {width: 1280, height: 720, fps: 24}
-    transition: {kind: crossfade, duration: 0.5}   # optional project default
-    segments:
-      - prompt: dawn over a quiet tide pool
-        duration: 4
-        model: procedural          # optional
-        params: {style: waves}     # optional
-        seed: 7                    # optional; fixed seeds make re-renders free
+name: Tide pools
+output: {width: 1280, height: 720, fps: 24}
+transition: {kind: crossfade, duration: 0.5}   # optional project default
+segments:
+  - prompt: dawn over a quiet tide pool
+    duration: 4
+    model: procedural          # optional
+    params: {style: waves}     # optional
+    seed: 7                    # optional; fixed seeds make re-renders free
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -41,7 +41,7 @@ class _Output(BaseModel):
     width: int = 1280
     height: int = 720
     fps: int = 24
-    aspect_mode: str = "fit"
+    aspect_mode: Literal["fit", "fill"] = "fit"
 
 
 class Storyboard(BaseModel):
@@ -116,7 +116,7 @@ async def _start(runtime: Runtime, board: Storyboard) -> str:
                 width=board.output.width,
                 height=board.output.height,
                 fps=board.output.fps,
-                aspect_mode=board.output.aspect_mode,  # type: ignore[arg-type]
+                aspect_mode=board.output.aspect_mode,
                 default_transition=board.transition,
             ),
         )

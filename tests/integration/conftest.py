@@ -19,7 +19,8 @@ async def client(
         async with api_client(make_settings(data_dir)) as c:
             yield c
     else:
-        async with postgres_database() as url, api_client(
-            make_settings(data_dir, DATABASE_URL=url)
-        ) as c:
+        async with (
+            postgres_database() as url,
+            api_client(make_settings(data_dir, DATABASE_URL=url)) as c,
+        ):
             yield c

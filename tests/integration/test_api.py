@@ -92,7 +92,9 @@ async def test_project_crud_and_segments_in_order(client: httpx.AsyncClient) -> 
     assert [s["prompt"] for s in detail["segments"]] == ["shot 0", "shot 1", "shot 2"]
     assert [s["position"] for s in detail["segments"]] == [0, 1, 2]
     assert detail["segment_count"] == 3 and detail["total_duration"] == 6
-    assert all(s["model"] == "procedural" and isinstance(s["seed"], int) for s in detail["segments"])
+    assert all(
+        s["model"] == "procedural" and isinstance(s["seed"], int) for s in detail["segments"]
+    )
 
     renamed = await client.put(
         f"/api/projects/{project['id']}", json={"name": "Final cut"}, headers=auth
@@ -113,9 +115,9 @@ async def test_project_crud_and_segments_in_order(client: httpx.AsyncClient) -> 
 async def test_segment_update_changes_spec_hash_only_for_pixels(client: httpx.AsyncClient) -> None:
     auth = await register(client)
     project = await make_project(client, auth, n=1)
-    segment = (await client.get(f"/api/projects/{project['id']}", headers=auth)).json()[
-        "segments"
-    ][0]
+    segment = (await client.get(f"/api/projects/{project['id']}", headers=auth)).json()["segments"][
+        0
+    ]
     captioned = await client.put(
         f"/api/segments/{segment['id']}", json={"caption": "hello"}, headers=auth
     )
@@ -141,16 +143,14 @@ async def test_reorder(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("case", ["missing", "duplicated", "unknown", "foreign"])
-async def test_bad_reorder_is_422_and_changes_nothing(
-    client: httpx.AsyncClient, case: str
-) -> None:
+async def test_bad_reorder_is_422_and_changes_nothing(client: httpx.AsyncClient, case: str) -> None:
     auth = await register(client)
     project = await make_project(client, auth, n=3)
     other = await register(client)
     foreign_project = await make_project(client, other, n=1)
-    foreign_id = (
-        await client.get(f"/api/projects/{foreign_project['id']}", headers=other)
-    ).json()["segments"][0]["id"]
+    foreign_id = (await client.get(f"/api/projects/{foreign_project['id']}", headers=other)).json()[
+        "segments"
+    ][0]["id"]
     url = f"/api/projects/{project['id']}"
     ids = [s["id"] for s in (await client.get(url, headers=auth)).json()["segments"]]
     body = {
@@ -185,9 +185,7 @@ async def test_segment_validation_names_the_field(
 ) -> None:
     auth = await register(client)
     project = await make_project(client, auth)
-    response = await client.post(
-        f"/api/projects/{project['id']}/segments", json=body, headers=auth
-    )
+    response = await client.post(f"/api/projects/{project['id']}/segments", json=body, headers=auth)
     assert response.status_code == 422, response.text
     assert field in str(response.json()["detail"])
     detail = (await client.get(f"/api/projects/{project['id']}", headers=auth)).json()

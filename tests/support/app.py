@@ -75,8 +75,6 @@ async def register(client: httpx.AsyncClient, email: str | None = None) -> dict[
     password = "correct horse battery"
     response = await client.post("/api/auth/register", json={"email": email, "password": password})
     assert response.status_code == 201, response.text
-    response = await client.post(
-        "/api/auth/token", data={"username": email, "password": password}
-    )
+    response = await client.post("/api/auth/token", data={"username": email, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}

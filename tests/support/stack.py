@@ -39,7 +39,7 @@ class Stack:
         return Path(self.env["VF_TEST_LEDGER"])
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
+        log = open(self.workdir / f"{name}.log", "ab")
         process = subprocess.Popen(
             [str(BIN), *args], cwd=self.workdir, env=self.env, stdout=log, stderr=log
         )
@@ -48,7 +48,9 @@ class Stack:
 
     def start(self) -> None:
         if self.kind == "embedded":
-            self.spawn("up", "up", "--port", str(self.port), "--data-dir", str(self.workdir / "data"))
+            self.spawn(
+                "up", "up", "--port", str(self.port), "--data-dir", str(self.workdir / "data")
+            )
         else:
             self.spawn("api", "api", "--port", str(self.port))
             self.spawn("ai", "worker", "ai")

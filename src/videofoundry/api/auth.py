@@ -3,9 +3,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from fastapi import Depends
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -81,7 +80,9 @@ async def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) ->
 
 
 @router.post("/tokens", status_code=201, response_model=ApiTokenCreated)
-async def create_token(body: ApiTokenCreate, user: CurrentUser, session: SessionDep) -> ApiTokenCreated:
+async def create_token(
+    body: ApiTokenCreate, user: CurrentUser, session: SessionDep
+) -> ApiTokenCreated:
     """Create a long-lived API token for scripts; the token is shown only in this answer."""
     secret = new_api_token()
     row = ApiToken(user_id=user.id, name=body.name, token_hash=hash_api_token(secret))

@@ -14,10 +14,10 @@ from videofoundry.schemas.project import (
     ProjectPublic,
     ProjectUpdate,
     SegmentOrder,
+    SegmentPublic,
 )
 from videofoundry.services import assets
 from videofoundry.services import projects as service
-from videofoundry.schemas.project import SegmentPublic
 from videofoundry.storage import keys
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
@@ -36,7 +36,9 @@ async def project_public(session: AsyncSession, project: Project) -> ProjectPubl
     )
 
 
-async def segment_public(session: AsyncSession, runtime: Runtime, segment: Segment) -> SegmentPublic:
+async def segment_public(
+    session: AsyncSession, runtime: Runtime, segment: Segment
+) -> SegmentPublic:
     """The segment with URLs of the clip and poster of its current spec, if generated."""
     project = await session.get_one(Project, segment.project_id)
     clip = await assets.by_key(session, keys.clip(project.owner_id, segment.spec_hash))
@@ -71,7 +73,9 @@ def _columns(row: object) -> dict[str, object]:
 
 
 @router.post("", status_code=201, response_model=ProjectPublic)
-async def create_project(body: ProjectCreate, user: CurrentUser, session: SessionDep) -> ProjectPublic:
+async def create_project(
+    body: ProjectCreate, user: CurrentUser, session: SessionDep
+) -> ProjectPublic:
     """Create a project (an empty timeline)."""
     project = await service.create_project(session, user.id, body)
     await session.commit()
@@ -79,7 +83,9 @@ async def create_project(body: ProjectCreate, user: CurrentUser, session: Sessio
 
 
 @router.get("", response_model=Page[ProjectPublic])
-async def list_projects(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[ProjectPublic]:
+async def list_projects(
+    user: CurrentUser, session: SessionDep, page: PageDep
+) -> Page[ProjectPublic]:
     """The user's projects, newest first."""
     rows, total = await service.list_projects(session, user.id, page.limit, page.offset)
     return Page(

@@ -38,7 +38,9 @@ async def render_project(
     session: SessionDep,
     runtime: RuntimeDep,
     response: Response,
-    dry_run: Annotated[bool, Query(description="Only plan: what would be reused, generated, paid")] = False,
+    dry_run: Annotated[
+        bool, Query(description="Only plan: what would be reused, generated, paid")
+    ] = False,
 ) -> RenderJobPublic | RenderPlan:
     """Render the timeline: unchanged segments are reused, the rest generated, then stitched."""
     if dry_run:
@@ -148,7 +150,11 @@ async def render_progress(websocket: WebSocket, job_id: str) -> None:
                 async with runtime.sessions() as session:
                     job = await session.get_one(RenderJob, job_id)
                     view = await orchestrator.job_view(session, runtime, job)
-                snapshot = {"type": "snapshot", "seq": view.seq, "job": view.model_dump(mode="json")}
+                snapshot = {
+                    "type": "snapshot",
+                    "seq": view.seq,
+                    "job": view.model_dump(mode="json"),
+                }
                 await websocket.send_json(snapshot)
                 last = view.seq
                 if view.status in TERMINAL_JOB_STATES:
@@ -161,9 +167,7 @@ async def render_progress(websocket: WebSocket, job_id: str) -> None:
         await websocket.close()
 
 
-async def _stream(
-    websocket: WebSocket, runtime: Runtime, job_id: str, last: int, bus: Any
-) -> None:
+async def _stream(websocket: WebSocket, runtime: Runtime, job_id: str, last: int, bus: Any) -> None:
     """Forward events in seq order, reading persisted ones from the database so ordering and
     completeness never depend on the bus; progress ticks (no new seq) pass straight through."""
     iterator = bus.__aiter__()

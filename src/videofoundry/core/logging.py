@@ -23,7 +23,9 @@ class _JsonFormatter(logging.Formatter):
 def configure(level: str = "INFO", as_json: bool = False) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
-        _JsonFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        _JsonFormatter()
+        if as_json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

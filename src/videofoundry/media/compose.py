@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import math
 import os
 import tempfile
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -726,7 +727,9 @@ class _Composer:
         self.dst.parent.mkdir(parents=True, exist_ok=True)
         try:
             with tempfile.TemporaryDirectory(prefix=".vf-compose-", dir=self.dst.parent) as work:
-                self._write(tmp, Path(work), soundtrack)
+                pieces, audio = Path(work) / "pieces.mp4", Path(work) / "audio.m4a"
+                self._encode(pieces, audio, soundtrack)
+                self._mux(tmp, pieces, audio)
             info = probe(tmp, label="composed video")
             if self.options.webvtt is not None and self.cues:
                 write_webvtt(self.cues, self.options.webvtt)
@@ -737,68 +740,153 @@ class _Composer:
             self.report(1.0)
         return info
 
-    def _write(self, tmp: Path, work: Path, soundtrack: _Soundtrack | None) -> None:
+    # Phase 1: everything that is encoded, the audio in a second thread (the encoders
+    # release the GIL, so on two cores it costs almost nothing on top of the video).
+
+    def _encode(self, pieces: Path, audio: Path, soundtrack: _Soundtrack | None) -> None:
+        stop = threading.Event()
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vf-audio") as pool:
+            audio_done = pool.submit(self._encode_audio, audio, soundtrack, stop)
+            try:
+                self._render_pieces(pieces)
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                # Surfaces an audio error (a bad clip or soundtrack) even when the video
+                # part succeeded; after a video error it only waits for the thread.
+                if stop.is_set():
+                    with contextlib.suppress(BaseException):
+                        audio_done.result()
+            audio_done.result()
+
+    def _encode_audio(
+        self, path: Path, soundtrack: _Soundtrack | None, stop: threading.Event
+    ) -> None:
+        total = samples_at(self.timeline.total_frames, self.fps)
+        with av.open(str(path), "w", format="mp4") as out:
+            stream = add_canonical_audio_stream(out)
+            audio: _AudioTimeline | _SilentTrack
+            silent = all(i.audio_silent or not i.has_audio for i in self.timeline.infos)
+            if soundtrack is None and silent:
+                # Nothing to hear: ready-made silent frames, tagged so that a later stitch of
+                # the result takes this path too.
+                stream.metadata["handler_name"] = SILENT_HANDLER
+                audio = _SilentTrack(out, stream, total)
+            else:
+                audio = _AudioTimeline(
+                    self.clips, self.timeline, AudioEncoder(out, stream), soundtrack
+                )
+            step = AUDIO_RATE // 2
+            for sample in range(step, total + step, step):
+                if stop.is_set():
+                    return
+                audio.render_until(sample)
+            audio.flush()
+
+    def _render_pieces(self, path: Path) -> None:
+        """All re-encoded frames, back to back in one file, one encoder session.
+
+        Each piece starts with a forced keyframe (an IDR: the GOP is closed), so it decodes on
+        its own wherever it is spliced; one session avoids an encoder start-up per transition
+        and keeps x264's threads busy.
+        """
+        renders = [op for op in self.ops if isinstance(op, _Render)]
+        if not renders:
+            return
+        with CanonicalWriter(
+            path, self.fmt, audio="none", threads=self.options.threads, faststart=False
+        ) as writer:
+            for op in renders:
+                first = writer.frames
+                for step in op.steps:
+                    for yuv in self._frames(step):
+                        writer.write_frame(yuv, keyframe=writer.frames == first)
+                        self._progress(RENDER_COST)
+                if writer.frames - first != op.frames:
+                    raise InvalidMedia(
+                        f"a clip ended early while rendering a transition "
+                        f"({writer.frames - first} of {op.frames} frames)"
+                    )
+
+    # Phase 2: a remux. Video packets from the clips and the pieces, audio packets from the
+    # audio file, subtitles made on the way; interleaved every half second.
+
+    def _mux(self, tmp: Path, pieces: Path, audio_path: Path) -> None:
         out = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
         try:
             with av.open(str(self.clips[0].path), "r") as template_src:
                 vout = out.add_stream_from_template(template_src.streams.video[0])
             vout.time_base = Fraction(1, self.fps)
-            audio_stream = add_canonical_audio_stream(out)
-            total = samples_at(self.timeline.total_frames, self.fps)
-            audio: _AudioTimeline | _SilentTrack
-            if soundtrack is None and all(
-                i.audio_silent or not i.has_audio for i in self.timeline.infos
-            ):
-                # Nothing to hear: copy ready-made silent frames, and tag the result so a
-                # later stitch of it takes this path too.
-                audio_stream.metadata["handler_name"] = SILENT_HANDLER
-                audio = _SilentTrack(out, audio_stream, total)
-            else:
-                encoder = AudioEncoder(out, audio_stream)
-                audio = _AudioTimeline(self.clips, self.timeline, encoder, soundtrack)
-            subs = _add_subtitle_stream(out) if self.cues and self.options.captions_track else None
-            pending_cues = list(self.cues)
-            written = 0
-            for n, op in enumerate(self.ops):
-                is_copy = isinstance(op, _Copy)
-                if isinstance(op, _Copy):
-                    source = self.clips[op.clip].path
-                    who = self.timeline.entries[op.clip].label
-                    start, end = op.start, op.end
-                else:
-                    source = work / f"piece-{n}.mp4"
-                    self._render(op, source)
-                    # Delete each piece once copied, so scratch space stays one piece deep.
-                    who, start, end = "re-encoded piece", 0, op.frames
-                copied = 0
-                for packet in self._packets(source, start, end, who, piece=not is_copy):
-                    index = written + copied
-                    if index % max(1, self.fps // 2) == 0:
-                        # Interleave: audio and captions up to this picture before it.
-                        audio.render_until(samples_at(index, self.fps))
-                        while (
-                            subs is not None
-                            and pending_cues
-                            and pending_cues[0].start * self.fps <= index
-                        ):
-                            out.mux(_subtitle_packet(subs, pending_cues.pop(0)))
-                    packet.pts = packet.dts = index
-                    packet.duration = 1
-                    packet.time_base = Fraction(1, self.fps)
-                    packet.stream = vout
-                    out.mux(packet)
-                    copied += 1
-                if copied != end - start:
-                    raise InvalidMedia(f"{who}: expected {end - start} frames, found {copied}")
-                written += copied
-                if is_copy:
-                    self._progress(copied)
-                else:
-                    source.unlink()
-            audio.render_until(audio.total)
-            while subs is not None and pending_cues:
-                out.mux(_subtitle_packet(subs, pending_cues.pop(0)))
-            audio.flush()
+            audio_in = av.open(str(audio_path), "r")
+            with audio_in, contextlib.ExitStack() as stack:
+                ain = audio_in.streams.audio[0]
+                aout = out.add_stream_from_template(ain)
+                aout.metadata.update({k: v for k, v in ain.metadata.items() if k == "handler_name"})
+                audio_packets = (p for p in audio_in.demux(ain) if p.size)
+                pending_audio: list[av.Packet[AudioStream]] = []
+                subs = (
+                    _add_subtitle_stream(out) if self.cues and self.options.captions_track else None
+                )
+                pending_cues = list(self.cues)
+                piece_packets: Iterator[av.Packet[VideoStream]] | None = None
+                if any(isinstance(op, _Render) for op in self.ops):
+                    piece_packets = stack.enter_context(
+                        contextlib.closing(self._packets(pieces, 0, 1 << 62, "", piece=True))
+                    )
+
+                def mux_audio_until(index: int) -> None:
+                    # Audio up to the start of this picture, then the captions that begin.
+                    limit = samples_at(index, self.fps)
+                    while True:
+                        if not pending_audio:
+                            nxt = next(audio_packets, None)
+                            if nxt is None:
+                                break
+                            pending_audio.append(nxt)
+                        packet = pending_audio[0]
+                        assert packet.pts is not None
+                        if packet.pts >= limit:
+                            break
+                        packet.stream = aout
+                        out.mux(pending_audio.pop())
+                    while (
+                        subs is not None
+                        and pending_cues
+                        and pending_cues[0].start * self.fps <= index
+                    ):
+                        out.mux(_subtitle_packet(subs, pending_cues.pop(0)))
+
+                written = 0
+                for op in self.ops:
+                    if isinstance(op, _Copy):
+                        who = self.timeline.entries[op.clip].label
+                        source = self._packets(
+                            self.clips[op.clip].path, op.start, op.end, who, piece=False
+                        )
+                        count = op.end - op.start
+                    else:
+                        assert piece_packets is not None
+                        who, source, count = "re-encoded piece", piece_packets, op.frames
+                    copied = 0
+                    for packet in itertools.islice(source, count):
+                        index = written + copied
+                        if copied == 0 and not packet.is_keyframe:
+                            raise GenerationError(f"{who}: does not start on a keyframe")
+                        if index % max(1, self.fps // 2) == 0:
+                            mux_audio_until(index)
+                        packet.pts = packet.dts = index
+                        packet.duration = 1
+                        packet.time_base = Fraction(1, self.fps)
+                        packet.stream = vout
+                        out.mux(packet)
+                        copied += 1
+                    if copied != count:
+                        raise InvalidMedia(f"{who}: expected {count} frames, found {copied}")
+                    written += copied
+                    if isinstance(op, _Copy):
+                        self._progress(copied)
+                mux_audio_until(1 << 62)
             out.close()
         except BaseException:
             # Keep the original error; the half-written file is deleted by the caller.
@@ -808,8 +896,8 @@ class _Composer:
 
     def _packets(
         self, path: Path, start: int, end: int, who: str, *, piece: bool
-    ) -> Iterator[av.Packet[VideoStream]]:
-        """Video packets of frames [start, end) of a clip or a re-encoded piece, in order.
+    ) -> Generator[av.Packet[VideoStream]]:
+        """Video packets of frames [start, end) of a clip or of the pieces file, in order.
 
         The SPS/PPS are compared with the first clip's before any packet is copied: joining
         streams with different headers would give a file that plays as garbage.
@@ -821,8 +909,7 @@ class _Composer:
             raise InvalidMedia(f"{who}: not a readable media file ({exc})") from exc
         with container:
             vs = container.streams.video[0]
-            fingerprint = probe_fingerprint(vs)
-            if fingerprint != expected:
+            if probe_fingerprint(vs) != expected:
                 if piece:
                     raise GenerationError(
                         "a re-encoded transition does not share the clips' H.264 settings; "
@@ -831,11 +918,16 @@ class _Composer:
                 raise InvalidMedia(f"{who}: H.264 settings changed while composing")
             tb = vs.time_base
             assert tb is not None
+            # Frame index from the timestamp in integers (Fraction arithmetic per packet
+            # shows up in profiles of long timelines).
+            num, den = tb.numerator * self.fps, tb.denominator
+            if start > 0:
+                container.seek((start * den) // num, stream=vs, backward=True)
             try:
                 for packet in container.demux(vs):
                     if not packet.size or packet.pts is None:
                         continue
-                    index = round(packet.pts * tb * self.fps)
+                    index = (packet.pts * num + den // 2) // den
                     if index < start:
                         continue
                     if index >= end:
@@ -862,20 +954,6 @@ class _Composer:
             if ob:
                 ob.apply(b)
             yield blend_frames(step.kind, a, b, _alpha(j, step.frames), fmt.width, fmt.height)
-
-    def _render(self, op: _Render, path: Path) -> None:
-        with CanonicalWriter(
-            path, self.fmt, audio="none", threads=self.options.threads, faststart=False
-        ) as writer:
-            for step in op.steps:
-                for yuv in self._frames(step):
-                    writer.write_frame(yuv)
-                    self._progress(RENDER_COST)
-        if writer.frames != op.frames:
-            raise InvalidMedia(
-                f"a clip ended early while rendering a transition ({writer.frames} of "
-                f"{op.frames} frames)"
-            )
 
 
 def probe_fingerprint(stream: Stream) -> str:

@@ -219,8 +219,13 @@ class CanonicalWriter:
         self._pending_samples = 0
         self._closed = False
 
-    def write_frame(self, frame: av.VideoFrame | npt.NDArray[np.uint8]) -> None:
-        """Append one frame: a VideoFrame, an RGB array (H, W, 3) or a yuv420p array."""
+    def write_frame(
+        self, frame: av.VideoFrame | npt.NDArray[np.uint8], *, keyframe: bool = False
+    ) -> None:
+        """Append one frame: a VideoFrame, an RGB array (H, W, 3) or a yuv420p array.
+
+        `keyframe` forces an IDR here (the GOP cadence restarts from it).
+        """
         if isinstance(frame, np.ndarray):
             frame = rgb_to_frame(frame) if frame.ndim == 3 else yuv_to_frame(frame)
         if (frame.width, frame.height) != (self.fmt.width, self.fmt.height):
@@ -234,7 +239,7 @@ class CanonicalWriter:
         frame.time_base = Fraction(1, self.fmt.fps)
         # A decoded source frame keeps its picture type, and x264 obeys a forced "I": that
         # would put keyframes off the half-second grid.
-        frame.pict_type = PictureType.NONE
+        frame.pict_type = PictureType.I if keyframe else PictureType.NONE
         self._container.mux(self._video.encode(frame))
         self.frames += 1
         self._pump_audio(final=False)

@@ -18,9 +18,7 @@ class SegmentRender(Base):
     __tablename__ = "segment_render"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    job_id: Mapped[str] = mapped_column(
-        ForeignKey("render_job.id", ondelete="CASCADE"), index=True
-    )
+    job_id: Mapped[str] = mapped_column(ForeignKey("render_job.id", ondelete="CASCADE"), index=True)
     segment_id: Mapped[str] = mapped_column(String(32), index=True)
     """Not a foreign key: the history of a job outlives the segment's deletion."""
     position: Mapped[int] = mapped_column(Integer)

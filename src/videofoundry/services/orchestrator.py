@@ -310,14 +310,14 @@ async def job_view(session: AsyncSession, runtime: Runtime, job: RenderJob) -> R
     return RenderJobPublic(
         id=job.id,
         project_id=job.project_id,
-        status=job.status,  # type: ignore[arg-type]
+        status=job.status,
         progress=job_progress(job, rows),
         seq=job.event_seq,
         segments=[
             SegmentStatus(
                 segment_id=r.segment_id,
                 position=r.position,
-                status=r.status,  # type: ignore[arg-type]
+                status=r.status,
                 progress=1.0 if r.status == "completed" else r.progress,
                 reused=r.reused,
                 error=r.error,
@@ -380,15 +380,11 @@ async def _refund_unspent(session: AsyncSession, job: RenderJob, rows: list[Segm
     )
     if unspent > 0:
         await session.execute(
-            update(User)
-            .where(User.id == job.owner_id)
-            .values(spent_usd=User.spent_usd - unspent)
+            update(User).where(User.id == job.owner_id).values(spent_usd=User.spent_usd - unspent)
         )
 
 
-async def fail_job(
-    session: AsyncSession, job: RenderJob, error: str, events: Events
-) -> None:
+async def fail_job(session: AsyncSession, job: RenderJob, error: str, events: Events) -> None:
     if job.status not in ACTIVE_JOB_STATES:
         return
     rows = await segment_rows(session, job.id)

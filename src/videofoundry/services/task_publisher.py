@@ -29,7 +29,9 @@ def enqueue_composition(session: AsyncSession, job_id: str) -> None:
     enqueue(session, COMPOSITIONS, {"job_id": job_id})
 
 
-async def relay(sessions: async_sessionmaker[AsyncSession], broker: Broker, batch: int = 200) -> int:
+async def relay(
+    sessions: async_sessionmaker[AsyncSession], broker: Broker, batch: int = 200
+) -> int:
     """Publish unpublished outbox rows; returns how many were published."""
     published = 0
     while True:

@@ -35,7 +35,9 @@ async def run_workers(runtime: Runtime, kinds: tuple[str, ...], recover: bool = 
         queue, handler = KINDS[kind]
         prefetch = runtime.settings.AI_WORKER_CONCURRENCY if kind == "ai" else 1
 
-        async def bound(message: Message, handler: Callable[..., Awaitable[None]] = handler) -> None:
+        async def bound(
+            message: Message, handler: Callable[..., Awaitable[None]] = handler
+        ) -> None:
             await handler(runtime, message)
 
         consumers.append(await runtime.broker.consume(queue, bound, prefetch=prefetch))

@@ -37,8 +37,12 @@ def _stability_server() -> Iterator[FakeServer]:
 
 
 def _fresh(server: FakeServer) -> FakeServer:
+    """Forget the previous test: tasks, ledger, faults, clock offset and config tweaks."""
     server.reset()
+    server.state.clock.offset = 0.0
     server.config.concurrency = FAKE_TIMINGS["concurrency"]
+    server.config.wait_scale = FAKE_TIMINGS["wait_scale"]
+    server.config.estimated_cost = False
     return server
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ from videofoundry.core.errors import (
     PromptRejected,
     ProviderUnavailable,
     RetryableError,
+    TaskFailed,
 )
 from videofoundry.testing.fakes import FakeServer
 from videofoundry.workers.ai_worker.adapters.base import OutputFormat
@@ -271,9 +273,9 @@ async def test_over_provider_concurrency_tasks_wait_throttled(
         ("SAFETY.OUTPUT.VIDEO", PromptRejected),
         ("INPUT_PREPROCESSING.SAFETY.TEXT", PromptRejected),
         ("ASSET.INVALID", PromptRejected),
-        ("INTERNAL", RetryableError),
-        ("THIRD_PARTY.UNAVAILABLE", RetryableError),
-        ("INPUT_PREPROCESSING.INTERNAL", RetryableError),
+        ("INTERNAL", TaskFailed),
+        ("THIRD_PARTY.UNAVAILABLE", TaskFailed),
+        ("INPUT_PREPROCESSING.INTERNAL", TaskFailed),
         ("INTERNAL.BAD_OUTPUT.CODE01", PermanentError),
         ("SOMETHING.NEW", PermanentError),
         (None, PermanentError),
@@ -291,7 +293,7 @@ async def test_failure_codes_map_by_family(
     with pytest.raises(error) as caught:
         await make_adapter().generate(request("runway/gen4_turbo", init_image=png()), rec.context)
     # Exact class family: a retryable failure must not be permanent and vice versa.
-    assert isinstance(caught.value, RetryableError) == (error is RetryableError)
+    assert isinstance(caught.value, RetryableError) == (error is TaskFailed)
     assert isinstance(caught.value, PromptRejected) == (error is PromptRejected)
     assert text in str(caught.value)  # the provider's reason, verbatim
     if code:
@@ -321,7 +323,7 @@ async def test_retryable_failure_starts_a_new_task_on_the_next_attempt(
 ) -> None:
     runway_fake.set_faults(task={"fail": True, "failure_code": "INTERNAL", "times": 1})
     adapter = make_adapter()
-    with pytest.raises(RetryableError):
+    with pytest.raises(TaskFailed):
         await adapter.generate(request("runway/gen4_turbo", init_image=png()), rec.context)
     result = await adapter.generate(
         request("runway/gen4_turbo", init_image=png(), provider_task_id=rec.saved[0]),
@@ -686,14 +688,21 @@ async def test_bad_key_is_a_permanent_error_without_the_key(
     ],
 )
 async def test_key_never_appears_in_errors(
-    runway_fake: FakeServer, make_adapter: MakeAdapter, rec: Recorder, fault: dict[str, Any]
+    runway_fake: FakeServer,
+    make_adapter: MakeAdapter,
+    rec: Recorder,
+    fault: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     runway_fake.set_faults(http=[fault])
     with pytest.raises(Exception) as caught:  # noqa: PT011 - any error; the key is the point
         await make_adapter().generate(request("runway/gen4_turbo", init_image=png()), rec.context)
     assert_secret_absent(caught.value, runway_fake.key)
     for _, message in rec.events:
         assert runway_fake.key not in (message or "")
+    assert caplog.records  # the retries were logged...
+    assert runway_fake.key not in caplog.text  # ...without the key
 
 
 async def test_echoed_key_is_redacted_but_reason_kept(

@@ -351,6 +351,30 @@ async def test_truncated_body_is_downloaded_again(tmp_path: Path) -> None:
     assert len(seen) == 2
 
 
+async def test_redirects_are_followed_and_each_hop_checked(tmp_path: Path) -> None:
+    mp4 = make_mp4(32, 32, 3, 24)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/a.mp4":
+            return httpx.Response(302, headers={"location": "https://cdn2.example.net/b.mp4"})
+        if request.url.path == "/b.mp4":
+            return httpx.Response(200, content=mp4)
+        return httpx.Response(302, headers={"location": "http://169.254.169.254/latest"})
+
+    http = client(handler)
+    await http.download("https://cdn.example.net/a.mp4", tmp_path / "a", max_bytes=1 << 20)
+    assert (tmp_path / "a").read_bytes() == mp4
+    with pytest.raises(ProviderUnavailable, match="non-https"):
+        await http.download("https://cdn.example.net/evil.mp4", tmp_path / "b", max_bytes=1 << 20)
+
+
+async def test_redirect_loops_end(tmp_path: Path) -> None:
+    handler, seen = scripted(httpx.Response(302, headers={"location": "/again.mp4"}))
+    with pytest.raises(ProviderUnavailable, match="redirected too often"):
+        await client(handler).download("https://cdn.example.net/a.mp4", tmp_path / "a", max_bytes=9)
+    assert len(seen) == 4
+
+
 @pytest.mark.parametrize(
     ("url", "allow_local", "ok"),
     [

@@ -7,6 +7,7 @@ import { useAppShallow } from "../../store";
 import { RenderHistory } from "../dashboard/RenderHistory";
 import { RenderPanel } from "../dashboard/RenderPanel";
 import { Inspector } from "./Inspector";
+import { ProjectSettings } from "./ProjectSettings";
 import { totalDuration } from "./slice";
 import { PX_PER_SECOND, Timeline } from "./Timeline";
 
@@ -30,6 +31,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     canRedo: st.redoStack.length > 0,
     loadProject: st.loadProject,
     closeProject: st.closeProject,
+    updateProject: st.updateProject,
     loadModels: st.loadModels,
     loadJobs: st.loadJobs,
     stopWatching: st.stopWatching,
@@ -42,6 +44,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     clearError: st.clearTimelineError,
   }));
   const [zoom, setZoom] = useState(PX_PER_SECOND);
+  const [editingProject, setEditingProject] = useState(false);
   const { loadProject, closeProject, loadModels, loadJobs, stopWatching, undo, redo } = s;
 
   useEffect(() => {
@@ -93,6 +96,9 @@ export function EditorPage({ projectId }: { projectId: Id }) {
           <span className="muted small">
             {s.project.width}×{s.project.height} · {s.project.fps} fps
           </span>
+          <button type="button" className="small" onClick={() => setEditingProject((v) => !v)}>
+            Settings
+          </button>
         </div>
         <div className="row gap">
           <span data-testid="total-duration">
@@ -110,6 +116,11 @@ export function EditorPage({ projectId }: { projectId: Id }) {
           </button>
         </div>
       </div>
+      {editingProject && (
+        <section className="card">
+          <ProjectSettings project={s.project} onSave={s.updateProject} onClose={() => setEditingProject(false)} />
+        </section>
+      )}
       <ErrorBanner message={s.error} onDismiss={s.clearError} />
       <ErrorBanner message={s.modelsError} />
 

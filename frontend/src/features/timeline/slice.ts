@@ -1,5 +1,14 @@
 import { ApiError, errorMessage } from "../../api/client";
-import type { Id, ModelInfo, Project, ProjectDetail, Segment, SegmentCreate, SegmentUpdate } from "../../api/types";
+import type {
+  Id,
+  ModelInfo,
+  Project,
+  ProjectDetail,
+  ProjectUpdate,
+  Segment,
+  SegmentCreate,
+  SegmentUpdate,
+} from "../../api/types";
 import type { GetState, SetState, SliceCreator } from "../../store/types";
 
 // ---------------------------------------------------------------------------------------------
@@ -66,6 +75,8 @@ export interface TimelineSlice {
 
   loadProject: (id: Id) => Promise<void>;
   closeProject: () => void;
+  /** Rename or change the output format; returns field errors (empty on success). */
+  updateProject: (patch: ProjectUpdate) => Promise<Record<string, string>>;
   selectSegment: (id: Id | null) => void;
   addSegment: (init?: Partial<SegmentCreate>) => Promise<Segment | null>;
   updateSegment: (id: Id, patch: SegmentUpdate, options?: { record?: boolean }) => Promise<boolean>;
@@ -170,6 +181,19 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         undoStack: [],
         redoStack: [],
       });
+    },
+
+    updateProject: async (patch) => {
+      const project = get().project;
+      if (!project) return {};
+      try {
+        const updated = await api.updateProject(project.id, patch);
+        set({ project: { ...updated, segment_count: project.segment_count, total_duration: project.total_duration } });
+        return {};
+      } catch (err) {
+        if (err instanceof ApiError && Object.keys(err.fieldErrors).length > 0) return err.fieldErrors;
+        return { _: errorMessage(err) };
+      }
     },
 
     selectSegment: (id) => set({ selectedSegmentId: id, segmentFieldErrors: {} }),

@@ -26,7 +26,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -632,10 +632,3 @@ async def read_json(request: Request) -> tuple[Any, str | None]:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def iter_headers(headers: MutableMapping[str, str]) -> Iterator[tuple[str, str]]:
-    yield from headers.items()
-
-
-AsyncHandler = Callable[..., Awaitable[Response]]

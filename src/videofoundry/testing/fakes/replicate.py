@@ -44,6 +44,7 @@ class FakeModel:
     """Some models answer a list of URLs instead of one URL."""
 
 
+# Version ids here are made up for the fake; real ones come from the model's page.
 DEFAULT_MODELS: dict[str, FakeModel] = {
     "minimax/video-01": FakeModel(
         "5aa835260ff7f40f4069c41185f72036accf99e29957bb4a3b3a911f3b6c1912"

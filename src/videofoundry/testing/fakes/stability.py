@@ -20,6 +20,7 @@ import asyncio
 import io
 import math
 import secrets
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -148,7 +149,7 @@ def create_app(config: FakeConfig) -> FastAPI:
                     "model": "core",
                     "segment": request.headers.get(SEGMENT_HEADER),
                     "body": fields,
-                    "time": 0.0,
+                    "time": time.time(),
                 }
             )
         used_seed = int(seed) or 1234

@@ -285,7 +285,11 @@ async def _store(
             audio_codec=info.audio_codec,
         )
         await assets.record(
-            session, owner_id=owner_id, kind="poster", stored=stored_poster, content_type="image/jpeg"
+            session,
+            owner_id=owner_id,
+            kind="poster",
+            stored=stored_poster,
+            content_type="image/jpeg",
         )
         cost = Decimal(str(result.cost)) if result.cost is not None else row.estimated_cost
         await _complete(session, runtime, job, row, clip.id, cost, events, reused=False)

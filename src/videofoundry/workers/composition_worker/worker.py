@@ -153,7 +153,11 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
                 stored=stored_poster,
                 content_type="image/jpeg",
             )
-            job.final_asset_id, job.poster_asset_id, job.duration = final.id, poster.id, info.duration
+            job.final_asset_id, job.poster_asset_id, job.duration = (
+                final.id,
+                poster.id,
+                info.duration,
+            )
             orchestrator.finish_job(session, job, "completed", events)
         await orchestrator.publish(runtime, events)
     finally:
@@ -184,7 +188,9 @@ async def _run_compose(
                 path=path,
                 label=label,
                 # There is nothing to transition into after the last clip.
-                transition=None if last else _transition(spec.get("transition") or default_transition),
+                transition=None
+                if last
+                else _transition(spec.get("transition") or default_transition),
                 caption=caption if isinstance(caption, str) else None,
             )
         )
@@ -214,5 +220,3 @@ async def _fail(runtime: Runtime, job_id: str, lease: str, error: str) -> None:
             return
         await orchestrator.fail_job(session, job, f"composition failed: {error}", events)
     await orchestrator.publish(runtime, events)
-
-

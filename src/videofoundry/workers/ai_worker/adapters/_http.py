@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -288,6 +288,7 @@ def check_result_url(url: Any, provider: str, *, allow_local: bool) -> str:
 
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+MAX_REDIRECTS = 3
 MAX_REPLY_BYTES = 32 * 1024 * 1024
 """Cap of any in-memory answer (JSON, error pages): a hostile or broken server cannot OOM us."""
 
@@ -351,12 +352,12 @@ class ProviderHTTP:
                 transport=self._transport,
                 follow_redirects=False,
             )
-            # Result URLs live on CDNs: no auth header ever goes there, redirects are fine.
+            # Result URLs live on CDNs: no auth header ever goes there; redirects are followed
+            # by `download` itself so every hop is checked like the first URL.
             self._media = httpx.AsyncClient(
                 timeout=self._timeout,
                 transport=self._transport,
-                follow_redirects=True,
-                max_redirects=3,
+                follow_redirects=False,
             )
         return self._api, self._media
 
@@ -442,7 +443,7 @@ class ProviderHTTP:
                     ok=ok_set,
                     timeout=timeout,
                 )
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 last_problem = self.redact(f"{type(exc).__name__}: {exc}")
                 before_send = isinstance(
                     exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
@@ -594,22 +595,24 @@ class ProviderHTTP:
     async def download(self, url: str, dest: Path, *, max_bytes: int) -> Path:
         """Stream a result URL to `dest` with a size cap; retries like an idempotent GET.
 
-        The URL comes from the provider and is checked first (`check_result_url`); no API
-        headers are sent (signed CDN URLs need none, and the key must not travel to another
-        host). 403/404/410 raise `ExpiredURL`; a file PyAV cannot decode raises InvalidMedia.
+        The URL comes from the provider and is checked first (`check_result_url`), and again
+        at every redirect hop (at most `MAX_REDIRECTS`); no API headers are sent (signed CDN
+        URLs need none, and the key must not travel to another host). 403/404/410 raise
+        `ExpiredURL`; a file PyAV cannot decode raises InvalidMedia.
         """
         url = check_result_url(url, self.provider, allow_local=self.allow_local_results)
         shown = self.redact(urlsplit(url).path[-60:])
         policy = self.retry
         last_problem = ""
         last_hint: float | None = None
-        for attempt in range(policy.attempts):
+        attempt = hops = 0
+        while attempt < policy.attempts:
             _, media = self._clients()
             try:
                 reply = await self._send(
                     media, "GET", url, sink=dest, sink_max_bytes=max_bytes, ok=frozenset({200})
                 )
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 # Covers a body cut short (RemoteProtocolError) and timeouts: fetch again.
                 last_problem = self.redact(f"{type(exc).__name__}: {exc}")
                 last_hint = None
@@ -617,6 +620,17 @@ class ProviderHTTP:
                 if reply.status == 200:
                     await probe_video(dest, self.provider)
                     return dest
+                if reply.status in (301, 302, 303, 307, 308):
+                    hops += 1
+                    location = reply.headers.get("location")
+                    if not location or hops > MAX_REDIRECTS:
+                        raise ProviderUnavailable(
+                            f"{self.provider} result URL redirected too often or nowhere"
+                        )
+                    url = check_result_url(
+                        urljoin(url, location), self.provider, allow_local=self.allow_local_results
+                    )
+                    continue
                 if reply.status in (403, 404, 410):
                     raise ExpiredURL(
                         f"{self.provider} result URL answered HTTP {reply.status} "
@@ -629,8 +643,9 @@ class ProviderHTTP:
                     raise InvalidMedia(
                         f"{self.provider} result URL answered HTTP {reply.status}: …{shown}"
                     )
-            if attempt + 1 < policy.attempts:
-                await self._pause(attempt, last_hint, "GET", f"…{shown}", last_problem)
+            attempt += 1
+            if attempt < policy.attempts:
+                await self._pause(attempt - 1, last_hint, "GET", f"…{shown}", last_problem)
         raise ProviderUnavailable(
             f"{self.provider}: download of the result failed after {policy.attempts} attempts "
             f"({last_problem})",
@@ -792,7 +807,7 @@ async def poll_until(
                 f"{provider} task {task_id} did not finish within {timeout:.0f} s; "
                 "it is still stored and a retry resumes it"
             )
-        await sleep(0)
+        await sleep(delay)
 
 
 # --------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from videofoundry.core.errors import (
     PermanentError,
     PromptRejected,
     ProviderUnavailable,
-    RetryableError,
+    TaskFailed,
 )
 from videofoundry.workers.ai_worker.adapters._http import (
     SEGMENT_HEADER,
@@ -204,7 +204,8 @@ def failure_error(task_id: str, code: str | None, failure: str | None) -> Genera
 
     SAFETY.* (and INPUT_PREPROCESSING.SAFETY.*) is moderation: PromptRejected with the
     provider's text verbatim. INTERNAL, INTERNAL.* (except BAD_OUTPUT), THIRD_PARTY.* and
-    INPUT_PREPROCESSING.INTERNAL are transient: RetryableError. ASSET.* is a bad input image:
+    INPUT_PREPROCESSING.INTERNAL are transient: TaskFailed (a RetryableError telling the worker
+    to start a new task; failed tasks cost nothing [T]). ASSET.* is a bad input image:
     PromptRejected. Everything else (INTERNAL.BAD_OUTPUT.*, unknown codes, no code) is a
     PermanentError carrying the text.
     """
@@ -220,7 +221,7 @@ def failure_error(task_id: str, code: str | None, failure: str | None) -> Genera
         or code.startswith("THIRD_PARTY")
         or code == "INPUT_PREPROCESSING.INTERNAL"
     ):
-        return RetryableError(f"Runway task {task_id} failed ({code}): {text}")
+        return TaskFailed(f"Runway task {task_id} failed ({code}): {text}")
     if code and code.startswith("INTERNAL.BAD_OUTPUT"):
         return PermanentError(
             f"Runway rejected its own output ({code}): {text}; change the input "
@@ -389,9 +390,9 @@ class RunwayAdapter(HostedAdapter):
                 await context.progress(0.0, "the stored Runway task no longer exists; restarting")
                 task_id = None
             elif first.status == "FAILED" and isinstance(
-                failure_error(task_id, first.failureCode, first.failure), RetryableError
+                failure_error(task_id, first.failureCode, first.failure), TaskFailed
             ):
-                # A transient failure (failed tasks cost nothing): this retry starts a new one.
+                # A transient failure whose id was kept anyway: this attempt starts a new task.
                 task_id, first = None, None
         if task_id is None:
             endpoint, body = await self._build(request, model, context)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from videofoundry.core.config import Settings
+
+
+def settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_embedded_defaults() -> None:
+    s = settings(ENVIRONMENT="development", DATA_DIR=Path("/tmp/vf"))
+    assert s.database_url == "sqlite+aiosqlite:////tmp/vf/videofoundry.db"
+    assert s.embedded
+    assert s.SECRET_KEY  # a development key is filled in
+
+
+@pytest.mark.parametrize("environment", ["production", "test"])
+def test_missing_secret_key_outside_development_is_an_error(environment: str) -> None:
+    with pytest.raises(ValidationError, match="SECRET_KEY must be set"):
+        settings(ENVIRONMENT=environment, SECRET_KEY="")
+
+
+def test_placeholder_secret_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="placeholder"):
+        settings(ENVIRONMENT="production", SECRET_KEY="changethis")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:////x/db.sqlite", "sqlite+aiosqlite:////x/db.sqlite"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ],
+)
+def test_database_url_gets_an_async_driver(url: str, expected: str) -> None:
+    assert settings(DATABASE_URL=url).database_url == expected
+
+
+def test_env_file_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("REDIS_URL=redis://example:6379/0\nSECRET_KEY=abc\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    s = Settings()
+    assert s.REDIS_URL == "redis://example:6379/0"
+    assert s.SECRET_KEY == "abc"
