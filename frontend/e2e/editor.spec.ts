@@ -49,6 +49,14 @@ test("auth errors, paginated projects, delete with confirm, inspector form and v
   // Editor: models, params form from the schema, validation, duplicate, delete, undo
   await page.getByRole("button", { name: "← Previous" }).click();
   await page.locator(".project-link").first().click();
+  await page.getByRole("button", { name: "Settings" }).click();
+  const settings = page.getByRole("form", { name: "Project settings" });
+  await settings.getByLabel("Name").fill("Renamed project");
+  await settings.getByLabel("FPS").fill("30");
+  await settings.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("heading", { name: "Renamed project" })).toBeVisible();
+  await expect(page.getByText("1280×720 · 30 fps")).toBeVisible();
+
   await page.getByRole("button", { name: "+ Add segment" }).click();
   const inspector = page.getByRole("form", { name: "Segment inspector" });
   const model = inspector.getByLabel("Model");

@@ -15,7 +15,7 @@ import httpx
 from tests.services import POSTGRES, POSTGRES_ADMIN_URL, require
 from videofoundry.core.config import Settings
 from videofoundry.database.migrate import upgrade_async
-from videofoundry.main import create_app
+from videofoundry.main import Companion, create_app
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -58,10 +58,12 @@ async def postgres_database() -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def api_client(
+    settings: Settings, companions: tuple[Companion, ...] = ()
+) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan running, behind an in-process HTTP client."""
     await upgrade_async(settings.database_url)
-    app = create_app(settings)
+    app = create_app(settings, companions=companions)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -4,7 +4,7 @@ No system ffmpeg is needed: everything runs on PyAV (FFmpeg libraries with libx2
 """
 
 from videofoundry.media.captions import CaptionOverlay, Cue, parse_webvtt, webvtt, write_webvtt
-from videofoundry.media.compose import (
+from videofoundry.media.composition import (
     TRANSITION_KINDS,
     ClipSpec,
     ComposeOptions,

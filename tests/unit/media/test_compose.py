@@ -28,7 +28,7 @@ from videofoundry.media import (
     probe,
     stitch_sync,
 )
-from videofoundry.media.compose import blend_frames
+from videofoundry.media.composition import blend_frames
 from videofoundry.media.encoder import AUDIO_RATE, pcm_frame
 
 FRAME = 1 / FMT.fps

@@ -23,7 +23,7 @@ from videofoundry.media import (
     webvtt,
 )
 from videofoundry.media.cli import register
-from videofoundry.media.compose import Transition
+from videofoundry.media.composition import Transition
 
 
 def test_probe_reports_the_canonical_facts(clips: list[Path]) -> None:

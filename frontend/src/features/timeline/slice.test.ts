@@ -194,6 +194,22 @@ describe("timeline slice: segment edits", () => {
   });
 });
 
+describe("timeline slice: project settings", () => {
+  it("renames the project and keeps the timeline's counts", async () => {
+    const { api, store } = await loaded([A, B]);
+    api.updateProject.mockResolvedValue(makeProject({ name: "Renamed", fps: 30 }));
+    await expect(store.getState().updateProject({ name: "Renamed", fps: 30 })).resolves.toEqual({});
+    expect(store.getState().project).toMatchObject({ name: "Renamed", fps: 30, segment_count: 2, total_duration: 3 });
+  });
+
+  it("returns field errors from a 422", async () => {
+    const { api, store } = await loaded([A]);
+    api.updateProject.mockRejectedValue(new ApiError(422, "width: must be even", { width: "must be even" }));
+    await expect(store.getState().updateProject({ width: 1281 })).resolves.toEqual({ width: "must be even" });
+    expect(store.getState().project?.name).toBe("Demo");
+  });
+});
+
 describe("timeline helpers", () => {
   it("arrayMove moves one item", () => {
     expect(arrayMove(["a", "b", "c", "d"], 0, 2)).toEqual(["b", "c", "a", "d"]);

@@ -144,9 +144,9 @@ class ReplicateAdapter(HostedAdapter):
     name = "replicate"
     provider = "Replicate"
     key_setting = "REPLICATE_API_TOKEN"
-    # Replicate limits requests (600 creates/min), not concurrency; a low default keeps GPU
-    # spend predictable and stays under the 1 req/s limit of accounts without a card.
-    max_concurrent_tasks = 2
+    # Replicate limits requests (600 creates/min), not concurrency; one prediction at a time
+    # keeps GPU spend predictable and stays under the 1 req/s limit of accounts without a card.
+    max_concurrent_tasks = 1
     poll_interval = 2.0
     task_timeout = 45 * 60.0
     retry_policy = RetryPolicy(attempts=4, base_delay=2.0, max_delay=30.0)

@@ -351,22 +351,32 @@ def _alpha(j: int, frames: int) -> float:
     return (j + 1) / (frames + 1)
 
 
+def _mix(a: Yuv, b: Yuv, alpha: float) -> Yuv:
+    """(1 - alpha) * a + alpha * b, rounded, in 8.8 fixed point: uint16 arithmetic is several
+    times faster than float32 on full frames and exact to within one level."""
+    w = round(alpha * 256)
+    out = a.astype(np.uint16) * (256 - w)
+    out += b.astype(np.uint16) * w
+    out += 128
+    out >>= 8
+    return out.astype(np.uint8)
+
+
 def blend_frames(
     kind: TransitionKind, a: Yuv, b: Yuv, alpha: float, width: int, height: int
 ) -> Yuv:
     """One transition frame between yuv420p arrays `a` (outgoing) and `b` (incoming)."""
     if kind == "crossfade":
-        out = a.astype(np.float32) * (1 - alpha) + b.astype(np.float32) * alpha
-        return (out + 0.5).astype(np.uint8)
+        return _mix(a, b, alpha)
     if kind == "fade_black":
         black = np.empty_like(a)
         y, u, v = yuv_planes(black, width, height)
         y.fill(16)
         u.fill(128)
         v.fill(128)
-        src, k = (a, 1 - 2 * alpha) if alpha < 0.5 else (b, 2 * alpha - 1)
-        out = src.astype(np.float32) * k + black.astype(np.float32) * (1 - k)
-        return (out + 0.5).astype(np.uint8)
+        if alpha < 0.5:
+            return _mix(a, black, 2 * alpha)
+        return _mix(black, b, 2 * alpha - 1)
     # Wipes: the incoming clip covers a growing share of the width, from the right
     # (wipe_left, the edge moves left) or from the left (wipe_right). Even edge for chroma.
     edge = round(width * alpha / 2) * 2
@@ -849,7 +859,7 @@ class _Composer:
                         if packet.pts >= limit:
                             break
                         packet.stream = aout
-                        out.mux(pending_audio.pop())
+                        out.mux(pending_audio.pop(0))
                     while (
                         subs is not None
                         and pending_cues
@@ -858,6 +868,7 @@ class _Composer:
                         out.mux(_subtitle_packet(subs, pending_cues.pop(0)))
 
                 written = 0
+                source: Iterator[av.Packet[VideoStream]]
                 for op in self.ops:
                     if isinstance(op, _Copy):
                         who = self.timeline.entries[op.clip].label

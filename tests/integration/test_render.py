@@ -1,0 +1,165 @@
+"""The render pipeline in-process (API and workers in one app, as `videofoundry up` runs it),
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.support.app import api_client, make_settings, postgres_database, register
+from videofoundry.models import RenderJob
+from videofoundry.queue.base import Message
+from videofoundry.runtime import Runtime
+from videofoundry.workers.composition_worker import worker as composition_worker
+from videofoundry.workers.runner import run_workers
+
+pytestmark = pytest.mark.timeout(180)
+SMALL = {"width": 160, "height": 96, "fps": 8}
+
+
+async def _workers(runtime: Runtime) -> None:
+    await run_workers(runtime, ("ai", "composition"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[httpx.AsyncClient]:
+    data_dir: Path = tmp_path_factory.mktemp(f"render-{request.param}")
+    extra = {"EXTRA_ADAPTERS": "tests.support.priced:PricedProcedural"}
+    if request.param == "sqlite":
+        async with api_client(make_settings(data_dir, **extra), companions=(_workers,)) as c:
+            yield c
+    else:
+        async with (
+            postgres_database() as url,
+            api_client(
+                make_settings(data_dir, DATABASE_URL=url, **extra), companions=(_workers,)
+            ) as c,
+        ):
+            yield c
+
+
+async def project_with(
+    client: httpx.AsyncClient, auth: dict[str, str], segments: list[dict[str, Any]]
+) -> str:
+    r = await client.post("/api/projects", json={"name": "p", **SMALL}, headers=auth)
+    project_id: str = r.json()["id"]
+    for body in segments:
+        r = await client.post(f"/api/projects/{project_id}/segments", json=body, headers=auth)
+        assert r.status_code == 201, r.text
+    return project_id
+
+
+async def finished(client: httpx.AsyncClient, job_id: str, auth: dict[str, str]) -> dict[str, Any]:
+    for _ in range(600):
+        job: dict[str, Any] = (await client.get(f"/api/render-jobs/{job_id}", headers=auth)).json()
+        if job["status"] in ("completed", "failed", "cancelled"):
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+async def test_render_history_and_range_download(client: httpx.AsyncClient) -> None:
+    auth = await register(client)
+    pid = await project_with(client, auth, [{"prompt": "a", "duration": 1, "seed": 1}])
+    job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
+    job = await finished(client, job["id"], auth)
+    assert job["status"] == "completed"
+    assert job["progress"] == 1.0 and job["duration"] == pytest.approx(1.0, abs=0.13)
+    whole = await client.get(job["video_url"])
+    assert whole.status_code == 200 and whole.content[4:8] == b"ftyp"
+    part = await client.get(job["video_url"], headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.content == whole.content[:100]
+    forged = await client.get(job["video_url"].replace("signature=", "signature=0"))
+    assert forged.status_code == 403
+    history = (await client.get(f"/api/projects/{pid}/render-jobs", headers=auth)).json()
+    assert history["total"] == 1 and history["items"][0]["id"] == job["id"]
+
+
+async def test_cancel_stops_the_job_and_keeps_it_cancelled(client: httpx.AsyncClient) -> None:
+    auth = await register(client)
+    segments = [{"prompt": f"s{i}", "duration": 3, "seed": i} for i in range(4)]
+    pid = await project_with(client, auth, segments)
+    job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
+    cancelled = await client.post(f"/api/render-jobs/{job['id']}/cancel", headers=auth)
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    await asyncio.sleep(1.0)
+    job = (await client.get(f"/api/render-jobs/{job['id']}", headers=auth)).json()
+    assert job["status"] == "cancelled" and job["video_url"] is None
+    assert all(s["status"] in ("cancelled", "completed") for s in job["segments"])
+
+
+async def test_status_survives_a_flushed_cache(client: httpx.AsyncClient) -> None:
+    auth = await register(client)
+    pid = await project_with(client, auth, [{"prompt": "b", "duration": 1, "seed": 2}])
+    job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
+    job = await finished(client, job["id"], auth)
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    await runtime.status.set_snapshot(job["id"], {"bogus": True}, ttl=60)  # stale and wrong
+    again = (await client.get(f"/api/render-jobs/{job['id']}", headers=auth)).json()
+    assert again["status"] == "completed" and again["segments"] == job["segments"]
+
+
+async def test_plan_and_budget(client: httpx.AsyncClient) -> None:
+    auth = await register(client)
+    segments = [{"prompt": "c", "duration": 2, "model": "priced", "seed": 3}]
+    pid = await project_with(client, auth, segments)
+    plan = (await client.post(f"/api/projects/{pid}/render?dry_run=true", headers=auth)).json()
+    assert plan["total_estimated_cost"] == pytest.approx(0.2)
+    assert plan["segments"][0]["action"] == "generate"
+    assert (await client.patch("/api/me", json={"budget_usd": 0.3}, headers=auth)).is_success
+    # Two racing renders of 0.20 each against 0.30 left: exactly one may start.
+    pid2 = await project_with(client, auth, [{**segments[0], "prompt": "d"}])
+    answers = await asyncio.gather(
+        client.post(f"/api/projects/{pid}/render", headers=auth),
+        client.post(f"/api/projects/{pid2}/render", headers=auth),
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [202, 402]
+    refused = next(a for a in answers if a.status_code == 402)
+    assert "budget" in refused.json()["detail"]
+    me = (await client.get("/api/me", headers=auth)).json()
+    assert me["spent_usd"] == pytest.approx(0.2)
+
+
+async def _ai_only(runtime: Runtime) -> None:
+    await run_workers(runtime, ("ai",))
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_racing_composition_handlers_compose_once(database: str, tmp_path: Path) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        url = ""
+        if database == "postgresql":
+            url = await stack.enter_async_context(postgres_database())
+        settings = make_settings(tmp_path, DATABASE_URL=url)
+        # No composition worker: the test plays three of them, racing on one job.
+        client = await stack.enter_async_context(api_client(settings, companions=(_ai_only,)))
+        auth = await register(client)
+        pid = await project_with(client, auth, [{"prompt": "e", "duration": 1, "seed": 5}])
+        job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
+        for _ in range(300):
+            job = (await client.get(f"/api/render-jobs/{job['id']}", headers=auth)).json()
+            if job["status"] == "composing":
+                break
+            await asyncio.sleep(0.1)
+        assert job["status"] == "composing"
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        message = Message(body={"v": 1, "job_id": job["id"]}, delivery_count=1)
+        await asyncio.gather(*(composition_worker.handle(runtime, message) for _ in range(3)))
+        job = (await client.get(f"/api/render-jobs/{job['id']}", headers=auth)).json()
+        assert job["status"] == "completed"
+        async with runtime.sessions() as session:
+            attempts = await session.scalar(
+                select(RenderJob.composition_attempts).where(RenderJob.id == job["id"])
+            )
+        assert attempts == 1
