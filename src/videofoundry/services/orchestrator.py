@@ -241,7 +241,7 @@ async def _reserve_budget(session: AsyncSession, owner_id: str, estimate: Decima
 def emit(session: AsyncSession, job: RenderJob, payload: dict[str, Any], events: Events) -> None:
     """Number an event, persist it with the job's change, and queue it for publishing."""
     job.event_seq += 1
-    event = {**payload, "job_id": job.id, "seq": job.event_seq}
+    event = {**payload, "job_id": job.id, "seq": job.event_seq, "at": utcnow().isoformat()}
     session.add(JobEvent(job_id=job.id, seq=job.event_seq, payload=event))
     events.job_ids.add(job.id)
     events.items.append(event)

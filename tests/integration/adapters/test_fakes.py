@@ -142,6 +142,8 @@ def test_runway_emoji_prompt_counts_utf16_units(runway_fake: FakeServer) -> None
 
 def test_runway_state_machine_throttling_and_delete(runway_fake: FakeServer) -> None:
     runway_fake.config.concurrency = 1
+    # Slow enough that the promoted second task is still active when it is inspected.
+    runway_fake.set_faults(task={"running_seconds": 0.6})
     body = {"model": "gen4_turbo", "promptImage": DATA_URI, "ratio": "1280:720", "duration": 2}
     headers = runway_headers(runway_fake)
     with httpx.Client(base_url=runway_fake.base_url) as client:

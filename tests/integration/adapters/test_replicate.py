@@ -70,6 +70,7 @@ async def test_official_model_with_prefer_wait_and_polling(
 ) -> None:
     # Prefer: wait=1 holds the create ~0.02 s (fake scale), so the answer is unfinished and
     # the adapter polls the rest.
+    replicate_fake.set_faults(task={"running_seconds": 0.5})
     result = await make_adapter().generate(
         request(MINIMAX, init_image=png(), params={"prompt_optimizer": False}), rec.context
     )

@@ -1,0 +1,160 @@
+"""Pipeline overhead: a 100-segment render with a zero-cost model, embedded and distributed.
+
+    .venv/bin/python -m bench.pipeline.run [--segments 100]
+
+Prints, per deployment: orchestration overhead per segment (generation phase wall time / N,
+since the model itself costs nothing), event latency from commit to WebSocket delivery (p50,
+p99), total wall time; and, side by side, how late a client polling GET every second learns of
+the same events. Also times the procedural model on a 5 s 1280x720 24 fps clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+from tests.e2e.conftest import make_stack
+from tests.moto import moto_server
+from videofoundry.workers.ai_worker.adapters.base import (
+    GenerationContext,
+    GenerationRequest,
+    OutputFormat,
+)
+from videofoundry.workers.ai_worker.adapters.procedural import ProceduralAdapter
+
+SMALL = {"width": 320, "height": 180, "fps": 12}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _login(client: httpx.AsyncClient) -> str:
+    email, password = f"bench-{uuid.uuid4().hex[:8]}@example.com", "bench password"
+    await client.post("/api/auth/register", json={"email": email, "password": password})
+    r = await client.post("/api/auth/token", data={"username": email, "password": password})
+    token: str = r.json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    return token
+
+
+async def _poll(client: httpx.AsyncClient, job_id: str, seen: dict[str, float]) -> None:
+    """The obvious alternative to push: GET the job every second."""
+    while True:
+        job = (await client.get(f"/api/render-jobs/{job_id}")).json()
+        now = time.time()
+        for s in job["segments"]:
+            if s["status"] == "completed":
+                seen.setdefault(s["segment_id"], now)
+        if job["status"] in ("completed", "failed"):
+            return
+        await asyncio.sleep(1.0)
+
+
+async def measure(kind: str, segments: int, s3_url: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with make_stack(kind, Path(tmp), s3_url) as stack:
+            stack.env["EXTRA_ADAPTERS"] = "bench.pipeline.zero:ZeroCostAdapter"
+            stack.env["LOG_LEVEL"] = "WARNING"
+            stack.start()
+            async with httpx.AsyncClient(base_url=stack.url, timeout=60) as client:
+                token = await _login(client)
+                r = await client.post("/api/projects", json={"name": "bench", **SMALL})
+                pid = r.json()["id"]
+                for i in range(segments):
+                    await client.post(
+                        f"/api/projects/{pid}/segments",
+                        json={"prompt": f"shot {i}", "duration": 1, "model": "zero", "seed": i},
+                    )
+                # Warm the zero model's cache so the first segment is free too.
+                started = time.time()
+                r = await client.post(f"/api/projects/{pid}/render")
+                job_id = r.json()["id"]
+                ws_url = stack.url.replace("http", "ws") + f"/api/render-jobs/{job_id}/progress"
+                latencies: list[float] = []
+                pushed: dict[str, float] = {}
+                composing_at = None
+                polled: dict[str, float] = {}
+                poller = asyncio.create_task(_poll(client, job_id, polled))
+                async with websockets.connect(f"{ws_url}?token={token}") as ws:
+                    async for raw in ws:
+                        event = json.loads(raw)
+                        now = time.time()
+                        if "at" in event and not event.get("tick"):
+                            at = datetime.fromisoformat(event["at"])
+                            if at.tzinfo is None:
+                                at = at.replace(tzinfo=UTC)
+                            latencies.append((now - at.timestamp()) * 1000)
+                        if event.get("type") == "segment" and event.get("status") == "completed":
+                            pushed.setdefault(event["segment_id"], now)
+                        if event.get("type") == "job" and event.get("status") == "composing":
+                            composing_at = now
+                finished = time.time()
+                await poller
+                lag = [polled[k] - pushed[k] for k in pushed if k in polled]
+    generation = (composing_at or finished) - started
+    return {
+        "deployment": kind,
+        "segments": segments,
+        "overhead_ms_per_segment": generation / segments * 1000,
+        "ws_p50_ms": pct(latencies, 0.5),
+        "ws_p99_ms": pct(latencies, 0.99),
+        "poll_extra_delay_mean_ms": statistics.mean(lag) * 1000 if lag else float("nan"),
+        "compose_s": finished - (composing_at or finished),
+        "wall_s": finished - started,
+    }
+
+
+async def procedural_clip_seconds() -> float:
+    adapter = ProceduralAdapter.__new__(ProceduralAdapter)
+    with tempfile.TemporaryDirectory() as tmp:
+
+        async def progress(_f: float, _m: str | None) -> None:
+            return None
+
+        async def no(*_a: object) -> bool:
+            return False
+
+        request = GenerationRequest(
+            segment_render_id="bench",
+            spec_hash="bench",
+            model="procedural",
+            prompt="a lighthouse in a storm",
+            duration=5.0,
+            seed=1,
+            output=OutputFormat(1280, 720, 24),
+        )
+        context = GenerationContext(Path(tmp), progress, no, no)  # type: ignore[arg-type]
+        started = time.perf_counter()
+        await adapter.generate(request, context)
+        return time.perf_counter() - started
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--segments", type=int, default=100)
+    args = parser.parse_args()
+    with moto_server() as s3_url:
+        rows = [await measure(kind, args.segments, s3_url) for kind in ("embedded", "distributed")]
+    print(f"{'':<12}" + "".join(f"{r['deployment']:>14}" for r in rows))
+    for key in rows[0]:
+        if key == "deployment":
+            continue
+        print(f"{key:<26}" + "".join(f"{r[key]:>14.1f}" for r in rows))
+    print(f"\nprocedural 5 s 1280x720 24 fps clip: {await procedural_clip_seconds():.2f} s")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
