@@ -23,9 +23,9 @@ from typing import Any
 
 import httpx
 import websockets
-
 from tests.e2e.conftest import make_stack
 from tests.moto import moto_server
+
 from videofoundry.workers.ai_worker.adapters.base import (
     GenerationContext,
     GenerationRequest,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -120,15 +121,20 @@ def _run_worker(kind: str) -> None:
         from videofoundry.workers.runner import run_workers
 
         runtime = await Runtime.start(settings)
+        work = asyncio.create_task(run_workers(runtime, (kind,)))
+        # SIGTERM (docker stop, Kubernetes) and SIGINT: stop taking tasks, finish the ones in
+        # hand, then exit; anything unfinished is redelivered to another worker.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, work.cancel)
         try:
-            await run_workers(runtime, (kind,))
+            await work
+        except asyncio.CancelledError:
+            pass
         finally:
             await runtime.close()
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(main())
 
 
 @worker_app.command("ai")

@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from videofoundry import __version__
-from videofoundry.api import auth, files, health, models, projects, render, segments
+from videofoundry.api import assets, auth, files, health, models, projects, render, segments
 from videofoundry.core.config import Settings, get_settings
 from videofoundry.core.errors import InvalidInput, VideoFoundryError
 from videofoundry.runtime import Runtime
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, companions: tuple[Companion, ..
             return JSONResponse({"detail": detail}, status_code=422)
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
 
-    for module in (health, auth, projects, segments, render, models, files):
+    for module in (health, auth, projects, segments, render, models, assets, files):
         app.include_router(module.router)
 
     @app.get("/{path:path}", include_in_schema=False, response_model=None)

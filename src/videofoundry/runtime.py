@@ -51,6 +51,7 @@ class Runtime:
         return runtime
 
     async def close(self) -> None:
+        await self.registry.aclose()
         await self.broker.close()
         await self.status.close()
         await self.engine.dispose()

@@ -163,3 +163,121 @@ async def test_racing_composition_handlers_compose_once(database: str, tmp_path:
                 select(RenderJob.composition_attempts).where(RenderJob.id == job["id"])
             )
         assert attempts == 1
+
+
+def _png(color: tuple[int, int, int]) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.new("RGB", (64, 36), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _tone(path: Path, seconds: float = 2.0) -> bytes:
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=8000, layout="mono")
+        samples = (np.sin(np.arange(int(8000 * seconds)) * 0.2) * 8000).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path.read_bytes()
+
+
+async def test_uploads_are_validated(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    auth = await register(client)
+    image = await client.post(
+        "/api/assets",
+        data={"kind": "image"},
+        files={"file": ("a.png", _png((255, 0, 0)))},
+        headers=auth,
+    )
+    assert image.status_code == 201, image.text
+    assert image.json()["width"] == 64 and image.json()["content_type"] == "image/png"
+    not_image = await client.post(
+        "/api/assets", data={"kind": "image"}, files={"file": ("a.png", b"hello")}, headers=auth
+    )
+    assert not_image.status_code == 422 and "image" in str(not_image.json()["detail"])
+    not_audio = await client.post(
+        "/api/assets",
+        data={"kind": "audio"},
+        files={"file": ("a.wav", _png((0, 0, 0)))},
+        headers=auth,
+    )
+    assert not_audio.status_code == 422
+    empty = await client.post(
+        "/api/assets", data={"kind": "audio"}, files={"file": ("a.wav", b"")}, headers=auth
+    )
+    assert empty.status_code == 422 and "empty" in str(empty.json()["detail"])
+    other = await register(client)
+    stolen = await client.get(f"/api/assets/{image.json()['id']}", headers=other)
+    assert stolen.status_code == 404
+
+
+async def test_init_image_changes_the_spec(client: httpx.AsyncClient) -> None:
+    auth = await register(client)
+    pid = await project_with(client, auth, [{"prompt": "f", "duration": 1, "seed": 6}])
+    segment = (await client.get(f"/api/projects/{pid}", headers=auth)).json()["segments"][0]
+    image_ids = []
+    for color in ((255, 0, 0), (0, 0, 255)):
+        files = {"file": ("i.png", _png(color))}
+        r = await client.post("/api/assets", data={"kind": "image"}, files=files, headers=auth)
+        image_ids.append(r.json()["id"])
+    hashes = set()
+    for image_id in image_ids:
+        r = await client.put(
+            f"/api/segments/{segment['id']}", json={"init_image_asset_id": image_id}, headers=auth
+        )
+        assert r.status_code == 200
+        hashes.add(r.json()["spec_hash"])
+    assert len(hashes | {segment["spec_hash"]}) == 3
+    foreign = await client.put(
+        f"/api/segments/{segment['id']}", json={"init_image_asset_id": "nope"}, headers=auth
+    )
+    assert foreign.status_code == 422 and "init_image_asset_id" in str(foreign.json()["detail"])
+
+
+async def test_soundtrack_captions_and_contact_sheet(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    import av
+
+    auth = await register(client)
+    audio = await client.post(
+        "/api/assets",
+        data={"kind": "audio"},
+        files={"file": ("t.wav", _tone(tmp_path / "t.wav"))},
+        headers=auth,
+    )
+    assert audio.status_code == 201, audio.text
+    r = await client.post(
+        "/api/projects",
+        json={"name": "music", **SMALL, "soundtrack_asset_id": audio.json()["id"]},
+        headers=auth,
+    )
+    pid = r.json()["id"]
+    for i, caption in enumerate(["Hello", None]):
+        await client.post(
+            f"/api/projects/{pid}/segments",
+            json={"prompt": f"g{i}", "duration": 1, "seed": i, "caption": caption},
+            headers=auth,
+        )
+    job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
+    job = await finished(client, job["id"], auth)
+    assert job["status"] == "completed", job
+    video = tmp_path / "v.mp4"
+    video.write_bytes((await client.get(job["video_url"])).content)
+    with av.open(str(video)) as container:
+        kinds = {s.type for s in container.streams}
+    assert {"video", "audio", "subtitle"} <= kinds
+    vtt = (await client.get(job["captions_url"])).text
+    assert vtt.startswith("WEBVTT") and "Hello" in vtt
+    sheet = await client.get(f"/api/projects/{pid}/contact-sheet", headers=auth)
+    assert sheet.status_code == 200 and sheet.content[:3] == b"\xff\xd8\xff"

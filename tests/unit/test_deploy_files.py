@@ -38,6 +38,17 @@ IMAGE = "videofoundry"  # the image name the Kubernetes manifests use (set by ku
 Doc = dict[str, Any]
 
 
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings built here see only the files' values, not this machine's environment."""
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def make_settings(values: dict[str, str]) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
 # Compose ------------------------------------------------------------------------------------
 
 
@@ -93,8 +104,7 @@ def interpolate(text: str, env: dict[str, str]) -> str:
 
 
 def settings_of(service: Doc, host_env: dict[str, str]) -> Settings:
-    env = {key: interpolate(value, host_env) for key, value in environment(service).items()}
-    return Settings(_env_file=None, **env)  # type: ignore[call-arg]
+    return make_settings({k: interpolate(v, host_env) for k, v in environment(service).items()})
 
 
 def command(value: str | list[str]) -> tuple[str, ...]:
@@ -157,8 +167,11 @@ def test_prod_compose_runs_each_process() -> None:
         assert prod[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
-def dockerfile_has_healthcheck() -> bool:
-    return any(line.startswith("HEALTHCHECK CMD") for line in dockerfile_instructions())
+def has_healthcheck(service: Doc) -> bool:
+    check = service.get("healthcheck")
+    if check is None:  # inherited from the image
+        return is_ours(service) and any(" CMD " in f" {h} " for h in instruction("HEALTHCHECK"))
+    return bool(check.get("test")) and not check.get("disable", False)
 
 
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
@@ -173,12 +186,7 @@ def test_depends_on_conditions_can_be_met(path: Path) -> None:
             other = all_services[target]
             condition = spec["condition"]
             if condition == "service_healthy":
-                check = other.get("healthcheck")
-                healthy = bool(check.get("test")) if check else is_ours(other)
-                healthy = healthy and not (check or {}).get("disable", False)
-                assert healthy or (not check and dockerfile_has_healthcheck()), (
-                    f"{name} waits for {target} to be healthy, but it has no health check"
-                )
+                assert has_healthcheck(other), f"{name} waits for {target}'s health check"
             elif condition == "service_completed_successfully":
                 assert other.get("restart") == "no", f"{target} is waited for but restarts"
             else:
@@ -199,7 +207,9 @@ def manifests() -> tuple[Doc, ...]:
 
 
 def of_kind(kind: str) -> dict[str, Doc]:
-    return {d["metadata"]["name"]: d for d in manifests() if d["kind"] == kind}
+    found = {d["metadata"]["name"]: d for d in manifests() if d["kind"] == kind}
+    assert found, f"no {kind} in deploy/kubernetes"
+    return found
 
 
 def pod_specs() -> dict[str, Doc]:
@@ -228,9 +238,7 @@ def test_kubernetes_manifests_are_well_formed() -> None:
 
 
 def test_kustomization_applies_every_manifest_but_the_secret_template() -> None:
-    (kustomization,) = of_kind("Kustomization").values() or [
-        d for d in manifests() if d["kind"] == "Kustomization"
-    ]
+    (kustomization,) = [d for d in manifests() if d["kind"] == "Kustomization"]
     listed = set(kustomization["resources"])
     present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert listed == present - {"secret.example.yaml"}
@@ -254,8 +262,8 @@ def test_kubernetes_env_comes_from_real_settings() -> None:
 def test_kubernetes_settings_are_valid_once_the_secret_key_is_real() -> None:
     values = k8s_values()
     with pytest.raises(ValueError, match="SECRET_KEY"):
-        Settings(_env_file=None, **values)  # type: ignore[call-arg]
-    settings = Settings(_env_file=None, **{**values, "SECRET_KEY": secrets.token_hex(32)})  # type: ignore[call-arg]
+        make_settings(values)
+    settings = make_settings({**values, "SECRET_KEY": secrets.token_hex(32)})
     assert settings.ENVIRONMENT == "production"
     assert not settings.embedded
     assert settings.database_url.startswith("postgresql+asyncpg://")
@@ -330,7 +338,10 @@ def test_dockerfile_copies_the_vite_output() -> None:
     vite = (ROOT / "frontend" / "vite.config.ts").read_text()
     out_dir = re.search(r'new URL\("([^"]+)", import\.meta\.url\)', vite)
     assert out_dir, "vite.config.ts no longer sets outDir as expected"
-    node_stage = dockerfile_instructions()[: dockerfile_instructions().index("FROM python:3.11-slim AS wheel")]
+    instructions = dockerfile_instructions()
+    stages = [n for n, i in enumerate(instructions) if i.startswith("FROM ")]
+    node_stage = instructions[stages[0] : stages[1]]
+    assert node_stage[0].endswith(" AS web")
     workdir = [i.split()[1] for i in node_stage if i.startswith("WORKDIR ")][-1]
     built = posixpath.normpath(posixpath.join(workdir, out_dir.group(1)))
     copies = [c.split() for c in instruction("COPY") if c.startswith("--from=web ")]
@@ -417,6 +428,6 @@ def health_paths() -> set[str]:
 def test_health_checks_call_real_endpoints() -> None:
     paths = health_paths()
     assert {"/healthz", "/readyz"} <= paths
-    api = create_app(Settings(_env_file=None)).openapi()["paths"]  # type: ignore[call-arg]
+    api = create_app(make_settings({})).openapi()["paths"]
     for path in paths:
         assert "get" in api.get(path, {}), f"no GET {path} in the API"

@@ -65,6 +65,14 @@ SyncProgress = Callable[[float], None]
 
 RENDER_COST = 30
 """How many copied frames one re-encoded frame is worth, for progress reporting."""
+AUDIO_STEP = AUDIO_RATE // 2
+"""Audio is mixed and encoded half a second at a time."""
+AUDIO_STEP_COST = 20
+"""Progress weight of encoding one audio step, in copied frames."""
+
+
+class _Aborted(Exception):
+    """The other thread of a composition failed; this one stops quietly."""
 
 
 @dataclass(frozen=True)
@@ -715,18 +723,32 @@ class _Composer:
         }
         copy_frames = sum(op.end - op.start for op in self.ops if isinstance(op, _Copy))
         render_frames = sum(op.frames for op in self.ops if isinstance(op, _Render))
-        self._units_total = max(1, copy_frames + RENDER_COST * render_frames)
+        silent = all(i.audio_silent or not i.has_audio for i in self.timeline.infos)
+        self._silent = silent and options.soundtrack is None
+        self._audio_steps = -(-samples_at(self.timeline.total_frames, self.fps) // AUDIO_STEP)
+        audio_units = self._audio_steps * (1 if self._silent else AUDIO_STEP_COST)
+        self._units_total = max(1, copy_frames + RENDER_COST * render_frames + audio_units)
+        self._lock = threading.Lock()
+        self._abort = threading.Event()
         self._units = 0
         self._last_report = -1.0
         self.rendered_frames = render_frames
         self.copied_frames = copy_frames
 
     def _progress(self, units: int) -> None:
-        self._units += units
-        fraction = min(1.0, self._units / self._units_total)
-        if self.report is not None and (fraction - self._last_report >= 0.01 or fraction >= 1):
-            self._last_report = fraction
-            self.report(fraction * 0.99)
+        """Count work done; called from both threads, reported in order under the lock.
+
+        Also the place where a cancel (the report callback raising) or a failure of the other
+        thread stops this one.
+        """
+        if self._abort.is_set():
+            raise _Aborted
+        with self._lock:
+            self._units += units
+            fraction = min(1.0, self._units / self._units_total)
+            if self.report is not None and fraction - self._last_report >= 0.01:
+                self._last_report = fraction
+                self.report(fraction * 0.99)
 
     def run(self) -> MediaInfo:
         soundtrack = None
@@ -754,44 +776,44 @@ class _Composer:
     # release the GIL, so on two cores it costs almost nothing on top of the video).
 
     def _encode(self, pieces: Path, audio: Path, soundtrack: _Soundtrack | None) -> None:
-        stop = threading.Event()
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vf-audio") as pool:
-            audio_done = pool.submit(self._encode_audio, audio, soundtrack, stop)
+            audio_done = pool.submit(self._encode_audio, audio, soundtrack)
             try:
                 self._render_pieces(pieces)
+            except _Aborted:
+                pass  # the audio thread failed: its error is raised just below
             except BaseException:
-                stop.set()
+                self._abort.set()
+                with contextlib.suppress(BaseException):
+                    audio_done.result()
                 raise
-            finally:
-                # Surfaces an audio error (a bad clip or soundtrack) even when the video
-                # part succeeded; after a video error it only waits for the thread.
-                if stop.is_set():
-                    with contextlib.suppress(BaseException):
-                        audio_done.result()
             audio_done.result()
 
-    def _encode_audio(
-        self, path: Path, soundtrack: _Soundtrack | None, stop: threading.Event
-    ) -> None:
+    def _encode_audio(self, path: Path, soundtrack: _Soundtrack | None) -> None:
+        try:
+            self._write_audio(path, soundtrack)
+        except _Aborted:
+            return  # the video side failed and raises its own error
+        except BaseException:
+            self._abort.set()
+            raise
+
+    def _write_audio(self, path: Path, soundtrack: _Soundtrack | None) -> None:
         total = samples_at(self.timeline.total_frames, self.fps)
         with av.open(str(path), "w", format="mp4") as out:
             stream = add_canonical_audio_stream(out)
             audio: _AudioTimeline | _SilentTrack
-            silent = all(i.audio_silent or not i.has_audio for i in self.timeline.infos)
-            if soundtrack is None and silent:
+            if self._silent:
                 # Nothing to hear: ready-made silent frames, tagged so that a later stitch of
                 # the result takes this path too.
                 stream.metadata["handler_name"] = SILENT_HANDLER
                 audio = _SilentTrack(out, stream, total)
             else:
-                audio = _AudioTimeline(
-                    self.clips, self.timeline, AudioEncoder(out, stream), soundtrack
-                )
-            step = AUDIO_RATE // 2
-            for sample in range(step, total + step, step):
-                if stop.is_set():
-                    return
-                audio.render_until(sample)
+                encoder = AudioEncoder(out, stream)
+                audio = _AudioTimeline(self.clips, self.timeline, encoder, soundtrack)
+            for k in range(1, self._audio_steps + 1):
+                audio.render_until(k * AUDIO_STEP)
+                self._progress(1 if self._silent else AUDIO_STEP_COST)
             audio.flush()
 
     def _render_pieces(self, path: Path) -> None:
@@ -805,14 +827,19 @@ class _Composer:
         if not renders:
             return
         with CanonicalWriter(
-            path, self.fmt, audio="none", threads=self.options.threads, faststart=False
+            path,
+            self.fmt,
+            audio="none",
+            threads=self.options.threads,
+            faststart=False,
+            analysis="fast",
         ) as writer:
             for op in renders:
                 first = writer.frames
                 for step in op.steps:
                     for yuv in self._frames(step):
-                        writer.write_frame(yuv, keyframe=writer.frames == first)
                         self._progress(RENDER_COST)
+                        writer.write_frame(yuv, keyframe=writer.frames == first)
                 if writer.frames - first != op.frames:
                     raise InvalidMedia(
                         f"a clip ended early while rendering a transition "

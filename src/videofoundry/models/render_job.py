@@ -42,6 +42,9 @@ class RenderJob(Base):
     poster_asset_id: Mapped[str | None] = mapped_column(
         ForeignKey("asset.id", ondelete="SET NULL"), nullable=True
     )
+    captions_asset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("asset.id", ondelete="SET NULL"), nullable=True
+    )
     duration: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     estimated_cost: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))

@@ -27,6 +27,7 @@ class ProjectCreate(Strict):
     fps: int = Field(default=24, ge=1, le=60)
     aspect_mode: Literal["fit", "fill"] = "fit"
     default_transition: Transition | None = None
+    soundtrack_asset_id: str | None = Field(default=None, description="An uploaded audio asset")
 
     _even_w = field_validator("width", "height")(_even)
 
@@ -38,6 +39,7 @@ class ProjectUpdate(Strict):
     fps: int | None = Field(default=None, ge=1, le=60)
     aspect_mode: Literal["fit", "fill"] | None = None
     default_transition: Transition | None = None
+    soundtrack_asset_id: str | None = None
 
     _even_w = field_validator("width", "height")(_even)
 
@@ -51,6 +53,7 @@ class SegmentCreate(Strict):
     negative_prompt: str | None = Field(default=None, max_length=2000)
     caption: str | None = Field(default=None, max_length=500)
     transition: Transition | None = None
+    init_image_asset_id: str | None = Field(default=None, description="An uploaded image")
     position: int | None = Field(default=None, ge=0, description="Insert here; default: end.")
 
 
@@ -63,6 +66,7 @@ class SegmentUpdate(Strict):
     negative_prompt: str | None = Field(default=None, max_length=2000)
     caption: str | None = Field(default=None, max_length=500)
     transition: Transition | None = None
+    init_image_asset_id: str | None = None
 
 
 class SegmentOrder(Strict):
@@ -81,6 +85,7 @@ class SegmentPublic(Public):
     seed: int
     caption: str | None
     transition: dict[str, Any] | None
+    init_image_asset_id: str | None
     spec_hash: str
     poster_url: str | None = None
     clip_url: str | None = None
@@ -96,6 +101,7 @@ class ProjectPublic(Public):
     fps: int
     aspect_mode: str
     default_transition: dict[str, Any] | None
+    soundtrack_asset_id: str | None
     segment_count: int
     total_duration: float
     created_at: datetime

@@ -26,6 +26,8 @@ class RenderJobPublic(BaseModel):
     error: str | None
     video_url: str | None
     poster_url: str | None
+    captions_url: str | None = None
+    """WebVTT of the segments' captions, when any segment has one."""
     duration: float | None
     estimated_cost: float
     actual_cost: float

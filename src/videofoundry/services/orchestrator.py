@@ -38,7 +38,7 @@ from videofoundry.schemas.render import (
 )
 from videofoundry.services import assets, task_publisher
 from videofoundry.services import spec_hash as hashing
-from videofoundry.services.projects import get_project, segment_hash, segments_of
+from videofoundry.services.projects import clip_spec_of, get_project, segments_of
 from videofoundry.storage import keys
 
 # Share of the job's progress bar that generation covers; composition covers the rest.
@@ -91,20 +91,8 @@ async def _plan(
                 f"{reason}",
                 "model",
             )
-        spec = hashing.clip_spec(
-            model=segment.model,
-            prompt=segment.prompt,
-            negative_prompt=segment.negative_prompt,
-            params=segment.params,
-            duration=segment.duration,
-            seed=segment.seed,
-            init_image_sha256=None,
-            width=project.width,
-            height=project.height,
-            fps=project.fps,
-            aspect_mode=project.aspect_mode,
-        )
-        digest = segment_hash(project, segment)
+        spec = await clip_spec_of(session, project, segment)
+        digest = hashing.spec_hash(spec)
         segment.spec_hash = digest
         clip = await assets.by_key(session, keys.clip(owner_id, digest))
         cost = Decimal(str(adapter.estimate_cost(model, segment.duration, segment.params)))
@@ -158,6 +146,7 @@ async def start_render(
             "fps": project.fps,
             "aspect_mode": project.aspect_mode,
             "default_transition": project.default_transition,
+            "soundtrack_key": await _storage_key(session, project.soundtrack_asset_id),
         },
         composition_hash=comp_hash,
         segment_count=len(planned),
@@ -181,6 +170,7 @@ async def start_render(
                 **p.spec,
                 "caption": p.segment.caption,
                 "transition": p.segment.transition,
+                "init_image_key": await _storage_key(session, p.segment.init_image_asset_id),
             },
             provider=p.segment.model.split("/", 1)[0],
         )
@@ -215,6 +205,11 @@ async def start_render(
         task_publisher.enqueue_composition(session, job.id)
         emit(session, job, {"type": "job", "status": "composing"}, events)
     return job
+
+
+async def _storage_key(session: AsyncSession, asset_id: str | None) -> str | None:
+    asset = await session.get(Asset, asset_id) if asset_id else None
+    return asset.storage_key if asset else None
 
 
 async def _reserve_budget(session: AsyncSession, owner_id: str, estimate: Decimal) -> None:
@@ -307,6 +302,7 @@ async def job_view(session: AsyncSession, runtime: Runtime, job: RenderJob) -> R
     rows = await segment_rows(session, job.id)
     final = await session.get(Asset, job.final_asset_id) if job.final_asset_id else None
     poster = await session.get(Asset, job.poster_asset_id) if job.poster_asset_id else None
+    captions = await session.get(Asset, job.captions_asset_id) if job.captions_asset_id else None
     return RenderJobPublic(
         id=job.id,
         project_id=job.project_id,
@@ -328,6 +324,7 @@ async def job_view(session: AsyncSession, runtime: Runtime, job: RenderJob) -> R
         error=job.error,
         video_url=await assets.url_for(runtime.settings, runtime.storage, final),
         poster_url=await assets.url_for(runtime.settings, runtime.storage, poster),
+        captions_url=await assets.url_for(runtime.settings, runtime.storage, captions),
         duration=job.duration,
         estimated_cost=float(job.estimated_cost),
         actual_cost=float(job.actual_cost),

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.core.errors import InvalidInput, NotFound
-from videofoundry.models import Project, Segment
+from videofoundry.models import Asset, Project, Segment
 from videofoundry.schemas.project import (
     ProjectCreate,
     ProjectUpdate,
@@ -54,6 +54,7 @@ async def segments_of(session: AsyncSession, project_id: str) -> list[Segment]:
 
 
 async def create_project(session: AsyncSession, owner_id: str, data: ProjectCreate) -> Project:
+    await check_asset(session, owner_id, data.soundtrack_asset_id, "audio", "soundtrack_asset_id")
     values = data.model_dump()
     project = Project(owner_id=owner_id, **values)
     session.add(project)
@@ -66,17 +67,18 @@ async def update_project(
 ) -> Project:
     project = await get_project(session, owner_id, project_id)
     changes = data.model_dump(exclude_unset=True)
-    if "name" in changes and changes["name"] is None:
-        raise InvalidInput("name cannot be null", "name")
+    await check_asset(
+        session, owner_id, changes.get("soundtrack_asset_id"), "audio", "soundtrack_asset_id"
+    )
     for key, value in changes.items():
-        if value is None and key != "default_transition":
+        if value is None and key not in ("default_transition", "soundtrack_asset_id"):
             raise InvalidInput(f"{key} cannot be null", key)
         setattr(project, key, value)
     await session.flush()
     if {"width", "height", "fps", "aspect_mode"} & changes.keys():
         # The output format is part of every clip's spec.
         for segment in await segments_of(session, project.id):
-            segment.spec_hash = segment_hash(project, segment)
+            await refresh_hash(session, project, segment)
     return project
 
 
@@ -96,22 +98,41 @@ async def get_segment(session: AsyncSession, owner_id: str, segment_id: str) -> 
     return segment
 
 
-def segment_hash(project: Project, segment: Segment) -> str:
-    return hashing.spec_hash(
-        hashing.clip_spec(
-            model=segment.model,
-            prompt=segment.prompt,
-            negative_prompt=segment.negative_prompt,
-            params=segment.params,
-            duration=segment.duration,
-            seed=segment.seed,
-            init_image_sha256=None,
-            width=project.width,
-            height=project.height,
-            fps=project.fps,
-            aspect_mode=project.aspect_mode,
-        )
+async def clip_spec_of(session: AsyncSession, project: Project, segment: Segment) -> dict[str, Any]:
+    """Everything that determines the segment's pixels (the input of its spec_hash)."""
+    init_sha = None
+    if segment.init_image_asset_id:
+        image = await session.get(Asset, segment.init_image_asset_id)
+        init_sha = image.sha256 if image else None
+    return hashing.clip_spec(
+        model=segment.model,
+        prompt=segment.prompt,
+        negative_prompt=segment.negative_prompt,
+        params=segment.params,
+        duration=segment.duration,
+        seed=segment.seed,
+        init_image_sha256=init_sha,
+        width=project.width,
+        height=project.height,
+        fps=project.fps,
+        aspect_mode=project.aspect_mode,
     )
+
+
+async def refresh_hash(session: AsyncSession, project: Project, segment: Segment) -> str:
+    segment.spec_hash = hashing.spec_hash(await clip_spec_of(session, project, segment))
+    return segment.spec_hash
+
+
+async def check_asset(
+    session: AsyncSession, owner_id: str, asset_id: str | None, kind: str, field: str
+) -> None:
+    """An asset a body refers to must be the user's own upload of the right kind."""
+    if asset_id is None:
+        return
+    asset = await session.get(Asset, asset_id)
+    if asset is None or asset.owner_id != owner_id or asset.kind != kind:
+        raise InvalidInput(f"{field}: no {kind} upload with id {asset_id}", field)
 
 
 async def add_segment(
@@ -136,8 +157,9 @@ async def add_segment(
     if values["seed"] is None:
         # A drawn seed is stored, so the spec (and its clip) is reproducible.
         values["seed"] = secrets.randbelow(2**32 - 1)
+    await check_asset(session, owner_id, data.init_image_asset_id, "image", "init_image_asset_id")
     segment = Segment(project_id=project.id, position=position, spec_hash="", **values)
-    segment.spec_hash = segment_hash(project, segment)
+    await refresh_hash(session, project, segment)
     for later in segments[position:]:
         later.position += 1
     session.add(segment)
@@ -157,6 +179,7 @@ async def duplicate_segment(
         seed=original.seed,
         negative_prompt=original.negative_prompt,
         caption=original.caption,
+        init_image_asset_id=original.init_image_asset_id,
         position=original.position + 1,
     )
     return await add_segment(session, registry, owner_id, original.project_id, data, max_segments)
@@ -170,11 +193,14 @@ async def update_segment(
     for key in ("prompt", "model", "duration", "params", "seed"):
         if key in changes and changes[key] is None:
             raise InvalidInput(f"{key} cannot be null", key)
+    await check_asset(
+        session, owner_id, changes.get("init_image_asset_id"), "image", "init_image_asset_id"
+    )
     for key, value in changes.items():
         setattr(segment, key, value)
     registry.validate_segment(segment.model, segment.prompt, segment.duration, segment.params)
     project = await session.get_one(Project, segment.project_id)
-    segment.spec_hash = segment_hash(project, segment)
+    await refresh_hash(session, project, segment)
     await session.flush()
     return segment
 

@@ -216,3 +216,24 @@ async def test_soundtrack_without_loop_ends(clips: list[Path], media_dir: Path) 
     # The 0.4 s tone, then nothing (the clip's own beep is over by 0.35 s).
     assert rms(pcm, 0.1, 0.3) > 0.1
     assert rms(pcm, 0.45, 0.65) < 0.01
+
+
+@pytest.mark.parametrize("kind", ["crossfade", None])
+async def test_a_progress_callback_can_cancel(
+    kind: str | None, clips: list[Path], tmp_path: Path
+) -> None:
+    from videofoundry.core.errors import Cancelled
+
+    seen: list[float] = []
+
+    async def progress(fraction: float) -> None:
+        seen.append(fraction)
+        if fraction > 0.3:
+            raise Cancelled("stop")
+
+    items = specs(clips) if kind else [ClipSpec(p) for p in clips]
+    with pytest.raises(Cancelled):
+        await compose(items, tmp_path / "cancelled.mp4", progress=progress)
+    assert seen
+    assert max(seen) < 1
+    assert list(tmp_path.iterdir()) == []

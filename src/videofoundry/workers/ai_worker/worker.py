@@ -139,6 +139,9 @@ async def _generate(runtime: Runtime, row_id: str, lease: str) -> None:
         task_id, attempts = row.provider_task_id, row.attempts
         digest, segment_id = row.spec_hash, row.segment_id
     adapter, _model = runtime.registry.resolve(spec["model"])
+    init_image = None
+    if spec.get("init_image_key"):
+        init_image = await _read(runtime, spec["init_image_key"])
     output = OutputFormat(**{k: spec["output"][k] for k in ("width", "height", "fps")})
     lost = asyncio.Event()
     last_tick = 0.0
@@ -168,8 +171,11 @@ async def _generate(runtime: Runtime, row_id: str, lease: str) -> None:
             await _update_row(runtime, row_id, lease, progress=fraction, message=note)
 
     async def save_task_id(provider_task_id: str) -> None:
+        nonlocal task_id
         if not await _update_row(runtime, row_id, lease, provider_task_id=provider_task_id):
             raise _LeaseLost()
+        # A retry in this process must resume this task too, not pay for a new one.
+        task_id = provider_task_id
 
     async def is_cancelled() -> bool:
         if lost.is_set():
@@ -200,6 +206,7 @@ async def _generate(runtime: Runtime, row_id: str, lease: str) -> None:
                     output=output,
                     negative_prompt=spec.get("negative_prompt"),
                     params=spec.get("params") or {},
+                    init_image=init_image,
                     provider_task_id=task_id,
                 )
                 context = GenerationContext(
@@ -335,6 +342,13 @@ async def _complete(
         job.status = "composing"
         task_publisher.enqueue_composition(session, job.id)
         orchestrator.emit(session, job, {"type": "job", "status": "composing"}, events)
+
+
+async def _read(runtime: Runtime, key: str) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="vf-input-") as tmp:
+        path = Path(tmp) / "input"
+        await runtime.storage.get_file(key, path)
+        return path.read_bytes()
 
 
 async def _update_row(runtime: Runtime, row_id: str, lease: str, **values: Any) -> bool:

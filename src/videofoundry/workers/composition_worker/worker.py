@@ -103,6 +103,7 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
         specs = [dict(r.spec) for r in rows]
     final_key = keys.final(owner_id, comp_hash)
     poster_key = keys.final_poster(owner_id, comp_hash)
+    captions_key = keys.final_captions(owner_id, comp_hash)
     lost = asyncio.Event()
     workdir = Path(tempfile.mkdtemp(prefix="vf-compose-"))
     try:
@@ -110,21 +111,36 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
             lambda: _refresh(runtime, job_id, lease), runtime.settings.HEARTBEAT_SECONDS, lost.set
         ):
             final_path = workdir / "final.mp4"
+            captions_path = workdir / "captions.vtt"
             if await runtime.storage.exists(final_key):
                 # An earlier attempt stored it before dying: no need to compose again.
                 await runtime.storage.get_file(final_key, final_path)
+                if await runtime.storage.exists(captions_key):
+                    await runtime.storage.get_file(captions_key, captions_path)
             else:
                 clips = []
                 for index, (label, key) in enumerate(clip_keys):
                     path = workdir / f"clip{index:04d}.mp4"
                     await runtime.storage.get_file(key, path)
                     clips.append((label, path))
-                await _run_compose(runtime, job_id, clips, specs, output, final_path)
+                soundtrack = None
+                if output.get("soundtrack_key"):
+                    soundtrack = workdir / "soundtrack"
+                    await runtime.storage.get_file(str(output["soundtrack_key"]), soundtrack)
+                options = media.ComposeOptions(
+                    soundtrack=soundtrack, fade_in=1.0, fade_out=1.0, webvtt=captions_path
+                )
+                await _run_compose(runtime, job_id, clips, specs, output, final_path, options)
             info = await asyncio.to_thread(media.probe, final_path)
             poster_path = workdir / "poster.jpg"
             await asyncio.to_thread(media.poster, final_path, poster_path)
             if lost.is_set():
                 return
+            stored_captions = None
+            if captions_path.exists():
+                stored_captions = await runtime.storage.put_file(
+                    captions_key, captions_path, "text/vtt"
+                )
             stored = await runtime.storage.put_file(final_key, final_path, "video/mp4")
             stored_poster = await runtime.storage.put_file(poster_key, poster_path, "image/jpeg")
         events = orchestrator.Events()
@@ -158,6 +174,15 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
                 poster.id,
                 info.duration,
             )
+            if stored_captions is not None:
+                captions = await assets.record(
+                    session,
+                    owner_id=owner_id,
+                    kind="captions",
+                    stored=stored_captions,
+                    content_type="text/vtt",
+                )
+                job.captions_asset_id = captions.id
             orchestrator.finish_job(session, job, "completed", events)
         await orchestrator.publish(runtime, events)
     finally:
@@ -171,6 +196,7 @@ async def _run_compose(
     specs: list[dict[str, object]],
     output: dict[str, object],
     dst: Path,
+    options: media.ComposeOptions,
 ) -> None:
     default_transition = output.get("default_transition")
 
@@ -194,7 +220,7 @@ async def _run_compose(
                 caption=caption if isinstance(caption, str) else None,
             )
         )
-    await media.compose(specs_for_media, dst, media.ComposeOptions(), report)
+    await media.compose(specs_for_media, dst, options, report)
 
 
 def _transition(value: object) -> media.Transition | None:

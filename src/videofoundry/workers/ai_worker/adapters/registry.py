@@ -45,6 +45,13 @@ class Registry:
                 continue
             self.adapters[getattr(cls, "name", name)] = adapter
 
+    async def aclose(self) -> None:
+        """Close adapters' HTTP clients."""
+        for adapter in self.adapters.values():
+            close = getattr(adapter, "aclose", None)
+            if close is not None:
+                await close()
+
     def catalogue(self) -> list[CatalogueEntry]:
         entries: list[CatalogueEntry] = []
         for name, adapter in sorted(self.adapters.items()):

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 7736d84c3376
+Revision ID: 922d623f35b6
 Revises:
-Create Date: 2026-11-29 07:52:36.072891
+Create Date: 2026-11-29 08:27:25.802438
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "7736d84c3376"
+
+revision: str = "922d623f35b6"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -128,6 +129,7 @@ def upgrade() -> None:
         sa.Column("composition_lease_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("final_asset_id", sa.String(length=32), nullable=True),
         sa.Column("poster_asset_id", sa.String(length=32), nullable=True),
+        sa.Column("captions_asset_id", sa.String(length=32), nullable=True),
         sa.Column("duration", sa.Float(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("estimated_cost", sa.Numeric(precision=12, scale=4), nullable=False),
@@ -135,6 +137,12 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["captions_asset_id"],
+            ["asset.id"],
+            name=op.f("fk_render_job_captions_asset_id_asset"),
+            ondelete="SET NULL",
+        ),
         sa.ForeignKeyConstraint(
             ["final_asset_id"],
             ["asset.id"],

@@ -1,0 +1,184 @@
+"""Uploads (init images, soundtracks) and the project's contact sheet."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+import av
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import Response
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel
+
+from videofoundry import media
+from videofoundry.api.deps import CurrentUser, RuntimeDep, SessionDep
+from videofoundry.core.errors import InvalidInput, NotFound
+from videofoundry.database.base import new_id
+from videofoundry.models import Asset
+from videofoundry.services import assets
+from videofoundry.services.projects import get_project, segments_of
+from videofoundry.storage import keys
+
+router = APIRouter(prefix="/api", tags=["assets"])
+
+MAX_UPLOAD_BYTES = {"image": 16 << 20, "audio": 50 << 20}
+_IMAGE_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
+
+
+class AssetPublic(BaseModel):
+    id: str
+    kind: str
+    content_type: str
+    bytes: int
+    sha256: str
+    duration: float | None
+    width: int | None
+    height: int | None
+    url: str | None
+
+
+@router.post("/assets", status_code=201, response_model=AssetPublic)
+async def upload(
+    kind: Annotated[Literal["image", "audio"], Form(description="image: init frame; audio: soundtrack")],
+    file: Annotated[UploadFile, File()],
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> AssetPublic:
+    """Upload an init image (JPEG, PNG, WebP) or a soundtrack (any audio format)."""
+    workdir = Path(tempfile.mkdtemp(prefix="vf-upload-"))
+    try:
+        path = workdir / "upload"
+        size = 0
+        with path.open("wb") as out:
+            while chunk := await file.read(1 << 20):
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES[kind]:
+                    limit = MAX_UPLOAD_BYTES[kind] >> 20
+                    raise InvalidInput(f"file: larger than the {limit} MB allowed for {kind}", "file")
+                out.write(chunk)
+        if size == 0:
+            raise InvalidInput("file: the upload is empty", "file")
+        if kind == "image":
+            extension, content_type, width, height, duration = await asyncio.to_thread(_image_facts, path)
+        else:
+            extension, content_type, width, height, duration = await asyncio.to_thread(_audio_facts, path)
+        asset_id = new_id()
+        stored = await runtime.storage.put_file(
+            keys.upload(user.id, asset_id, extension), path, content_type
+        )
+        asset = Asset(
+            id=asset_id,
+            owner_id=user.id,
+            kind=kind,
+            storage_key=stored.key,
+            content_type=content_type,
+            sha256=stored.sha256,
+            bytes=stored.size,
+            duration=duration,
+            width=width,
+            height=height,
+        )
+        session.add(asset)
+        await session.commit()
+        return await asset_public(runtime, asset)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def asset_public(runtime: object, asset: Asset) -> AssetPublic:
+    from videofoundry.runtime import Runtime
+
+    assert isinstance(runtime, Runtime)
+    return AssetPublic(
+        id=asset.id,
+        kind=asset.kind,
+        content_type=asset.content_type,
+        bytes=asset.bytes,
+        sha256=asset.sha256,
+        duration=asset.duration,
+        width=asset.width,
+        height=asset.height,
+        url=await assets.url_for(runtime.settings, runtime.storage, asset),
+    )
+
+
+def _image_facts(path: Path) -> tuple[str, str, int, int, None]:
+    try:
+        with Image.open(path) as image:
+            image.verify()
+        with Image.open(path) as image:
+            fmt, (width, height) = image.format or "", image.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise InvalidInput("file: not a readable image (use JPEG, PNG or WebP)", "file") from exc
+    if fmt not in _IMAGE_FORMATS:
+        raise InvalidInput(f"file: {fmt or 'this'} images are not accepted; use JPEG, PNG or WebP", "file")
+    extension, content_type = _IMAGE_FORMATS[fmt]
+    return extension, content_type, width, height, None
+
+
+def _audio_facts(path: Path) -> tuple[str, str, None, None, float]:
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise InvalidInput("file: contains no audio stream", "file")
+            stream = container.streams.audio[0]
+            duration = 0.0
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.duration and stream.time_base:
+                    duration = max(duration, float((packet.pts + packet.duration) * stream.time_base))
+    except av.FFmpegError as exc:
+        raise InvalidInput("file: not a readable audio file", "file") from exc
+    if duration <= 0:
+        raise InvalidInput("file: the audio has no length", "file")
+    # Stored under a neutral extension: the container is whatever the user sent.
+    return "audio", "application/octet-stream", None, None, duration
+
+
+@router.get("/assets/{asset_id}", response_model=AssetPublic)
+async def get_asset(
+    asset_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> AssetPublic:
+    """An uploaded or generated file of the user's."""
+    asset = await session.get(Asset, asset_id)
+    if asset is None or asset.owner_id != user.id:
+        raise NotFound(f"asset {asset_id} not found")
+    return await asset_public(runtime, asset)
+
+
+@router.get(
+    "/projects/{project_id}/contact-sheet",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def contact_sheet(
+    project_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """A grid of frames, one row per generated segment, in timeline order."""
+    project = await get_project(session, user.id, project_id)
+    clip_keys = []
+    for segment in await segments_of(session, project.id):
+        clip = await assets.by_key(session, keys.clip(user.id, segment.spec_hash))
+        if clip is not None:
+            clip_keys.append(clip.storage_key)
+    if not clip_keys:
+        raise NotFound(f"project {project_id} has no generated clips yet; render it first")
+    workdir = Path(tempfile.mkdtemp(prefix="vf-sheet-"))
+    try:
+        paths = []
+        for index, key in enumerate(clip_keys):
+            path = workdir / f"{index}.mp4"
+            await runtime.storage.get_file(key, path)
+            paths.append(path)
+        sheet = workdir / "sheet.jpg"
+        await asyncio.to_thread(media.contact_sheet, paths, sheet)
+        data = sheet.read_bytes()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    etag = hashlib.sha256("".join(clip_keys).encode()).hexdigest()[:32]
+    return Response(data, media_type="image/jpeg", headers={"ETag": f'"{etag}"'})
