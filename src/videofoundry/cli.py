@@ -120,6 +120,10 @@ def _run_worker(kind: str) -> None:
         from videofoundry.runtime import Runtime
         from videofoundry.workers.runner import run_workers
 
+        if settings.METRICS_PORT:
+            from prometheus_client import start_http_server
+
+            start_http_server(settings.METRICS_PORT)
         runtime = await Runtime.start(settings)
         work = asyncio.create_task(run_workers(runtime, (kind,)))
         # SIGTERM (docker stop, Kubernetes) and SIGINT: stop taking tasks, finish the ones in

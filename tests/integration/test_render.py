@@ -281,3 +281,25 @@ async def test_soundtrack_captions_and_contact_sheet(
     assert vtt.startswith("WEBVTT") and "Hello" in vtt
     sheet = await client.get(f"/api/projects/{pid}/contact-sheet", headers=auth)
     assert sheet.status_code == 200 and sheet.content[:3] == b"\xff\xd8\xff"
+
+
+async def test_metrics_count_reuse(client: httpx.AsyncClient) -> None:
+    def reused(text: str) -> float:
+        line = next(
+            line
+            for line in text.splitlines()
+            if line.startswith('videofoundry_segments_planned_total{action="reuse"}')
+        )
+        return float(line.split()[-1])
+
+    auth = await register(client)
+    pid = await project_with(client, auth, [{"prompt": "m", "duration": 1, "seed": 9}])
+    await finished(
+        client, (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()["id"], auth
+    )
+    before = reused((await client.get("/metrics")).text)
+    await finished(
+        client, (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()["id"], auth
+    )
+    assert reused((await client.get("/metrics")).text) == before + 1
+    assert "videofoundry_generation_seconds_bucket" in (await client.get("/metrics")).text

@@ -27,7 +27,15 @@ from videofoundry.storage import keys
 router = APIRouter(prefix="/api", tags=["assets"])
 
 MAX_UPLOAD_BYTES = {"image": 16 << 20, "audio": 50 << 20}
-_IMAGE_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
+_IMAGE_FORMATS = {
+    "JPEG": ("jpg", "image/jpeg"),
+    "PNG": ("png", "image/png"),
+    "WEBP": ("webp", "image/webp"),
+}
+
+
+# extension, content type, width, height, duration
+_Facts = tuple[str, str, int | None, int | None, float | None]
 
 
 class AssetPublic(BaseModel):
@@ -44,7 +52,9 @@ class AssetPublic(BaseModel):
 
 @router.post("/assets", status_code=201, response_model=AssetPublic)
 async def upload(
-    kind: Annotated[Literal["image", "audio"], Form(description="image: init frame; audio: soundtrack")],
+    kind: Annotated[
+        Literal["image", "audio"], Form(description="image: init frame; audio: soundtrack")
+    ],
     file: Annotated[UploadFile, File()],
     user: CurrentUser,
     session: SessionDep,
@@ -60,14 +70,20 @@ async def upload(
                 size += len(chunk)
                 if size > MAX_UPLOAD_BYTES[kind]:
                     limit = MAX_UPLOAD_BYTES[kind] >> 20
-                    raise InvalidInput(f"file: larger than the {limit} MB allowed for {kind}", "file")
+                    raise InvalidInput(
+                        f"file: larger than the {limit} MB allowed for {kind}", "file"
+                    )
                 out.write(chunk)
         if size == 0:
             raise InvalidInput("file: the upload is empty", "file")
         if kind == "image":
-            extension, content_type, width, height, duration = await asyncio.to_thread(_image_facts, path)
+            extension, content_type, width, height, duration = await asyncio.to_thread(
+                _image_facts, path
+            )
         else:
-            extension, content_type, width, height, duration = await asyncio.to_thread(_audio_facts, path)
+            extension, content_type, width, height, duration = await asyncio.to_thread(
+                _audio_facts, path
+            )
         asset_id = new_id()
         stored = await runtime.storage.put_file(
             keys.upload(user.id, asset_id, extension), path, content_type
@@ -108,7 +124,7 @@ async def asset_public(runtime: object, asset: Asset) -> AssetPublic:
     )
 
 
-def _image_facts(path: Path) -> tuple[str, str, int, int, None]:
+def _image_facts(path: Path) -> _Facts:
     try:
         with Image.open(path) as image:
             image.verify()
@@ -117,12 +133,14 @@ def _image_facts(path: Path) -> tuple[str, str, int, int, None]:
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise InvalidInput("file: not a readable image (use JPEG, PNG or WebP)", "file") from exc
     if fmt not in _IMAGE_FORMATS:
-        raise InvalidInput(f"file: {fmt or 'this'} images are not accepted; use JPEG, PNG or WebP", "file")
+        raise InvalidInput(
+            f"file: {fmt or 'this'} images are not accepted; use JPEG, PNG or WebP", "file"
+        )
     extension, content_type = _IMAGE_FORMATS[fmt]
     return extension, content_type, width, height, None
 
 
-def _audio_facts(path: Path) -> tuple[str, str, None, None, float]:
+def _audio_facts(path: Path) -> _Facts:
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
@@ -131,7 +149,9 @@ def _audio_facts(path: Path) -> tuple[str, str, None, None, float]:
             duration = 0.0
             for packet in container.demux(stream):
                 if packet.pts is not None and packet.duration and stream.time_base:
-                    duration = max(duration, float((packet.pts + packet.duration) * stream.time_base))
+                    duration = max(
+                        duration, float((packet.pts + packet.duration) * stream.time_base)
+                    )
     except av.FFmpegError as exc:
         raise InvalidInput("file: not a readable audio file", "file") from exc
     if duration <= 0:

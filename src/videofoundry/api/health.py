@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from videofoundry.api.deps import RuntimeDep
@@ -24,3 +25,9 @@ async def readyz(runtime: RuntimeDep) -> dict[str, str] | JSONResponse:
     except Exception as exc:
         return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
     return {"status": "ready"}
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics() -> Response:
+    """Prometheus metrics of this process."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

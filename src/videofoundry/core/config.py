@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     """Segments one AI worker process generates at once (raise it for hosted models)."""
     STATUS_TTL_SECONDS: int = Field(default=24 * 3600, ge=60)
 
+    METRICS_PORT: int = Field(default=0, ge=0, le=65535)
+    """Worker processes: serve Prometheus metrics on this port (0: off; the API uses /metrics)."""
+
     CORS_ORIGINS: list[str] = []
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = False

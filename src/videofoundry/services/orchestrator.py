@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from videofoundry.core import metrics
 from videofoundry.core.errors import BudgetExceeded, InvalidInput, NotFound
 from videofoundry.database.base import utcnow
 from videofoundry.models import (
@@ -187,6 +188,9 @@ async def start_render(
             to_generate.append(row)
         session.add(row)
     job.estimated_cost = estimate
+    metrics.SEGMENTS_PLANNED.labels("reuse").inc(len(planned) - len(to_generate))
+    metrics.SEGMENTS_PLANNED.labels("generate").inc(len(to_generate))
+    metrics.RENDERS.labels("started").inc()
     job.completed_count = sum(1 for p in planned if p.clip is not None)
     await _reserve_budget(session, owner_id, estimate)
     await session.flush()

@@ -44,6 +44,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics
+         * @description Prometheus metrics of this process.
+         */
+        get: operations["metrics_metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/register": {
         parameters: {
             query?: never;
@@ -392,6 +412,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/assets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload
+         * @description Upload an init image (JPEG, PNG, WebP) or a soundtrack (any audio format).
+         */
+        post: operations["upload_api_assets_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assets/{asset_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Asset
+         * @description An uploaded or generated file of the user's.
+         */
+        get: operations["get_asset_api_assets__asset_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/contact-sheet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Contact Sheet
+         * @description A grid of frames, one row per generated segment, in timeline order.
+         */
+        get: operations["contact_sheet_api_projects__project_id__contact_sheet_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/files/{asset_id}": {
         parameters: {
             query?: never;
@@ -451,6 +531,27 @@ export interface components {
             /** Last Used At */
             last_used_at: string | null;
         };
+        /** AssetPublic */
+        AssetPublic: {
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Content Type */
+            content_type: string;
+            /** Bytes */
+            bytes: number;
+            /** Sha256 */
+            sha256: string;
+            /** Duration */
+            duration: number | null;
+            /** Width */
+            width: number | null;
+            /** Height */
+            height: number | null;
+            /** Url */
+            url: string | null;
+        };
         /** Body_login_api_auth_token_post */
         Body_login_api_auth_token_post: {
             /** Grant Type */
@@ -474,6 +575,17 @@ export interface components {
              * Format: password
              */
             client_secret?: string | null;
+        };
+        /** Body_upload_api_assets_post */
+        Body_upload_api_assets_post: {
+            /**
+             * Kind
+             * @description image: init frame; audio: soundtrack
+             * @enum {string}
+             */
+            kind: "image" | "audio";
+            /** File */
+            file: string;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -579,6 +691,11 @@ export interface components {
              */
             aspect_mode: "fit" | "fill";
             default_transition?: components["schemas"]["Transition"] | null;
+            /**
+             * Soundtrack Asset Id
+             * @description An uploaded audio asset
+             */
+            soundtrack_asset_id?: string | null;
         };
         /** ProjectDetail */
         ProjectDetail: {
@@ -598,6 +715,8 @@ export interface components {
             default_transition: {
                 [key: string]: unknown;
             } | null;
+            /** Soundtrack Asset Id */
+            soundtrack_asset_id: string | null;
             /** Segment Count */
             segment_count: number;
             /** Total Duration */
@@ -633,6 +752,8 @@ export interface components {
             default_transition: {
                 [key: string]: unknown;
             } | null;
+            /** Soundtrack Asset Id */
+            soundtrack_asset_id: string | null;
             /** Segment Count */
             segment_count: number;
             /** Total Duration */
@@ -661,6 +782,8 @@ export interface components {
             /** Aspect Mode */
             aspect_mode?: ("fit" | "fill") | null;
             default_transition?: components["schemas"]["Transition"] | null;
+            /** Soundtrack Asset Id */
+            soundtrack_asset_id?: string | null;
         };
         /** RenderJobPublic */
         RenderJobPublic: {
@@ -685,6 +808,8 @@ export interface components {
             video_url: string | null;
             /** Poster Url */
             poster_url: string | null;
+            /** Captions Url */
+            captions_url?: string | null;
             /** Duration */
             duration: number | null;
             /** Estimated Cost */
@@ -736,6 +861,11 @@ export interface components {
             caption?: string | null;
             transition?: components["schemas"]["Transition"] | null;
             /**
+             * Init Image Asset Id
+             * @description An uploaded image
+             */
+            init_image_asset_id?: string | null;
+            /**
              * Position
              * @description Insert here; default: end.
              */
@@ -774,6 +904,8 @@ export interface components {
             transition: {
                 [key: string]: unknown;
             } | null;
+            /** Init Image Asset Id */
+            init_image_asset_id: string | null;
             /** Spec Hash */
             spec_hash: string;
             /** Poster Url */
@@ -830,6 +962,8 @@ export interface components {
             /** Caption */
             caption?: string | null;
             transition?: components["schemas"]["Transition"] | null;
+            /** Init Image Asset Id */
+            init_image_asset_id?: string | null;
         };
         /** Token */
         Token: {
@@ -946,6 +1080,24 @@ export interface operations {
                 content: {
                     "application/json": unknown;
                 };
+            };
+        };
+    };
+    metrics_metrics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1665,6 +1817,101 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelPublic"][];
+                };
+            };
+        };
+    };
+    upload_api_assets_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_api_assets_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_asset_api_assets__asset_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    contact_sheet_api_projects__project_id__contact_sheet_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from videofoundry import media
+from videofoundry.core import metrics
 from videofoundry.core.errors import (
     Cancelled,
     GenerationError,
@@ -62,7 +63,9 @@ async def handle(runtime: Runtime, message: Message) -> None:
     if lease is None:
         return
     try:
-        await _generate(runtime, row_id, lease)
+        started = time.monotonic()
+        model = await _generate(runtime, row_id, lease)
+        metrics.GENERATION_SECONDS.labels(model).observe(time.monotonic() - started)
     except _LeaseLost:
         log.warning("segment render %s: lease lost, another worker owns it now", row_id)
     except Cancelled:
@@ -130,7 +133,8 @@ async def _claim(runtime: Runtime, row_id: str) -> str | None:
     return lease
 
 
-async def _generate(runtime: Runtime, row_id: str, lease: str) -> None:
+async def _generate(runtime: Runtime, row_id: str, lease: str) -> str:
+    """Generate, store and commit one clip; returns the model id."""
     settings = runtime.settings
     async with runtime.sessions() as session:
         row = await session.get_one(SegmentRender, row_id)
@@ -218,7 +222,10 @@ async def _generate(runtime: Runtime, row_id: str, lease: str) -> None:
                 try:
                     result = await adapter.generate(request, context)
                     break
-                except RetryableError as exc:
+                except GenerationError as exc:
+                    metrics.GENERATION_FAILURES.labels(adapter.name, type(exc).__name__).inc()
+                    if not isinstance(exc, RetryableError):
+                        raise
                     if lost.is_set():
                         raise _LeaseLost() from exc
                     if attempts >= settings.SEGMENT_MAX_ATTEMPTS:
@@ -245,6 +252,7 @@ async def _generate(runtime: Runtime, row_id: str, lease: str) -> None:
             await _store(runtime, row_id, lease, owner_id, digest, spec, output, result, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return str(spec["model"])
 
 
 async def _store(
@@ -299,6 +307,7 @@ async def _store(
             content_type="image/jpeg",
         )
         cost = Decimal(str(result.cost)) if result.cost is not None else row.estimated_cost
+        metrics.COST_USD.labels(str(spec["model"]).split("/", 1)[0]).inc(float(cost))
         await _complete(session, runtime, job, row, clip.id, cost, events, reused=False)
     await orchestrator.publish(runtime, events)
     await task_publisher.relay(runtime.sessions, runtime.broker)

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import or_, update
 
 from videofoundry import media
+from videofoundry.core import metrics
 from videofoundry.core.errors import GenerationError
 from videofoundry.database.base import utcnow
 from videofoundry.models import Asset, RenderJob
@@ -38,7 +39,8 @@ async def handle(runtime: Runtime, message: Message) -> None:
     if lease is None:
         return
     try:
-        await _compose(runtime, job_id, lease)
+        with metrics.COMPOSITION_SECONDS.time():
+            await _compose(runtime, job_id, lease)
     except GenerationError as exc:
         await _fail(runtime, job_id, lease, exc.message)
         raise DeadLetter(exc.message) from exc
