@@ -98,18 +98,30 @@ async def test_racing_composition_workers_compose_once(tmp_path: Path, s3_url: s
         assert attempts == 1
 
 
-async def test_poison_message_is_dead_lettered(tmp_path: Path, s3_url: str) -> None:
+async def test_poison_messages_are_dead_lettered(tmp_path: Path, s3_url: str) -> None:
     async with make_stack("distributed", tmp_path, s3_url) as stack:
         stack.start()
         broker = RabbitBroker(RABBITMQ_URL, prefix=stack.env["QUEUE_PREFIX"])
         await broker.connect()
         try:
             await broker.publish(SEGMENTS, {"v": 99, "what": "unknown schema"})
+            # A task whose model refuses it: the job fails with the reason, the task is dead.
+            async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
+                await login(client)
+                project = await timeline(client, [])
+                await client.post(
+                    f"/api/projects/{project['id']}/segments",
+                    json={"prompt": "[reject] this", "duration": 1},
+                )
+                job_id = (await client.post(f"/api/projects/{project['id']}/render")).json()["id"]
+                job = await wait_job(client, job_id)
+            assert job["status"] == "failed" and "moderation" in job["error"]
             for _ in range(100):
                 dead = await broker.dead_letters(SEGMENTS)
-                if dead:
+                if len(dead) == 2:
                     break
                 await asyncio.sleep(0.1)
-            assert dead == [{"v": 99, "what": "unknown schema"}]
+            assert {"v": 99, "what": "unknown schema"} in dead
+            assert any(d.get("job_id") == job_id for d in dead)
         finally:
             await broker.close()

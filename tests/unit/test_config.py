@@ -51,3 +51,11 @@ def test_env_file_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     s = Settings()
     assert s.REDIS_URL == "redis://example:6379/0"
     assert s.SECRET_KEY == "abc"
+
+
+def test_provider_concurrency_reaches_the_adapter() -> None:
+    from videofoundry.workers.ai_worker.adapters.runway import RunwayAdapter
+
+    assert RunwayAdapter(settings()).concurrency == 1
+    tuned = settings(PROVIDER_CONCURRENCY={"runway": 3, "luma": 2})
+    assert RunwayAdapter(tuned).concurrency == 3

@@ -121,6 +121,8 @@ export interface RequestOptions {
   json?: unknown;
   /** application/x-www-form-urlencoded body. */
   form?: Record<string, string>;
+  /** multipart/form-data body (the browser sets the Content-Type with its boundary). */
+  multipart?: FormData;
   /** Send no Authorization header (auth endpoints). */
   anonymous?: boolean;
   signal?: AbortSignal;
@@ -138,8 +140,13 @@ export function buildUrl(path: string, query?: Query): string {
   return qs ? `${url}?${qs}` : url;
 }
 
-export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+async function send(
+  method: string,
+  path: string,
+  options: RequestOptions,
+  accept: string,
+): Promise<{ response: Response; token: string | null }> {
+  const headers: Record<string, string> = { Accept: accept };
   let body: BodyInit | undefined;
   if (options.json !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -147,24 +154,27 @@ export async function request<T>(method: string, path: string, options: RequestO
   } else if (options.form) {
     headers["Content-Type"] = "application/x-www-form-urlencoded";
     body = new URLSearchParams(options.form).toString();
+  } else if (options.multipart) {
+    body = options.multipart;
   }
   const token = options.anonymous ? null : config.getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
 
-  let response: Response;
   try {
-    response = await fetch(buildUrl(path, options.query), {
+    const response = await fetch(buildUrl(path, options.query), {
       method,
       headers,
       body,
       signal: options.signal,
     });
+    return { response, token };
   } catch (err) {
     if (err instanceof DOMException && err.name === "AbortError") throw err;
     throw new ApiError(0, "Cannot reach the server. Check your connection and try again.");
   }
+}
 
-  if (response.status === 204) return undefined as T;
+async function failure(response: Response, token: string | null): Promise<never> {
   const text = await response.text();
   let parsed: unknown = null;
   if (text) {
@@ -174,9 +184,29 @@ export async function request<T>(method: string, path: string, options: RequestO
       parsed = text;
     }
   }
-  if (!response.ok) {
-    if (response.status === 401 && token) config.onUnauthorized();
-    return Promise.reject(errorFromBody(response.status, parsed));
+  if (response.status === 401 && token) config.onUnauthorized();
+  throw errorFromBody(response.status, parsed);
+}
+
+/** A binary answer (an image the API serves behind the bearer token) as a Blob. */
+export async function requestBlob(path: string, options: RequestOptions = {}): Promise<Blob> {
+  const { response, token } = await send("GET", path, options, "*/*");
+  if (!response.ok) return failure(response, token);
+  return response.blob();
+}
+
+export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const { response, token } = await send(method, path, options, "application/json");
+  if (response.status === 204) return undefined as T;
+  if (!response.ok) return failure(response, token);
+  const text = await response.text();
+  let parsed: unknown = null;
+  if (text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
   }
   return parsed as T;
 }

@@ -1,6 +1,8 @@
 /** One typed function per API operation (the contract in one place). */
-import { http } from "./client";
+import { http, requestBlob } from "./client";
 import type {
+  Asset,
+  AssetKind,
   Id,
   ModelInfo,
   Page,
@@ -49,6 +51,17 @@ export const api = {
   cancelRenderJob: (id: Id) => http.post<RenderJob>(`/render-jobs/${enc(id)}/cancel`),
   listRenderJobs: (projectId: Id, limit: number, offset: number) =>
     http.get<Page<RenderJob>>(`/projects/${enc(projectId)}/render-jobs`, { query: { limit, offset } }),
+
+  uploadAsset: (kind: AssetKind, file: File | Blob, filename?: string) => {
+    const body = new FormData();
+    body.set("kind", kind);
+    if (filename !== undefined) body.set("file", file, filename);
+    else body.set("file", file);
+    return http.post<Asset>("/assets", { multipart: body });
+  },
+  getAsset: (id: Id) => http.get<Asset>(`/assets/${enc(id)}`),
+  /** The project's contact sheet (JPEG); 404 until some segment has been generated. */
+  getContactSheet: (projectId: Id) => requestBlob(`/projects/${enc(projectId)}/contact-sheet`),
 };
 
 export type Api = typeof api;

@@ -32,6 +32,29 @@ export type RenderJobSegment = Schemas["SegmentStatus"];
 export type JobStatus = RenderJob["status"];
 export type SegmentRenderStatus = RenderJobSegment["status"];
 export type ValidationErrorItem = Schemas["ValidationError"];
+export type Asset = Schemas["AssetPublic"];
+export type AssetKind = Schemas["Body_upload_api_assets_post"]["kind"];
+export type Transition = Schemas["Transition"];
+export type TransitionKind = Transition["kind"];
+
+export const TRANSITION_KINDS: readonly TransitionKind[] = [
+  "cut",
+  "crossfade",
+  "fade_black",
+  "wipe_left",
+  "wipe_right",
+];
+
+/**
+ * Segments and projects answer their transition as a plain object (`{[key: string]: unknown}`);
+ * this narrows it to a Transition, or null when it is absent or not one.
+ */
+export function asTransition(value: unknown): Transition | null {
+  if (typeof value !== "object" || value === null) return null;
+  const { kind, duration } = value as { kind?: unknown; duration?: unknown };
+  if (typeof kind !== "string" || !(TRANSITION_KINDS as readonly string[]).includes(kind)) return null;
+  return { kind: kind as TransitionKind, duration: typeof duration === "number" ? duration : 0.5 };
+}
 
 export interface Page<T> {
   items: T[];

@@ -1,7 +1,7 @@
 /** Typed builders for API objects and a fake API whose every method is a vi.fn. */
 import { vi } from "vitest";
 import type { Api } from "../api/endpoints";
-import type { ModelInfo, Project, ProjectDetail, RenderJob, Segment } from "../api/types";
+import type { Asset, ModelInfo, Project, ProjectDetail, RenderJob, Segment } from "../api/types";
 import { createAppStore, type Deps } from "../store";
 
 const NOW = "2026-01-01T00:00:00Z";
@@ -15,6 +15,7 @@ export function makeProject(overrides: Partial<Project> = {}): Project {
     fps: 24,
     aspect_mode: "fit",
     default_transition: null,
+    soundtrack_asset_id: null,
     segment_count: 0,
     total_duration: 0,
     created_at: NOW,
@@ -37,6 +38,7 @@ export function makeSegment(overrides: Partial<Segment> = {}): Segment {
     seed: 42,
     caption: null,
     transition: null,
+    init_image_asset_id: null,
     spec_hash: `hash-${id}`,
     poster_url: null,
     clip_url: null,
@@ -72,6 +74,7 @@ export function makeJob(overrides: Partial<RenderJob> = {}): RenderJob {
     error: null,
     video_url: null,
     poster_url: null,
+    captions_url: null,
     duration: null,
     estimated_cost: 0,
     actual_cost: 0,
@@ -126,6 +129,9 @@ export function fakeApi(): FakeApi {
     "getRenderJob",
     "cancelRenderJob",
     "listRenderJobs",
+    "uploadAsset",
+    "getAsset",
+    "getContactSheet",
   ];
   const api: Partial<Record<keyof Api, unknown>> = {};
   for (const name of names) {
@@ -160,4 +166,19 @@ export function deferred<T>() {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+export function makeAsset(overrides: Partial<Asset> = {}): Asset {
+  return {
+    id: "a1",
+    kind: "image",
+    content_type: "image/png",
+    bytes: 68,
+    sha256: "0".repeat(64),
+    duration: null,
+    width: 1,
+    height: 1,
+    url: "/api/files/a1?expires=1&signature=x",
+    ...overrides,
+  };
 }

@@ -89,10 +89,7 @@ async def get_render_job(
     # Ownership and freshness always come from the database; the cached snapshot only saves
     # rebuilding the view while it is current. A flushed cache just means a rebuild.
     job = await orchestrator.get_job(session, user.id, job_id)
-    cached = await runtime.status.get_snapshot(job_id)
-    if cached is not None and cached.get("seq") == job.event_seq:
-        return RenderJobPublic.model_validate(cached)
-    return await orchestrator.job_view(session, runtime, job)
+    return await orchestrator.cached_view(session, runtime, job)
 
 
 @router.post("/render-jobs/{job_id}/cancel", response_model=RenderJobPublic)

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     DIFFUSERS_MODEL_DIR: str = ""
     """Directory of local diffusers-format text-to-video models (one sub-directory each)."""
 
+    PROVIDER_CONCURRENCY: dict[str, int] = {}
+    """Tasks in flight per provider and worker process, e.g. {"runway": 4}; the default is 1,
+    the lowest tier's limit, so large renders queue politely instead of failing with 429s."""
+
     EXTRA_ADAPTERS: str = ""
     """Comma-separated `module:Class` adapters to load besides the installed entry points."""
 

@@ -261,17 +261,22 @@ def segment_event(row: SegmentRender) -> dict[str, Any]:
 
 
 async def publish(runtime: Runtime, events: Events) -> None:
-    """After commit: refresh each job's cached snapshot, then ring the bus."""
-    for job_id in events.job_ids:
-        async with runtime.sessions() as session:
-            job = await session.get(RenderJob, job_id)
-            if job is not None:
-                view = await job_view(session, runtime, job)
-                await runtime.status.set_snapshot(
-                    job_id, view.model_dump(mode="json"), runtime.settings.STATUS_TTL_SECONDS
-                )
+    """After commit: ring the status bus. Snapshots are cached on read (`cached_view`), so
+    workers never rebuild a whole job view per event."""
     for event in events.items:
         await runtime.status.publish(event["job_id"], event)
+
+
+async def cached_view(session: AsyncSession, runtime: Runtime, job: RenderJob) -> RenderJobPublic:
+    """The job view, from the status cache while its sequence number is current."""
+    cached = await runtime.status.get_snapshot(job.id)
+    if cached is not None and cached.get("seq") == job.event_seq:
+        return RenderJobPublic.model_validate(cached)
+    view = await job_view(session, runtime, job)
+    await runtime.status.set_snapshot(
+        job.id, view.model_dump(mode="json"), runtime.settings.STATUS_TTL_SECONDS
+    )
+    return view
 
 
 async def get_job(session: AsyncSession, owner_id: str, job_id: str) -> RenderJob:

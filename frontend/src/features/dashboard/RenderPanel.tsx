@@ -5,10 +5,13 @@ import { formatCost, formatDate, formatSeconds } from "../../components/format";
 import { ProgressBar } from "../../components/ProgressBar";
 import { StatusBadge } from "../../components/StatusBadge";
 import { useAppShallow } from "../../store";
+import { ContactSheet } from "./ContactSheet";
 
 /** Plan, start, watch and cancel renders of the open project; play and download the result. */
 export function RenderPanel() {
   const s = useAppShallow((st) => ({
+    projectId: st.project?.id ?? null,
+    lastCompletedJobId: st.jobs.find((j) => j.status === "completed")?.id ?? null,
     segments: st.segments,
     plan: st.plan,
     planLoading: st.planLoading,
@@ -60,6 +63,7 @@ export function RenderPanel() {
           onCancel={() => void s.cancelRender()}
         />
       )}
+      {s.projectId && <ContactSheet projectId={s.projectId} refreshKey={s.lastCompletedJobId} />}
     </section>
   );
 }
@@ -190,19 +194,29 @@ function JobView({
 
       {job.status === "completed" && job.video_url && (
         <div className="result">
-          {/* biome-ignore lint/a11y/useMediaCaption: generated videos have no caption track */}
+          {/* biome-ignore lint/a11y/useMediaCaption: the captions track exists only when a segment has a caption */}
           <video
+            key={job.id}
             controls
             src={job.video_url}
             poster={job.poster_url ?? undefined}
             data-testid="final-video"
             preload="metadata"
-          />
+          >
+            {job.captions_url && <track kind="captions" src={job.captions_url} srcLang="en" label="Captions" default />}
+          </video>
           <div className="row between">
             <span className="muted small">{job.duration !== null ? formatSeconds(job.duration) : ""}</span>
-            <a href={job.video_url} download className="button" data-testid="download-link">
-              Download MP4
-            </a>
+            <span className="row gap">
+              {job.captions_url && (
+                <a href={job.captions_url} download className="button" data-testid="captions-link">
+                  Captions (VTT)
+                </a>
+              )}
+              <a href={job.video_url} download className="button" data-testid="download-link">
+                Download MP4
+              </a>
+            </span>
           </div>
         </div>
       )}

@@ -87,7 +87,8 @@ describe("<Inspector>", () => {
     expect(screen.getByLabelText("Prompt")).toHaveAttribute("aria-invalid", "true");
     expect(screen.getByText("prompt rejected by moderation")).toBeInTheDocument();
     expect(screen.getByText("must be at most 4")).toBeInTheDocument();
-    expect(screen.getByText("transition: unknown kind")).toBeInTheDocument();
+    expect(screen.getByText("unknown kind")).toBeInTheDocument();
+    expect(screen.getByLabelText("Transition into next")).toHaveAttribute("aria-invalid", "true");
   });
 
   it("asks before deleting", async () => {
@@ -112,6 +113,9 @@ describe("diffDraft", () => {
       duration: String(seg.duration),
       seed: "3",
       params: { b: 2, a: 1 },
+      caption: "",
+      transition: { kind: "" as const, duration: "" },
+      init_image_asset_id: null,
     };
     expect(diffDraft(seg, draft)).toEqual({});
     expect(diffDraft(seg, { ...draft, negative_prompt: "blur", duration: "1.5" })).toEqual({

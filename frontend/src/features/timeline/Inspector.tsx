@@ -1,12 +1,22 @@
 import { type FormEvent, useId, useMemo, useState } from "react";
-import type { ModelInfo, Segment, SegmentUpdate } from "../../api/types";
+import { asTransition, type ModelInfo, type Segment, type SegmentUpdate } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { FieldError } from "../../components/FieldError";
 import { formatCost } from "../../components/format";
+import { AssetUpload } from "../assets/AssetUpload";
+import { useAsset } from "../assets/useAsset";
 import { ParamsForm } from "./ParamsForm";
 import { fieldsFromSchema, validateParams } from "./paramsSchema";
+import {
+  type TransitionDraft,
+  TransitionEditor,
+  transitionDraftOf,
+  transitionFromDraft,
+  validateTransition,
+} from "./TransitionEditor";
 
 export const MAX_SEED = 2 ** 31 - 1;
+export const MAX_CAPTION_LENGTH = 500;
 
 export function randomSeed(): number {
   return Math.floor(Math.random() * MAX_SEED);
@@ -19,6 +29,9 @@ interface Draft {
   duration: string;
   seed: string;
   params: Record<string, unknown>;
+  caption: string;
+  transition: TransitionDraft;
+  init_image_asset_id: string | null;
 }
 
 function draftOf(segment: Segment): Draft {
@@ -29,6 +42,9 @@ function draftOf(segment: Segment): Draft {
     duration: String(segment.duration),
     seed: segment.seed === null || segment.seed === undefined ? "" : String(segment.seed),
     params: { ...(segment.params ?? {}) },
+    caption: segment.caption ?? "",
+    transition: transitionDraftOf(asTransition(segment.transition)),
+    init_image_asset_id: segment.init_image_asset_id ?? null,
   };
 }
 
@@ -53,6 +69,12 @@ export function diffDraft(segment: Segment, draft: Draft): SegmentUpdate {
   const seed = draft.seed.trim() === "" ? null : Number(draft.seed);
   if (seed !== (segment.seed ?? null)) patch.seed = seed;
   if (stableJson(draft.params) !== stableJson(segment.params ?? {})) patch.params = draft.params;
+  const caption = draft.caption.trim() === "" ? null : draft.caption;
+  if (caption !== (segment.caption ?? null)) patch.caption = caption;
+  const transition = transitionFromDraft(draft.transition);
+  if (stableJson(transition) !== stableJson(asTransition(segment.transition))) patch.transition = transition;
+  if (draft.init_image_asset_id !== (segment.init_image_asset_id ?? null))
+    patch.init_image_asset_id = draft.init_image_asset_id;
   return patch;
 }
 
@@ -72,12 +94,28 @@ export function validateDraft(draft: Draft, model: ModelInfo | undefined): Recor
     const seed = Number(draft.seed);
     if (!Number.isInteger(seed) || seed < 0) errors.seed = "A whole number ≥ 0";
   }
+  if (draft.caption.length > MAX_CAPTION_LENGTH) errors.caption = `At most ${MAX_CAPTION_LENGTH} characters`;
+  const transitionError = validateTransition(draft.transition);
+  if (transitionError) errors["transition.duration"] = transitionError;
   if (model) {
     const { fields } = fieldsFromSchema(model.params_schema);
     for (const [name, msg] of Object.entries(validateParams(fields, draft.params))) errors[`params.${name}`] = msg;
   }
   return errors;
 }
+
+/** Fields the form shows server errors next to; any other field's error is listed at the end. */
+const OWN_FIELDS = [
+  "prompt",
+  "negative_prompt",
+  "model",
+  "duration",
+  "seed",
+  "params",
+  "caption",
+  "transition",
+  "init_image_asset_id",
+];
 
 export interface InspectorProps {
   segment: Segment;
@@ -110,9 +148,9 @@ export function Inspector({ segment, models, saving, serverErrors, onSave, onDup
   }
   const generalParamsError = serverErrors.params;
   const otherServerErrors = Object.entries(serverErrors).filter(
-    ([key]) =>
-      !["prompt", "negative_prompt", "model", "duration", "seed", "params"].includes(key) && !key.startsWith("params."),
+    ([key]) => !OWN_FIELDS.includes(key) && !key.startsWith("params.") && !key.startsWith("transition."),
   );
+  const initImage = useAsset(draft.init_image_asset_id);
 
   const update = (next: Partial<Draft>) => setDraft((d) => ({ ...d, ...next }));
 
@@ -279,6 +317,68 @@ export function Inspector({ segment, models, saving, serverErrors, onSave, onDup
         errors={paramErrors}
       />
       <FieldError message={generalParamsError} />
+
+      <div className="field">
+        <label htmlFor={`${id}-caption`}>Caption</label>
+        <textarea
+          id={`${id}-caption`}
+          name="caption"
+          rows={2}
+          placeholder="Subtitle shown while this segment plays"
+          value={draft.caption}
+          onChange={(e) => update({ caption: e.target.value })}
+          aria-invalid={errorFor("caption") ? true : undefined}
+        />
+        {draft.caption.length > 0 && (
+          <small className={draft.caption.length > MAX_CAPTION_LENGTH ? "field-error" : "muted"}>
+            {draft.caption.length}/{MAX_CAPTION_LENGTH}
+          </small>
+        )}
+        <FieldError message={errorFor("caption")} />
+      </div>
+
+      <TransitionEditor
+        label="Transition into next"
+        nullLabel="Project default"
+        value={draft.transition}
+        onChange={(transition) => update({ transition })}
+        error={serverErrors.transition ?? serverErrors["transition.kind"]}
+        durationError={errorFor("transition.duration")}
+      />
+
+      <div className="field init-image">
+        <span className="label">Init image</span>
+        {draft.init_image_asset_id ? (
+          <div className="row gap">
+            {initImage.asset?.url ? (
+              <img
+                className="init-image-preview"
+                src={initImage.asset.url}
+                alt="First frame the model starts from"
+                data-testid="init-image-preview"
+              />
+            ) : (
+              <span className="muted small">{initImage.loading ? "Loading…" : (initImage.error ?? "")}</span>
+            )}
+            <button type="button" onClick={() => update({ init_image_asset_id: null })}>
+              Remove image
+            </button>
+          </div>
+        ) : (
+          <small className="muted">None: the model starts from the prompt alone.</small>
+        )}
+        {draft.init_image_asset_id && model && !model.image_to_video && (
+          <small className="muted">{model.label} does not use an init image.</small>
+        )}
+        <FieldError message={errorFor("init_image_asset_id")} />
+      </div>
+      <AssetUpload
+        kind="image"
+        label={
+          draft.init_image_asset_id ? "Replace init image (PNG, JPEG, WebP)" : "Upload init image (PNG, JPEG, WebP)"
+        }
+        onUploaded={(asset) => update({ init_image_asset_id: asset.id })}
+      />
       {otherServerErrors.map(([key, msg]) => (
         <FieldError key={key} message={`${key}: ${msg}`} />
       ))}

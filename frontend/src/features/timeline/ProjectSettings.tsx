@@ -1,22 +1,35 @@
 import { type FormEvent, useState } from "react";
-import type { Project } from "../../api/types";
+import { asTransition, type Project, type ProjectUpdate } from "../../api/types";
 import { FieldError } from "../../components/FieldError";
+import { formatSeconds } from "../../components/format";
+import { AssetUpload } from "../assets/AssetUpload";
+import { useAsset } from "../assets/useAsset";
 import { SIZE_PRESETS } from "../projects/slice";
+import { TransitionEditor, transitionDraftOf, transitionFromDraft, validateTransition } from "./TransitionEditor";
 
-/** Inline form to rename the project or change its output format. */
+function sameTransition(a: unknown, b: unknown): boolean {
+  const x = asTransition(a);
+  const y = asTransition(b);
+  return x === null || y === null ? x === y : x.kind === y.kind && x.duration === y.duration;
+}
+
+/** Inline form to rename the project, change its output format, default transition and soundtrack. */
 export function ProjectSettings({
   project,
   onSave,
   onClose,
 }: {
   project: Project;
-  onSave: (patch: { name: string; width: number; height: number; fps: number }) => Promise<Record<string, string>>;
+  onSave: (patch: ProjectUpdate) => Promise<Record<string, string>>;
   onClose: () => void;
 }) {
   const presetIndex = SIZE_PRESETS.findIndex((p) => p.width === project.width && p.height === project.height);
   const [name, setName] = useState(project.name);
   const [preset, setPreset] = useState(presetIndex);
   const [fps, setFps] = useState(String(project.fps));
+  const [transition, setTransition] = useState(() => transitionDraftOf(asTransition(project.default_transition)));
+  const [soundtrackId, setSoundtrackId] = useState<string | null>(project.soundtrack_asset_id ?? null);
+  const soundtrack = useAsset(soundtrackId);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
 
@@ -26,11 +39,17 @@ export function ProjectSettings({
     if (!name.trim()) local.name = "Give the project a name";
     const fpsValue = Number(fps);
     if (!Number.isInteger(fpsValue) || fpsValue < 1 || fpsValue > 60) local.fps = "Whole number from 1 to 60";
+    const transitionError = validateTransition(transition);
+    if (transitionError) local["default_transition.duration"] = transitionError;
     setErrors(local);
     if (Object.keys(local).length > 0) return;
     const size = SIZE_PRESETS[preset] ?? { width: project.width, height: project.height };
     setBusy(true);
-    const result = await onSave({ name: name.trim(), width: size.width, height: size.height, fps: fpsValue });
+    const patch: ProjectUpdate = { name: name.trim(), width: size.width, height: size.height, fps: fpsValue };
+    const defaultTransition = transitionFromDraft(transition);
+    if (!sameTransition(defaultTransition, project.default_transition)) patch.default_transition = defaultTransition;
+    if (soundtrackId !== (project.soundtrack_asset_id ?? null)) patch.soundtrack_asset_id = soundtrackId;
+    const result = await onSave(patch);
     setBusy(false);
     setErrors(result);
     if (Object.keys(result).length === 0) onClose();
@@ -72,6 +91,41 @@ export function ProjectSettings({
         />
         <FieldError message={errors.fps} />
       </div>
+      <TransitionEditor
+        label="Default transition"
+        nullLabel="None (hard cut)"
+        value={transition}
+        onChange={setTransition}
+        error={errors.default_transition ?? errors["default_transition.kind"]}
+        durationError={errors["default_transition.duration"]}
+        disabled={busy}
+      />
+      <div className="field soundtrack" data-testid="soundtrack">
+        <span className="label">Soundtrack</span>
+        {soundtrackId ? (
+          <div className="row gap">
+            <span className="small">
+              {soundtrack.asset
+                ? `♪ Audio, ${soundtrack.asset.duration !== null ? formatSeconds(soundtrack.asset.duration) : "length unknown"}`
+                : soundtrack.loading
+                  ? "Loading…"
+                  : (soundtrack.error ?? "")}
+            </span>
+            <button type="button" className="small" onClick={() => setSoundtrackId(null)} disabled={busy}>
+              Remove soundtrack
+            </button>
+          </div>
+        ) : (
+          <small className="muted">None</small>
+        )}
+        <FieldError message={errors.soundtrack_asset_id} />
+      </div>
+      <AssetUpload
+        kind="audio"
+        label={soundtrackId ? "Replace soundtrack" : "Upload soundtrack"}
+        onUploaded={(asset) => setSoundtrackId(asset.id)}
+        disabled={busy}
+      />
       <div className="row gap">
         <button type="submit" className="primary" disabled={busy}>
           Save

@@ -15,10 +15,11 @@ import {
 } from "@dnd-kit/sortable";
 import { CSS } from "@dnd-kit/utilities";
 import { useMemo } from "react";
-import type { Id, PlanAction, RenderJobSegment, Segment } from "../../api/types";
+import { asTransition, type Id, type PlanAction, type RenderJobSegment, type Segment } from "../../api/types";
 import { formatSeconds } from "../../components/format";
 import { StatusBadge } from "../../components/StatusBadge";
 import { useAppShallow } from "../../store";
+import { describeTransition } from "./TransitionEditor";
 
 export const PX_PER_SECOND = 96;
 export const MIN_BLOCK_PX = 84;
@@ -97,6 +98,45 @@ interface SegmentBlockProps {
   onSelect: () => void;
 }
 
+/** Small markers on a block: its caption, its own transition into the next segment, an init image. */
+function SegmentMarkers({ segment }: { segment: Segment }) {
+  const transition = asTransition(segment.transition);
+  const caption = segment.caption?.trim() ? segment.caption : null;
+  if (!caption && !transition && !segment.init_image_asset_id) return null;
+  return (
+    <span className="segment-markers">
+      {caption && (
+        <span
+          className="segment-marker"
+          role="img"
+          title={`Caption: ${caption}`}
+          aria-label="Has a caption"
+          data-testid="caption-marker"
+        >
+          CC
+        </span>
+      )}
+      {segment.init_image_asset_id && (
+        <span className="segment-marker" role="img" title="Starts from an init image" aria-label="Has an init image">
+          IMG
+        </span>
+      )}
+      {transition && (
+        <span
+          className="segment-marker"
+          role="img"
+          title={`Transition into the next segment: ${describeTransition(transition)}`}
+          aria-label={`Transition: ${describeTransition(transition)}`}
+          data-testid="transition-marker"
+          data-kind={transition.kind}
+        >
+          ⇥ {transition.kind === "cut" ? "cut" : `${transition.duration}s`}
+        </span>
+      )}
+    </span>
+  );
+}
+
 function SegmentBlock({ segment, index, width, selected, render, planned, onSelect }: SegmentBlockProps) {
   const { attributes, listeners, setNodeRef, transform, transition, isDragging } = useSortable({ id: segment.id });
   const style = {
@@ -129,6 +169,7 @@ function SegmentBlock({ segment, index, width, selected, render, planned, onSele
     >
       <div className="segment-top">
         <span className="segment-index">{index + 1}</span>
+        <SegmentMarkers segment={segment} />
         <span className="segment-duration">{formatSeconds(segment.duration)}</span>
       </div>
       <div className="segment-prompt" title={segment.prompt}>

@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from videofoundry import media
 from videofoundry.core import metrics
@@ -344,8 +344,11 @@ async def _complete(
         .where(Segment.project_id == job.project_id, Segment.spec_hash == row.spec_hash)
         .values(clip_asset_id=clip_id)
     )
-    rows = await orchestrator.segment_rows(session, job.id)
-    job.completed_count = sum(1 for r in rows if r.status == "completed")
+    job.completed_count = await session.scalar(
+        select(func.count())
+        .select_from(SegmentRender)
+        .where(SegmentRender.job_id == job.id, SegmentRender.status == "completed")
+    )
     if job.status == "generating" and job.completed_count == job.segment_count:
         # The job row is locked by the caller: only one worker can make this transition.
         job.status = "composing"

@@ -852,6 +852,8 @@ class HostedAdapter(Adapter):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(settings)
+        if max_concurrent_tasks is None:
+            max_concurrent_tasks = settings.PROVIDER_CONCURRENCY.get(self.name)
         if max_concurrent_tasks is not None:
             if max_concurrent_tasks < 1:
                 raise ValueError("max_concurrent_tasks must be >= 1")

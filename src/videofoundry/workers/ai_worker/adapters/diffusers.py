@@ -317,7 +317,7 @@ class DiffusersAdapter(Adapter):
         await context.progress(1.0, None)
         return GenerationResult(path=dest, cost=0.0)
 
-    # -- torch / diffusers (not exercised by the test suite: torch is not installed there) --
+    # -- torch / diffusers (tests/integration/test_diffusers_adapter.py runs a tiny pipeline) --
 
     def _pipeline(self, path: Path) -> tuple[Any, str]:
         with self._lock:
@@ -337,6 +337,9 @@ class DiffusersAdapter(Adapter):
                 str(path), torch_dtype=dtype, local_files_only=True
             )
             pipe = pipe.to(device)
+            # Progress goes to the worker through the step callback, not to a tqdm bar on stderr.
+            if hasattr(pipe, "set_progress_bar_config"):
+                pipe.set_progress_bar_config(disable=True)
             # Keep one pipeline resident: models are several GB each.
             self._pipelines = {path: (pipe, device)}
             return pipe, device
@@ -349,11 +352,17 @@ class DiffusersAdapter(Adapter):
         # A CPU generator gives the same noise whatever the device (reproducible from the seed).
         generator = torch.Generator(device="cpu").manual_seed(job.seed % 2**63)
 
-        def on_step(_pipe: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> Any:
+        def step_done(step: int) -> None:
             report((step + 1) / max(1, job.steps))
             if cancel.is_set():
                 raise _Interrupted
+
+        def on_step_end(_pipe: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> Any:
+            step_done(step)
             return kwargs
+
+        def on_step_legacy(step: int, _timestep: Any, _latents: Any) -> None:
+            step_done(step)
 
         wanted: dict[str, Any] = {
             "prompt": job.prompt,
@@ -363,11 +372,17 @@ class DiffusersAdapter(Adapter):
             "height": job.height,
             "num_inference_steps": job.steps,
             "guidance_scale": job.guidance,
+            "frame_rate": job.fps,  # LTX-Video conditions on the frame rate
             "generator": generator,
             "output_type": "np",
-            "callback_on_step_end": on_step,
         }
         accepted = inspect.signature(pipe.__call__).parameters
+        if "callback_on_step_end" in accepted:
+            wanted["callback_on_step_end"] = on_step_end
+        elif "callback" in accepted:
+            # Older pipelines (e.g. TextToVideoSDPipeline) only have the per-step `callback`.
+            wanted["callback"] = on_step_legacy
+            wanted["callback_steps"] = 1
         kwargs = {k: v for k, v in wanted.items() if k in accepted and v is not None}
         result = pipe(**kwargs)
         frames = result.frames
