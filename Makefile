@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_INDEX := src/videofoundry/web/index.html
+# The diffusers extra (torch, about 1 GB) lets the tests run a real local pipeline; drop it with
+# `make test TEST_EXTRAS=dev` to skip those tests.
+TEST_EXTRAS ?= dev,diffusers
 
 .PHONY: up test lint test-python test-web build-web install install-dev clean
 
@@ -21,7 +24,7 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[$(TEST_EXTRAS)]'
 
 frontend/node_modules/.package-lock.json: frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund

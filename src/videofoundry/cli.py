@@ -13,6 +13,7 @@ import typer
 
 from videofoundry.core.config import Settings, get_settings
 from videofoundry.core.logging import configure
+from videofoundry.media.cli import register as register_media_commands
 
 app = typer.Typer(help="Video Foundry: timeline-aware AI video generation.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -228,12 +229,4 @@ def openapi() -> None:
     sys.stdout.write(json.dumps(create_app(_settings()).openapi(), indent=2) + "\n")
 
 
-def _register_media_commands() -> None:
-    try:
-        from videofoundry.media.cli import register
-    except ImportError:  # pragma: no cover - the media package ships with the product
-        return
-    register(app)
-
-
-_register_media_commands()
+register_media_commands(app)

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ApiError, buildUrl, configureClient, errorFromBody, fieldFromLoc, request } from "./client";
+import { ApiError, buildUrl, configureClient, errorFromBody, fieldFromLoc, request, requestBlob } from "./client";
 import { api } from "./endpoints";
 
 function jsonResponse(status: number, body: unknown): Response {
@@ -100,5 +100,23 @@ describe("request", () => {
   it("turns a network failure into a readable ApiError", async () => {
     fetchMock.mockRejectedValue(new TypeError("Failed to fetch"));
     await expect(api.listModels()).rejects.toMatchObject({ status: 0, message: expect.stringMatching(/reach/) });
+  });
+
+  it("sends multipart bodies without a Content-Type so the browser adds the boundary", async () => {
+    fetchMock.mockResolvedValue(jsonResponse(201, { id: "a1" }));
+    await api.uploadAsset("audio", new Blob(["x"]), "song.ogg");
+    const [url, init] = fetchMock.mock.calls[0] ?? [];
+    expect(url).toBe("/api/assets");
+    expect(init?.headers).toEqual({ Accept: "application/json", Authorization: "Bearer t0k" });
+    expect((init?.body as FormData | undefined)?.get("kind")).toBe("audio");
+  });
+
+  it("fetches binaries as blobs with the token, and errors as ApiError", async () => {
+    fetchMock.mockResolvedValueOnce(new Response(new Uint8Array([1, 2, 3]), { status: 200 }));
+    const blob = await requestBlob("/projects/p1/contact-sheet");
+    expect(blob.size).toBe(3);
+    expect(fetchMock.mock.calls[0]?.[1]?.headers).toMatchObject({ Authorization: "Bearer t0k" });
+    fetchMock.mockResolvedValueOnce(jsonResponse(404, { detail: "render it first" }));
+    await expect(api.getContactSheet("p1")).rejects.toMatchObject({ status: 404, message: "render it first" });
   });
 });

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import av
 import numpy as np
@@ -54,7 +54,7 @@ from videofoundry.media.encoder import (
     pcm_frame,
     samples_at,
 )
-from videofoundry.media.probe import MediaInfo, probe, scan
+from videofoundry.media.probe import MediaInfo, VideoIndex, probe, scan
 from videofoundry.workers.ai_worker.adapters.base import OutputFormat
 
 TransitionKind = Literal["crossfade", "fade_black", "wipe_left", "wipe_right"]
@@ -98,7 +98,7 @@ class Transition:
             duration = float(seconds) if seconds else 0.5
         except ValueError as exc:
             raise ValueError(f"bad transition duration {seconds!r}") from exc
-        return cls(kind, duration)  # type: ignore[arg-type]  # checked above
+        return cls(cast(TransitionKind, kind), duration)  # kind checked above
 
 
 @dataclass(frozen=True)
@@ -158,8 +158,8 @@ class Timeline:
     entries: tuple[TimelineEntry, ...]
     total_frames: int
     infos: tuple[MediaInfo, ...] = field(repr=False, default=())
-    keyframes: tuple[tuple[int, ...], ...] = field(repr=False, default=())
-    """Per clip, the frame indices of its keyframes."""
+    indexes: tuple[VideoIndex, ...] = field(repr=False, default=())
+    """Per clip, where its video packets and keyframes are."""
 
     @property
     def duration(self) -> float:
@@ -194,8 +194,8 @@ def plan_timeline(clips: Sequence[ClipSpec]) -> Timeline:
                 f"{who}: {info.width}x{info.height} at {info.fps:g} fps does not match "
                 f"{first.width}x{first.height} at {fps} fps; normalise it first"
             )
-        if not info.constant_frame_rate:
-            raise InvalidMedia(f"{who}: variable frame rate; normalise it first")
+        if not info.constant_frame_rate or not scans[i][1].in_order:
+            raise InvalidMedia(f"{who}: variable frame rate or B-frames; normalise it first")
         if info.video_fingerprint != first.video_fingerprint:
             raise InvalidMedia(
                 f"{who}: encoded with different H.264 settings than {_label(clips[0], 0)}, "
@@ -226,8 +226,8 @@ def plan_timeline(clips: Sequence[ClipSpec]) -> Timeline:
             )
         )
         start += frames[i] - overlaps[i]
-    keyframes = tuple(keys for _, keys in scans)
-    return Timeline(fps, first.width, first.height, tuple(entries), start, infos, keyframes)
+    indexes = tuple(index for _, index in scans)
+    return Timeline(fps, first.width, first.height, tuple(entries), start, infos, indexes)
 
 
 def caption_cues(clips: Sequence[ClipSpec], timeline: Timeline) -> list[Cue]:
@@ -310,7 +310,7 @@ def _plan_ops(clips: Sequence[ClipSpec], timeline: Timeline) -> list[_Op]:
         burn = bool(spec.burn_caption and spec.caption and spec.caption.strip())
         copy_start = copy_end = None
         if not burn:
-            keys = timeline.keyframes[i]
+            keys = timeline.indexes[i].keyframes
             starts = [k for k in keys if k >= head]
             ends = [k for k in keys if k <= n - tail] if tail else [n]
             if starts and ends and starts[0] < ends[-1]:
@@ -899,9 +899,7 @@ class _Composer:
                 for op in self.ops:
                     if isinstance(op, _Copy):
                         who = self.timeline.entries[op.clip].label
-                        source = self._packets(
-                            self.clips[op.clip].path, op.start, op.end, who, piece=False
-                        )
+                        source = self._copied_packets(op, who)
                         count = op.end - op.start
                     else:
                         assert piece_packets is not None
@@ -931,6 +929,28 @@ class _Composer:
             with contextlib.suppress(Exception):
                 out.close()
             raise
+
+    def _copied_packets(self, op: _Copy, who: str) -> Iterator[av.Packet[VideoStream]]:
+        """Packets of frames [op.start, op.end) of a clip, read by byte range when the scan
+        recorded where they are (no second demux of the clip), otherwise demuxed."""
+        index = self.timeline.indexes[op.clip]
+        path = self.clips[op.clip].path
+        if not index.offsets:
+            yield from self._packets(path, op.start, op.end, who, piece=False)
+            return
+        keyframes = set(index.keyframes)
+        try:
+            with path.open("rb") as f:
+                for k in range(op.start, op.end):
+                    f.seek(index.offsets[k])
+                    data = f.read(index.sizes[k])
+                    if len(data) != index.sizes[k]:
+                        raise InvalidMedia(f"{who}: the file changed or was cut while composing")
+                    packet = cast("av.Packet[VideoStream]", av.Packet(data))
+                    packet.is_keyframe = k in keyframes
+                    yield packet
+        except OSError as exc:
+            raise InvalidMedia(f"{who}: cannot be read ({exc.strerror})") from exc
 
     def _packets(
         self, path: Path, start: int, end: int, who: str, *, piece: bool

@@ -7,6 +7,7 @@ to notice a truncated file whose index still promises frames that are not there.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -67,8 +68,26 @@ def probe(path: Path, label: str | None = None) -> MediaInfo:
     return scan(path, label)[0]
 
 
-def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, tuple[int, ...]]:
-    """`probe`, plus the indices of the keyframes in presentation order (one pass)."""
+@dataclass(frozen=True)
+class VideoIndex:
+    """Where a file's video packets are, in decode order, from the same pass as `probe`.
+
+    With it a stitch copies packets by reading their bytes straight from the file, without
+    opening and demuxing every clip a second time. `offsets` is empty when the container does
+    not give byte positions.
+    """
+
+    keyframes: tuple[int, ...]
+    """Indices of the keyframes (in presentation order, which is decode order without
+    B-frames)."""
+    offsets: tuple[int, ...] = ()
+    sizes: tuple[int, ...] = ()
+    in_order: bool = True
+    """Presentation order equals decode order (no B-frames): the canonical case."""
+
+
+def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, VideoIndex]:
+    """`probe`, plus the video packet index (one pass)."""
     who = _label(path, label)
     try:
         size = path.stat().st_size
@@ -88,11 +107,16 @@ def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, tuple[int, ..
         subtitle_streams = len(container.streams.subtitles)
         declared_frames = vs.frames
         video: list[tuple[int, bool]] = []
+        offsets: list[int] = []
+        sizes: list[int] = []
         v_end = None
         first_packet: av.Packet[Stream] | None = None
         a_first: int | None = None
         a_end: int | None = None
-        streams = [vs] if aus is None else [vs, aus]
+        # Audio facts come from the track header when it has them: demuxing only the video
+        # halves the packets to read (AAC frames outnumber video frames).
+        audio_from_header = aus is not None and aus.duration is not None and aus.time_base
+        streams = [vs] if aus is None or audio_from_header else [vs, aus]
         try:
             for packet in container.demux(streams):
                 if packet.size == 0 or packet.pts is None:
@@ -106,6 +130,8 @@ def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, tuple[int, ..
                     if first_packet is None:
                         first_packet = packet
                     video.append((packet.pts, packet.is_keyframe))
+                    offsets.append(-1 if packet.pos is None else packet.pos)
+                    sizes.append(packet.size)
                     v_end = end if v_end is None else max(v_end, end)
                 else:
                     a_first = packet.pts if a_first is None else min(a_first, packet.pts)
@@ -121,6 +147,8 @@ def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, tuple[int, ..
         # Demuxing proves the container is whole; decoding the first picture proves the codec
         # data is real.
         try:
+            # One thread: starting a decoder thread pool costs more than this one picture.
+            vs.codec_context.thread_count = 1
             decoded = vs.codec_context.decode(first_packet) + vs.codec_context.decode(None)
         except av.FFmpegError as exc:
             raise InvalidMedia(f"{who}: the video cannot be decoded ({exc})") from exc
@@ -128,6 +156,7 @@ def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, tuple[int, ..
             raise InvalidMedia(f"{who}: the video cannot be decoded (no picture)")
         tb = vs.time_base
         assert tb is not None
+        in_order = all(a[0] < b[0] for a, b in itertools.pairwise(video))
         video.sort()
         keyframes = tuple(i for i, (_, key) in enumerate(video) if key)
         start = video[0][0]
@@ -139,7 +168,10 @@ def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, tuple[int, ..
         cfr = bool(deltas.size == 0 or deltas.min() == deltas.max())
         gaps = np.diff(np.asarray(keyframes, dtype=np.int64))
         audio_duration = None
-        if aus is not None and a_end is not None and a_first is not None and aus.time_base:
+        if aus is not None and audio_from_header:
+            assert aus.duration is not None and aus.time_base is not None
+            audio_duration = float(aus.duration * aus.time_base)
+        elif aus is not None and a_end is not None and a_first is not None and aus.time_base:
             # Negative timestamps are the encoder's priming, which decoders drop.
             audio_duration = float((a_end - max(a_first, 0)) * aus.time_base)
         extradata = vs.codec_context.extradata or b""
@@ -164,7 +196,14 @@ def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, tuple[int, ..
             video_fingerprint=hashlib.sha256(extradata).hexdigest(),
             size_bytes=size,
         )
-        return info, keyframes
+        has_offsets = all(o >= 0 for o in offsets)
+        index = VideoIndex(
+            keyframes=keyframes,
+            offsets=tuple(offsets) if has_offsets else (),
+            sizes=tuple(sizes) if has_offsets else (),
+            in_order=in_order,
+        )
+        return info, index
 
 
 def keyframe_times(path: Path) -> list[float]:

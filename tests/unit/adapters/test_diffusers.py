@@ -1,17 +1,18 @@
-"""DiffusersAdapter without torch: availability, catalogue, frame maths, MP4 writing and the
-thread/progress/cancel orchestration.
+"""DiffusersAdapter without torch: availability, catalogue, frame maths, MP4 writing, the
+thread/progress/cancel orchestration and how the pipeline call is made.
 
-The torch/diffusers call itself (`_render_with_diffusers`) is NOT exercised here: torch and
-diffusers are not installed in this environment, so the issue's "tiny randomly initialised
-pipeline" test cannot run here and is not written (see the report to the lead); `stub_render`
-below replaces only the pipeline call, to exercise the code around it.
+The real torch/diffusers run (a tiny randomly initialised pipeline built in the test) is in
+tests/integration/test_diffusers_adapter.py and needs the `diffusers` extra; here `stub_render`
+replaces the pipeline call, and `FakePipeline` a loaded pipeline, to exercise the code around it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import threading
+import types
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,89 @@ async def test_bad_requests_are_refused(tmp_path: Path) -> None:
         await adapter.generate(
             GenerationRequest("sr", "h", base.model, " ", 1.0, 1, OutputFormat()), context
         )
+
+
+class FakeGenerator:
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def manual_seed(self, seed: int) -> FakeGenerator:
+        self.seed = seed
+        return self
+
+
+class LegacyPipeline:
+    """The call signature of older pipelines (TextToVideoSDPipeline): `callback` per step."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(
+        self,
+        prompt: str,
+        height: int,
+        width: int,
+        num_frames: int,
+        num_inference_steps: int,
+        guidance_scale: float,
+        negative_prompt: str | None = None,
+        generator: Any = None,
+        output_type: str = "np",
+        callback: Any = None,
+        callback_steps: int = 1,
+    ) -> Any:
+        self.calls.append(dict(locals()))
+        for step in range(num_inference_steps):
+            callback(step, 999 - step, None)
+        return types.SimpleNamespace(frames=np.zeros((1, num_frames, height, width, 3)))
+
+
+class ModernPipeline:
+    """The call signature of current pipelines (CogVideoX, LTX, Wan): `callback_on_step_end`."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(
+        self,
+        prompt: str,
+        num_frames: int,
+        height: int,
+        width: int,
+        num_inference_steps: int,
+        frame_rate: int = 25,
+        generator: Any = None,
+        output_type: str = "np",
+        callback_on_step_end: Any = None,
+    ) -> Any:
+        self.calls.append(dict(locals()))
+        for step in range(num_inference_steps):
+            assert callback_on_step_end(self, step, 999 - step, {}) == {}
+        return types.SimpleNamespace(frames=[np.zeros((num_frames, height, width, 3))])
+
+
+@pytest.mark.parametrize("pipeline", [LegacyPipeline, ModernPipeline])
+def test_the_pipeline_call_matches_its_signature(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pipeline: type[Any]
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(Generator=FakeGenerator))
+    adapter = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(tmp_path)))
+    pipe = pipeline()
+    adapter._pipelines = {tmp_path: (pipe, "cpu")}
+    job = Job(tmp_path, "a fox", None, 2**64 + 5, 9, 96, 64, 4, 6.0, 12)
+    reports: list[float] = []
+    frames = adapter.render(job, reports.append, threading.Event())
+    assert np.asarray(frames).shape == (9, 64, 96, 3)
+    assert reports == [0.25, 0.5, 0.75, 1.0]
+    [call] = pipe.calls
+    assert call["generator"].seed == 5  # seeds are folded into torch's range
+    assert call["output_type"] == "np"
+    assert "negative_prompt" not in call or call["negative_prompt"] is None
+    if pipeline is ModernPipeline:
+        assert call["frame_rate"] == 12
+    else:
+        assert call["callback_steps"] == 1
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(module._Interrupted):
+        adapter.render(job, reports.append, cancel)

@@ -54,12 +54,37 @@ describe("dashboard slice", () => {
     expect(store.getState().jobs[0]?.progress).toBe(0.5);
 
     // terminal: the timeline and history are refreshed (posters, spec state)
-    api.listRenderJobs.mockResolvedValue({ items: [makeJob({ status: "completed" })], total: 1, limit: 10, offset: 0 });
+    // The list's finished copy replaces the live one: the socket's events carry no captions_url.
+    api.listRenderJobs.mockResolvedValue({
+      items: [makeJob({ status: "completed", progress: 1, video_url: "/v.mp4", captions_url: "/c.vtt" })],
+      total: 1,
+      limit: 10,
+      offset: 0,
+    });
     watched[0]?.handlers.onJob(makeJob({ status: "completed", progress: 1, video_url: "/v.mp4" }));
+    expect(store.getState().activeJob?.captions_url).toBeNull();
     watched[0]?.handlers.onEnd?.("terminal");
     await vi.waitFor(() => expect(api.listRenderJobs).toHaveBeenCalledWith("p1", 10, 0));
     expect(api.getProject).toHaveBeenCalledTimes(2);
+    await vi.waitFor(() => expect(store.getState().activeJob?.captions_url).toBe("/c.vtt"));
     expect(store.getState().activeJob?.video_url).toBe("/v.mp4");
+    expect(store.getState().jobs[0]?.captions_url).toBe("/c.vtt");
+  });
+
+  it("keeps the live copy while the list is a step behind", async () => {
+    const { api, store, watched } = await editorStore();
+    api.startRender.mockResolvedValue(makeJob({ status: "generating", progress: 0.6 }));
+    await store.getState().startRender();
+    watched[0]?.handlers.onJob(makeJob({ status: "generating", progress: 0.6 }));
+    api.listRenderJobs.mockResolvedValue({
+      items: [makeJob({ status: "queued", progress: 0 })],
+      total: 1,
+      limit: 10,
+      offset: 0,
+    });
+    await store.getState().loadJobs("p1");
+    expect(store.getState().activeJob).toMatchObject({ status: "generating", progress: 0.6 });
+    expect(store.getState().jobs[0]).toMatchObject({ status: "generating", progress: 0.6 });
   });
 
   it("shows a budget error readably and keeps no job", async () => {

@@ -114,10 +114,14 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
       try {
         const page = await api.listRenderJobs(projectId, JOBS_PAGE_SIZE, 0);
         if (get().project?.id !== projectId) return;
-        // Keep the live copy of a watched job: the list may be a step behind the socket.
+        // Keep the live copy of a watched job: the list may be a step behind the socket. Once the
+        // list has it finished, the list's copy is complete (the socket's events carry no
+        // captions_url, for one) and replaces the live one.
         const active = get().activeJob;
-        const items = page.items.map((j) => (active && j.id === active.id ? active : j));
+        const items = page.items.map((j) => (active && j.id === active.id && !isTerminal(j.status) ? active : j));
         set({ jobs: items, jobsTotal: page.total });
+        const listed = active ? items.find((j) => j.id === active.id) : undefined;
+        if (listed && listed !== active && get().activeJob?.id === listed.id) set({ activeJob: listed });
         const latest = items[0];
         if (!get().activeJob && latest) {
           if (isTerminal(latest.status)) set({ activeJob: latest });

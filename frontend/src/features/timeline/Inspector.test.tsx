@@ -1,6 +1,8 @@
 import { fireEvent, render, screen } from "@testing-library/react";
-import { describe, expect, it, vi } from "vitest";
-import { makeModel, makeSegment } from "../../test/factories";
+import userEvent from "@testing-library/user-event";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { makeAsset, makeModel, makeSegment } from "../../test/factories";
+import { forgetAssets } from "../assets/useAsset";
 import { diffDraft, Inspector, type InspectorProps } from "./Inspector";
 
 const models = [
@@ -23,7 +25,7 @@ const models = [
 
 function setup(props: Partial<InspectorProps> = {}) {
   const onSave = vi.fn(async () => true);
-  const segment = makeSegment({ id: "s1", prompt: "a red fox", duration: 2, seed: 42 });
+  const segment = props.segment ?? makeSegment({ id: "s1", prompt: "a red fox", duration: 2, seed: 42 });
   render(
     <Inspector
       segment={segment}
@@ -100,6 +102,98 @@ describe("<Inspector>", () => {
     const dialog = screen.getByRole("alertdialog");
     fireEvent.click(dialog.querySelector("button.danger") as HTMLButtonElement);
     await vi.waitFor(() => expect(onDelete).toHaveBeenCalledTimes(1));
+  });
+});
+
+describe("<Inspector> caption, transition and init image", () => {
+  const fetchMock = vi.fn<typeof fetch>();
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    fetchMock.mockReset();
+    forgetAssets();
+  });
+
+  it("saves a caption and a crossfade into the next segment", async () => {
+    const { onSave } = setup();
+    expect(screen.getByLabelText("Transition into next")).toHaveValue("");
+    fireEvent.change(screen.getByLabelText("Caption"), { target: { value: "Hello there" } });
+    fireEvent.change(screen.getByLabelText("Transition into next"), { target: { value: "crossfade" } });
+    fireEvent.change(screen.getByLabelText("Transition length (s)"), { target: { value: "0.8" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await vi.waitFor(() =>
+      expect(onSave).toHaveBeenCalledWith({ caption: "Hello there", transition: { kind: "crossfade", duration: 0.8 } }),
+    );
+  });
+
+  it("clears a caption and goes back to the project default with nulls", async () => {
+    const { onSave } = setup({
+      segment: makeSegment({ caption: "old", transition: { kind: "wipe_left", duration: 1 } }),
+    });
+    expect(screen.getByLabelText("Caption")).toHaveValue("old");
+    expect(screen.getByLabelText("Transition into next")).toHaveValue("wipe_left");
+    expect(screen.getByLabelText("Transition length (s)")).toHaveValue(1);
+    fireEvent.change(screen.getByLabelText("Caption"), { target: { value: "  " } });
+    fireEvent.change(screen.getByLabelText("Transition into next"), { target: { value: "" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await vi.waitFor(() => expect(onSave).toHaveBeenCalledWith({ caption: null, transition: null }));
+  });
+
+  it("blocks a caption over 500 characters and a transition over 5 s", () => {
+    const { onSave } = setup();
+    fireEvent.change(screen.getByLabelText("Caption"), { target: { value: "x".repeat(501) } });
+    fireEvent.change(screen.getByLabelText("Transition into next"), { target: { value: "fade_black" } });
+    fireEvent.change(screen.getByLabelText("Transition length (s)"), { target: { value: "6" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect(screen.getByText("At most 500 characters")).toBeInTheDocument();
+    expect(screen.getByText("Between 0 and 5 s")).toBeInTheDocument();
+    expect(onSave).not.toHaveBeenCalled();
+  });
+
+  it("uploads an init image, previews it and saves its id", async () => {
+    vi.stubGlobal("fetch", fetchMock);
+    fetchMock.mockResolvedValue(
+      new Response(JSON.stringify(makeAsset({ id: "img9", url: "/api/files/img9?sig" })), { status: 201 }),
+    );
+    const { onSave } = setup();
+    await userEvent.upload(
+      screen.getByLabelText(/Upload init image/),
+      new File([new Uint8Array([1, 2, 3])], "f.png", { type: "image/png" }),
+    );
+    expect(await screen.findByTestId("init-image-preview")).toHaveAttribute("src", "/api/files/img9?sig");
+    expect(screen.getByText("Procedural does not use an init image.")).toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await vi.waitFor(() => expect(onSave).toHaveBeenCalledWith({ init_image_asset_id: "img9" }));
+  });
+
+  it("loads the preview of a saved init image and removes it with null", async () => {
+    vi.stubGlobal("fetch", fetchMock);
+    fetchMock.mockResolvedValue(
+      new Response(JSON.stringify(makeAsset({ id: "img1", url: "/f/img1" })), { status: 200 }),
+    );
+    const { onSave } = setup({ segment: makeSegment({ init_image_asset_id: "img1" }) });
+    expect(await screen.findByTestId("init-image-preview")).toHaveAttribute("src", "/f/img1");
+    expect(fetchMock.mock.calls[0]?.[0]).toBe("/api/assets/img1");
+    fireEvent.click(screen.getByRole("button", { name: "Remove image" }));
+    expect(screen.queryByTestId("init-image-preview")).not.toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await vi.waitFor(() => expect(onSave).toHaveBeenCalledWith({ init_image_asset_id: null }));
+  });
+
+  it("shows the upload's 422 and keeps the draft unchanged", async () => {
+    vi.stubGlobal("fetch", fetchMock);
+    fetchMock.mockResolvedValue(
+      new Response(
+        JSON.stringify({ detail: [{ loc: ["body", "file"], msg: "file: GIF images are not accepted", type: "x" }] }),
+        { status: 422 },
+      ),
+    );
+    setup();
+    await userEvent.upload(
+      screen.getByLabelText(/Upload init image/),
+      new File([new Uint8Array([1])], "f.png", { type: "image/png" }),
+    );
+    expect(await screen.findByText("GIF images are not accepted")).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Save" })).toBeDisabled();
   });
 });
 

@@ -50,6 +50,25 @@ describe("<Timeline>", () => {
     expect(appStore.getState().selectedSegmentId).toBe("s2");
   });
 
+  it("marks segments with a caption, a transition or an init image", () => {
+    appStore.setState({
+      segments: [
+        makeSegment({ id: "a", position: 0, caption: "Hello", transition: { kind: "crossfade", duration: 0.5 } }),
+        makeSegment({ id: "b", position: 1, init_image_asset_id: "img1" }),
+        makeSegment({ id: "c", position: 2, caption: "  " }),
+      ],
+    });
+    render(<Timeline />);
+    const [a, b, c] = screen.getAllByTestId("segment-block") as [HTMLElement, HTMLElement, HTMLElement];
+    expect(a.querySelector("[data-testid=caption-marker]")).toHaveAttribute("title", "Caption: Hello");
+    const transition = a.querySelector("[data-testid=transition-marker]");
+    expect(transition).toHaveAttribute("data-kind", "crossfade");
+    expect(transition).toHaveAccessibleName("Transition: Crossfade 0.5 s");
+    expect(b.querySelector("[aria-label='Has an init image']")).not.toBeNull();
+    expect(b.querySelector("[data-testid=caption-marker]")).toBeNull();
+    expect(c.querySelector(".segment-marker")).toBeNull();
+  });
+
   it("invites adding a segment when empty", () => {
     appStore.setState({ segments: [] });
     render(<Timeline />);

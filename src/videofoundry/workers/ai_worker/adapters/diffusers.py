@@ -333,8 +333,11 @@ class DiffusersAdapter(Adapter):
                 device, dtype = "mps", torch.float16
             else:
                 device, dtype = "cpu", torch.float32
+            # diffusers 0.42 renamed `torch_dtype` to `dtype` (the old name warns until 1.0).
+            utils = importlib.import_module("diffusers.utils.deprecation_utils")
+            dtype_arg = "dtype" if hasattr(utils, "_resolve_dtype") else "torch_dtype"
             pipe = diffusers.DiffusionPipeline.from_pretrained(
-                str(path), torch_dtype=dtype, local_files_only=True
+                str(path), local_files_only=True, **{dtype_arg: dtype}
             )
             pipe = pipe.to(device)
             # Progress goes to the worker through the step callback, not to a tqdm bar on stderr.

@@ -1,0 +1,41 @@
+import { render, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+import { appStore } from "../../store";
+import { makeJob, makeProject } from "../../test/factories";
+import { RenderPanel } from "./RenderPanel";
+
+const initial = appStore.getState();
+afterEach(() => appStore.setState(initial, true));
+
+const done = {
+  status: "completed" as const,
+  progress: 1,
+  segments: [],
+  video_url: "/api/files/v1?sig",
+  duration: 2,
+};
+
+describe("<RenderPanel>", () => {
+  it("attaches the job's WebVTT as the default captions track", () => {
+    appStore.setState({
+      project: makeProject(),
+      activeJob: makeJob({ ...done, captions_url: "/api/files/c1?sig" }),
+    });
+    render(<RenderPanel />);
+    const video = screen.getByTestId("final-video");
+    const track = video.querySelector("track");
+    expect(track).not.toBeNull();
+    expect(track).toHaveAttribute("kind", "captions");
+    expect(track).toHaveAttribute("src", "/api/files/c1?sig");
+    expect(track).toHaveAttribute("default");
+    expect(screen.getByTestId("captions-link")).toHaveAttribute("href", "/api/files/c1?sig");
+    expect(screen.getByRole("region", { name: "Contact sheet" })).toBeInTheDocument();
+  });
+
+  it("has no track without captions", () => {
+    appStore.setState({ project: makeProject(), activeJob: makeJob({ ...done, captions_url: null }) });
+    render(<RenderPanel />);
+    expect(screen.getByTestId("final-video").querySelector("track")).toBeNull();
+    expect(screen.queryByTestId("captions-link")).not.toBeInTheDocument();
+  });
+});
