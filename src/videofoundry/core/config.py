@@ -50,6 +50,9 @@ class Settings(BaseSettings):
 
     RUNWAY_API_KEY: str = ""
     RUNWAY_BASE_URL: str = "https://api.dev.runwayml.com"
+    RUNWAY_FIRST_FRAME: Literal["", "stability"] = ""
+    """How a text-only segment on an image-only Runway model gets its first frame: `stability`
+    (Stable Image Core, needs STABILITY_API_KEY) or nothing (the segment is refused)."""
     LUMA_API_KEY: str = ""
     LUMA_BASE_URL: str = "https://api.lumalabs.ai"
     REPLICATE_API_TOKEN: str = ""

@@ -210,6 +210,26 @@ async def test_text_only_on_image_model_uses_the_text_to_image_hook(
     assert "making the first frame from the prompt" in rec.messages
 
 
+async def test_first_frame_from_stability_by_setting(
+    runway_fake: FakeServer, stability_fake: FakeServer, rec: Recorder
+) -> None:
+    settings = Settings(
+        RUNWAY_API_KEY=runway_fake.key,
+        RUNWAY_BASE_URL=runway_fake.base_url,
+        STABILITY_API_KEY=stability_fake.key,
+        STABILITY_BASE_URL=stability_fake.base_url,
+        RUNWAY_FIRST_FRAME="stability",
+    )
+    adapter = RunwayAdapter(settings, poll_interval=POLL, retry=FAST_RETRY)
+    try:
+        result = await adapter.generate(request("runway/gen4_turbo", seed=5), rec.context)
+    finally:
+        await adapter.aclose()
+    decode(result.path)
+    assert runway_fake.ledger[0]["body"]["promptImage"].startswith("data:image/")
+    assert any("stable-image" in r["path"] for r in stability_fake.requests)
+
+
 # -- provider states -------------------------------------------------------------------------
 
 

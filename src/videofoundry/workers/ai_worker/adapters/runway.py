@@ -274,7 +274,19 @@ class RunwayAdapter(HostedAdapter):
             retry=retry,
             transport=transport,
         )
+        self._stills: HostedAdapter | None = None
+        if text_to_image is None and settings.RUNWAY_FIRST_FRAME == "stability":
+            # Stability's still-image API is alive (only its video endpoint was shut down).
+            from videofoundry.workers.ai_worker.adapters.stability import StabilityAdapter
+
+            stills = StabilityAdapter(settings)
+            self._stills, text_to_image = stills, stills.text_to_image
         self.text_to_image = text_to_image
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self._stills is not None:
+            await self._stills.aclose()
 
     @property
     def api_key(self) -> str:
