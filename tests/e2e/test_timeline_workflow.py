@@ -211,3 +211,19 @@ async def test_transient_error_is_retried(stack: Stack) -> None:
         )
         job = await render_and_wait(client, project["id"])
         assert job["status"] == "completed", job
+
+
+async def test_websocket_reconnect_replays_from_a_sequence_number(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
+        auth = await login(client)
+        project = await timeline(client, [1.0, 1.0])
+        job = await render_and_wait(client, project["id"])
+        ws_url = stack.url.replace("http", "ws") + f"/api/render-jobs/{job['id']}/progress"
+        # The token as a subprotocol, as browsers can send it without putting it in the URL.
+        async with websockets.connect(
+            f"{ws_url}?after=2",
+            subprotocols=["bearer", auth["token"]],  # type: ignore[list-item]
+        ) as ws:
+            replayed = [json.loads(raw) async for raw in ws]
+        assert [m["seq"] for m in replayed] == list(range(3, job["seq"] + 1))
+        assert replayed[-1]["status"] == "completed"

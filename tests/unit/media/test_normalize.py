@@ -90,11 +90,21 @@ def test_variable_frame_rate_becomes_constant(tmp_path: Path) -> None:
     times = [0, 20, 90, 100, 180, 300, 310, 320, 500, 640, 700, 880, 960]
     src = write_source(tmp_path / "vfr.mp4", times_ms=times, audio_rate=None)
     assert not probe(src).constant_frame_rate
-    info = normalize(src, tmp_path / "cfr.mp4", FMT)
+    info = normalize(src, tmp_path / "cfr.mp4", FMT, "fill")
     assert info.constant_frame_rate
-    # 960 ms + one ~frame of display for the last source frame.
-    assert info.frame_count == round(info.duration * FMT.fps)
     assert is_canonical(info, FMT)
+    assert info.frame_count == 24  # 0.96 s + the last frame's display time, at 24 fps
+    # Sample and hold: output frame k shows the newest source frame that started by the
+    # middle of slot k. Source frame i carries a grey band of level i * 8 at its left edge.
+    shown = []
+    for frame in decode_frames(tmp_path / "cfr.mp4"):
+        y = float(frame[: FMT.height, 2:14].mean())
+        shown.append(round((y - 16) * 255 / 219 / 8))
+    expected = []
+    for k in range(info.frame_count):
+        middle = (k + 0.5) / FMT.fps * 1000
+        expected.append(max(i for i, t in enumerate(times) if t <= middle))
+    assert shown == expected
 
 
 def test_silent_source_gets_a_silent_track_of_video_length(tmp_path: Path) -> None:
