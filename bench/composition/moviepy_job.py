@@ -1,5 +1,6 @@
 """The MoviePy baseline, run by run.py in MoviePy's own venv: what popular tools do."""
 
+import os
 import sys
 import time
 
@@ -16,7 +17,14 @@ def main() -> None:
     else:
         final = concatenate_videoclips(clips)
     # MoviePy's defaults (libx264 preset medium, aac), as a user would call it.
-    final.write_videofile(out, fps=24, logger=None, audio=mode != "noaudio")
+    # (Its temporary audio file goes beside the output, not into the current directory.)
+    final.write_videofile(
+        out,
+        fps=24,
+        logger=None,
+        audio=mode != "noaudio",
+        temp_audiofile_path=os.path.dirname(out),
+    )
     for c in clips:
         c.close()
     print(f"inner {time.perf_counter() - started:.3f}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -169,6 +170,9 @@ class Result:
     work: float
     """In-process time where the contender reports it (Python start-up and imports excluded):
     what a long-running worker pays. Equal to `seconds` for ffmpeg."""
+    cpu: float
+    """User + system CPU seconds of the whole process tree: steadier than wall time on a
+    machine shared with other work."""
     peak_mb: float
     video_s: float
     audio_s: float | None
@@ -176,6 +180,7 @@ class Result:
 
 def measure(scenario: str, contender: str, cmd: list[str], out: Path) -> Result:
     out.unlink(missing_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak = 0
     started = time.perf_counter()
     # Own process group: an interrupted run takes MoviePy's ffmpeg helpers down with it.
@@ -198,6 +203,8 @@ def measure(scenario: str, contender: str, cmd: list[str], out: Path) -> Result:
         os.killpg(proc.pid, 15)
         raise
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     inner = re.search(r"^inner ([0-9.]+)$", stdout, re.M)
     work = float(inner.group(1)) if inner else seconds
     done.set()
@@ -209,9 +216,10 @@ def measure(scenario: str, contender: str, cmd: list[str], out: Path) -> Result:
     if info.has_audio:
         with av.open(str(out)) as container:
             audio = sum(f.samples for f in container.decode(audio=0)) / AUDIO_RATE
-    result = Result(scenario, contender, seconds, work, peak / 2**20, info.duration, audio)
+    result = Result(scenario, contender, seconds, work, cpu, peak / 2**20, info.duration, audio)
     print(
-        f"  {contender:<46} {seconds:7.2f} s ({work:6.2f} s) {result.peak_mb:7.0f} MB"
+        f"  {contender:<46} {seconds:7.2f} s ({work:6.2f} s, cpu {cpu:6.2f} s)"
+        f" {result.peak_mb:7.0f} MB"
         f"  video {info.duration:.3f}" + (f"  audio {audio:.3f}" if audio is not None else ""),
         file=sys.stderr,
     )
@@ -370,9 +378,9 @@ def run(moviepy: bool, big: bool) -> list[Result]:
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| scenario | contender | wall time | in-process | vs this engine (wall / in-process)"
-        " | peak memory | video | audio decodes to |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | contender | wall time | in-process | CPU time |"
+        " vs this engine (wall / in-process / CPU) | peak memory | video | audio decodes to |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     engine = {r.scenario: r for r in results if r.contender.startswith("this")}
     for r in results:
@@ -380,7 +388,8 @@ def table(results: list[Result]) -> str:
         audio = f"{r.audio_s:.3f} s" if r.audio_s is not None else "no track"
         lines.append(
             f"| {r.scenario} | {r.contender} | {r.seconds:.2f} s | {r.work:.2f} s | "
-            f"{r.seconds / e.seconds:.1f}x / {r.work / e.work:.1f}x | "
+            f"{r.cpu:.2f} s | {r.seconds / e.seconds:.1f}x / {r.work / e.work:.1f}x / "
+            f"{r.cpu / e.cpu:.1f}x | "
             f"{r.peak_mb:.0f} MB | {r.video_s:.3f} s | {audio} |"
         )
     return "\n".join(lines)
@@ -406,7 +415,11 @@ def main() -> None:
     args = parser.parse_args()
     results = run(moviepy=not args.no_moviepy, big=not args.no_big)
     cpu = os.cpu_count()
-    text = table(results) + f"\n\nMeasured on {cpu} cores, {time.strftime('%Y-%m-%d')}."
+    load = os.getloadavg()[0]
+    text = table(results) + (
+        f"\n\nMeasured on {cpu} cores shared with other work (load average {load:.1f} at the"
+        f" end), {time.strftime('%Y-%m-%d')}."
+    )
     print(text)
     if args.write_docs:
         write_docs(text)

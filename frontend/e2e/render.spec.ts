@@ -2,6 +2,8 @@ import { expect, type Locator, type Page, test } from "@playwright/test";
 
 /** Drag a timeline block onto another with real pointer moves (dnd-kit's PointerSensor). */
 async function dragBlock(page: Page, from: Locator, to: Locator) {
+  // The inspector can be taller than the viewport, so saving may have scrolled the timeline away.
+  await from.scrollIntoViewIfNeeded();
   const a = await from.boundingBox();
   const b = await to.boundingBox();
   if (!a || !b) throw new Error("blocks are not visible");

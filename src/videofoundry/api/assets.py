@@ -20,6 +20,7 @@ from videofoundry.api.deps import CurrentUser, RuntimeDep, SessionDep
 from videofoundry.core.errors import InvalidInput, NotFound
 from videofoundry.database.base import new_id
 from videofoundry.models import Asset
+from videofoundry.runtime import Runtime
 from videofoundry.services import assets
 from videofoundry.services.projects import get_project, segments_of
 from videofoundry.storage import keys
@@ -107,10 +108,7 @@ async def upload(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def asset_public(runtime: object, asset: Asset) -> AssetPublic:
-    from videofoundry.runtime import Runtime
-
-    assert isinstance(runtime, Runtime)
+async def asset_public(runtime: Runtime, asset: Asset) -> AssetPublic:
     return AssetPublic(
         id=asset.id,
         kind=asset.kind,

@@ -33,6 +33,15 @@ async def sweep(runtime: Runtime) -> int:
         )
         for row in rows:
             job = await session.get_one(RenderJob, row.job_id)
+            if row.attempts >= runtime.settings.QUEUE_DELIVERY_LIMIT:
+                # A segment that keeps killing its workers must not be retried forever.
+                row.status, row.lease_token, row.finished_at = "failed", None, now
+                row.error = f"workers stopped responding {row.attempts} times while generating it"
+                orchestrator.emit(session, job, orchestrator.segment_event(row), events)
+                await orchestrator.fail_job(
+                    session, job, f"segment {row.position + 1}: {row.error}", events
+                )
+                continue
             row.status, row.lease_token = "pending", None
             row.message = "the worker stopped responding; handed to another worker"
             orchestrator.emit(session, job, orchestrator.segment_event(row), events)

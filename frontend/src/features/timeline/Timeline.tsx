@@ -105,6 +105,18 @@ function SegmentMarkers({ segment }: { segment: Segment }) {
   if (!caption && !transition && !segment.init_image_asset_id) return null;
   return (
     <span className="segment-markers">
+      {transition && (
+        <span
+          className="segment-marker"
+          role="img"
+          title={`Transition into the next segment: ${describeTransition(transition)}`}
+          aria-label={`Transition: ${describeTransition(transition)}`}
+          data-testid="transition-marker"
+          data-kind={transition.kind}
+        >
+          ⇥{transition.kind === "cut" ? "cut" : `${transition.duration}s`}
+        </span>
+      )}
       {caption && (
         <span
           className="segment-marker"
@@ -119,18 +131,6 @@ function SegmentMarkers({ segment }: { segment: Segment }) {
       {segment.init_image_asset_id && (
         <span className="segment-marker" role="img" title="Starts from an init image" aria-label="Has an init image">
           IMG
-        </span>
-      )}
-      {transition && (
-        <span
-          className="segment-marker"
-          role="img"
-          title={`Transition into the next segment: ${describeTransition(transition)}`}
-          aria-label={`Transition: ${describeTransition(transition)}`}
-          data-testid="transition-marker"
-          data-kind={transition.kind}
-        >
-          ⇥ {transition.kind === "cut" ? "cut" : `${transition.duration}s`}
         </span>
       )}
     </span>
