@@ -19,6 +19,7 @@ MoviePy needs its own venv (it pins an older Pillow): see bench/composition/requ
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import resource
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
@@ -179,6 +180,7 @@ class Result:
 
 
 def measure(scenario: str, contender: str, cmd: list[str], out: Path) -> Result:
+    print(f"{scenario}: {contender}", file=sys.stderr)
     out.unlink(missing_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak = 0
@@ -218,7 +220,7 @@ def measure(scenario: str, contender: str, cmd: list[str], out: Path) -> Result:
             audio = sum(f.samples for f in container.decode(audio=0)) / AUDIO_RATE
     result = Result(scenario, contender, seconds, work, cpu, peak / 2**20, info.duration, audio)
     print(
-        f"  {contender:<46} {seconds:7.2f} s ({work:6.2f} s, cpu {cpu:6.2f} s)"
+        f"  {seconds:7.2f} s ({work:6.2f} s, cpu {cpu:6.2f} s)"
         f" {result.peak_mb:7.0f} MB"
         f"  video {info.duration:.3f}" + (f"  audio {audio:.3f}" if audio is not None else ""),
         file=sys.stderr,
@@ -250,8 +252,19 @@ def ffmpeg_xfade(paths: list[Path], out: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def run(moviepy: bool, big: bool) -> list[Result]:
-    sets = prepare(big)
+SCENARIOS = {
+    "audio": "stitch 12 x 5 s, with audio",
+    "noaudio": "stitch 12 x 5 s, clips without audio",
+    "crossfade": "11 crossfades of 0.5 s, with audio",
+    "big": "stitch 100 x 10 s 1080p",
+}
+
+
+def run(moviepy: bool, big: bool, only: set[str] | None = None) -> list[Result]:
+    wanted = {SCENARIOS[k] for k in (only or SCENARIOS)}
+    if not big:
+        wanted.discard(SCENARIOS["big"])
+    sets = prepare(SCENARIOS["big"] in wanted)
     py = sys.executable
     engine = [py, str(HERE / "engine_job.py")]
     mp = [str(MOVIEPY_PY), str(HERE / "moviepy_job.py")]
@@ -262,14 +275,14 @@ def run(moviepy: bool, big: bool) -> list[Result]:
     o = OUT
 
     def go(scenario: str, contender: str, cmd: list[str], out: Path) -> None:
-        results.append(measure(scenario, contender, cmd, out))
+        if scenario in wanted:
+            results.append(measure(scenario, contender, cmd, out))
 
     audio, silent, none = sets["audio"], sets["silent"], sets["none"]
     ff = [FFMPEG, "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i"]
     fast = ["-movflags", "+faststart"]
 
-    s = "stitch 12 x 5 s, with audio"
-    print(s, file=sys.stderr)
+    s = SCENARIOS["audio"]
     go(
         s,
         "this engine (video copy, audio re-encoded)",
@@ -307,8 +320,7 @@ def run(moviepy: bool, big: bool) -> list[Result]:
             o / "m1.mp4",
         )
 
-    s = "stitch 12 x 5 s, clips without audio"
-    print(s, file=sys.stderr)
+    s = SCENARIOS["noaudio"]
     go(
         s,
         "this engine (silent tracks from normalisation)",
@@ -329,8 +341,7 @@ def run(moviepy: bool, big: bool) -> list[Result]:
             o / "m2.mp4",
         )
 
-    s = "11 crossfades of 0.5 s, with audio"
-    print(s, file=sys.stderr)
+    s = SCENARIOS["crossfade"]
     go(
         s,
         "this engine (re-encodes the transition GOPs)",
@@ -351,9 +362,8 @@ def run(moviepy: bool, big: bool) -> list[Result]:
             o / "m3.mp4",
         )
 
-    if big:
-        s = "stitch 100 x 10 s 1080p"
-        print(s, file=sys.stderr)
+    if SCENARIOS["big"] in wanted:
+        s = SCENARIOS["big"]
         go(
             s,
             "this engine",
@@ -407,13 +417,34 @@ def write_docs(text: str) -> None:
         print(f"table written to {DOC}", file=sys.stderr)
 
 
+RESULTS = OUT / "results.json"
+
+
+def merge(fresh: list[Result]) -> list[Result]:
+    """Fresh rows replace the same (scenario, contender) rows of earlier runs, which are kept
+    otherwise: a slow MoviePy row need not be measured again to redo one scenario."""
+    old: list[Result] = []
+    if RESULTS.exists():
+        old = [Result(**row) for row in json.loads(RESULTS.read_text())]
+    done = {(r.scenario, r.contender) for r in fresh}
+    merged = [r for r in old if (r.scenario, r.contender) not in done] + fresh
+    order = list(SCENARIOS.values())
+    merged.sort(key=lambda r: order.index(r.scenario) if r.scenario in order else len(order))
+    RESULTS.write_text(json.dumps([asdict(r) for r in merged], indent=1))
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-moviepy", action="store_true")
     parser.add_argument("--no-big", action="store_true", help="skip the 100 x 10 s 1080p run")
+    parser.add_argument(
+        "--only", action="append", choices=list(SCENARIOS), help="run only these scenarios"
+    )
     parser.add_argument("--write-docs", action="store_true", help=f"update {DOC.name}")
     args = parser.parse_args()
-    results = run(moviepy=not args.no_moviepy, big=not args.no_big)
+    fresh = run(moviepy=not args.no_moviepy, big=not args.no_big, only=set(args.only or []))
+    results = merge(fresh)
     cpu = os.cpu_count()
     load = os.getloadavg()[0]
     text = table(results) + (

@@ -63,11 +63,12 @@ async def _poll(client: httpx.AsyncClient, job_id: str, seen: dict[str, float]) 
         await asyncio.sleep(1.0)
 
 
-async def measure(kind: str, segments: int, s3_url: str) -> dict[str, Any]:
+async def measure(kind: str, segments: int, s3_url: str, concurrency: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         async with make_stack(kind, Path(tmp), s3_url) as stack:
             stack.env["EXTRA_ADAPTERS"] = "bench.pipeline.zero:ZeroCostAdapter"
             stack.env["LOG_LEVEL"] = "WARNING"
+            stack.env["AI_WORKER_CONCURRENCY"] = str(concurrency)
             stack.start()
             async with httpx.AsyncClient(base_url=stack.url, timeout=60) as client:
                 token = await _login(client)
@@ -145,9 +146,16 @@ async def procedural_clip_seconds() -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--segments", type=int, default=100)
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="AI_WORKER_CONCURRENCY (segments in flight)"
+    )
     args = parser.parse_args()
     with moto_server() as s3_url:
-        rows = [await measure(kind, args.segments, s3_url) for kind in ("embedded", "distributed")]
+        rows = [
+            await measure(kind, args.segments, s3_url, args.concurrency)
+            for kind in ("embedded", "distributed")
+        ]
+    print(f"AI_WORKER_CONCURRENCY={args.concurrency}")
     print(f"{'':<12}" + "".join(f"{r['deployment']:>14}" for r in rows))
     for key in rows[0]:
         if key == "deployment":
