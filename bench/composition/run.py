@@ -1,6 +1,7 @@
 """Composition benchmark: this engine vs MoviePy vs ffmpeg, side by side in one run.
 
-    .venv/bin/python bench/composition/run.py [--no-moviepy] [--no-big] [--write-docs]
+    .venv/bin/python bench/composition/run.py [--no-moviepy] [--no-big] [--only SCENARIO]
+        [--write-docs]
 
 Prints a table (it is not a test). Every contender runs as a subprocess; its wall time includes
 interpreter or binary start-up, and its peak memory is the largest sum of resident memory over

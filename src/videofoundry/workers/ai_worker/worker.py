@@ -30,7 +30,7 @@ from videofoundry.core.errors import (
     TaskFailed,
 )
 from videofoundry.database.base import utcnow
-from videofoundry.models import Project, RenderJob, Segment, SegmentRender
+from videofoundry.models import Project, RenderJob, Segment, SegmentRender, User
 from videofoundry.models.segment_render import TERMINAL_SEGMENT_STATES
 from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
 from videofoundry.runtime import Runtime
@@ -339,6 +339,13 @@ async def _complete(
         orchestrator.emit(session, job, orchestrator.segment_event(done), events)
     row.actual_cost = cost
     job.actual_cost += cost
+    if cost != row.estimated_cost:
+        # The budget reserved the estimate at render time; settle it to what was charged.
+        await session.execute(
+            update(User)
+            .where(User.id == job.owner_id)
+            .values(spent_usd=User.spent_usd + cost - row.estimated_cost)
+        )
     await session.execute(
         update(Segment)
         .where(Segment.project_id == job.project_id, Segment.spec_hash == row.spec_hash)
