@@ -100,7 +100,7 @@ async def _claim(runtime: Runtime, row_id: str) -> str | None:
             # Another job made this clip meanwhile: nothing to generate.
             row.lease_token = lease
             await _complete(session, runtime, job, row, clip.id, Decimal(0), events, reused=True)
-            lease = ""
+            lease = ""  # done here; the relay below sends a composition task if one was written
         else:
             now = utcnow()
             claimed = await session.execute(
@@ -308,9 +308,10 @@ async def _store(
         )
         cost = Decimal(str(result.cost)) if result.cost is not None else row.estimated_cost
         metrics.COST_USD.labels(str(spec["model"]).split("/", 1)[0]).inc(float(cost))
-        await _complete(session, runtime, job, row, clip.id, cost, events, reused=False)
+        composing = await _complete(session, runtime, job, row, clip.id, cost, events, False)
     await orchestrator.publish(runtime, events)
-    await task_publisher.relay(runtime.sessions, runtime.broker)
+    if composing:
+        await task_publisher.relay(runtime.sessions, runtime.broker)
 
 
 async def _complete(
@@ -322,8 +323,9 @@ async def _complete(
     cost: Decimal,
     events: orchestrator.Events,
     reused: bool,
-) -> None:
-    """Mark the row (and its twins) done; the last one moves the job to composing, once."""
+) -> bool:
+    """Mark the row (and its twins) done; the last one moves the job to composing, once.
+    Returns True when it wrote the composition task."""
     finished = utcnow()
     twins = await session.scalars(
         select(SegmentRender).where(
@@ -361,6 +363,8 @@ async def _complete(
         job.status = "composing"
         task_publisher.enqueue_composition(session, job.id)
         orchestrator.emit(session, job, {"type": "job", "status": "composing"}, events)
+        return True
+    return False
 
 
 async def _read(runtime: Runtime, key: str) -> bytes:
