@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from tests.support.app import api_client, make_settings, postgres_database, register
 from videofoundry.models import RenderJob
-from videofoundry.queue.base import Message
+from videofoundry.queue.base import DeadLetter, Message
 from videofoundry.runtime import Runtime
+from videofoundry.storage import keys
 from videofoundry.workers.composition_worker import worker as composition_worker
 from videofoundry.workers.runner import run_workers
 
@@ -303,3 +304,35 @@ async def test_metrics_count_reuse(client: httpx.AsyncClient) -> None:
     )
     assert reused((await client.get("/metrics")).text) == before + 1
     assert "videofoundry_generation_seconds_bucket" in (await client.get("/metrics")).text
+
+
+async def test_corrupt_clip_fails_the_job_naming_the_segment(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    async with api_client(settings, companions=(_ai_only,)) as client:
+        auth = await register(client)
+        segments = [{"prompt": f"c{i}", "duration": 1, "seed": i} for i in range(2)]
+        pid = await project_with(client, auth, segments)
+        job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
+        for _ in range(300):
+            job = (await client.get(f"/api/render-jobs/{job['id']}", headers=auth)).json()
+            if job["status"] == "composing":
+                break
+            await asyncio.sleep(0.1)
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        detail = (await client.get(f"/api/projects/{pid}", headers=auth)).json()
+        me = (await client.get("/api/me", headers=auth)).json()
+        clip = runtime.storage.path_for(keys.clip(me["id"], detail["segments"][1]["spec_hash"]))  # type: ignore[attr-defined]
+        clip.write_bytes(clip.read_bytes()[:2000])  # truncated, as a broken disk or upload would
+        message = Message(body={"v": 1, "job_id": job["id"]}, delivery_count=1)
+        with pytest.raises(DeadLetter):
+            await composition_worker.handle(runtime, message)
+        job = (await client.get(f"/api/render-jobs/{job['id']}", headers=auth)).json()
+        assert job["status"] == "failed"
+        assert "segment 2" in job["error"]
+        assert job["video_url"] is None
+        finals = (
+            list((settings.media_dir / "finals").rglob("*"))
+            if (settings.media_dir / "finals").exists()
+            else []
+        )
+        assert [f for f in finals if f.is_file()] == []
