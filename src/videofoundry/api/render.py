@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, WebSocket, WebSocketDisconnect, status
@@ -142,7 +144,15 @@ async def render_progress(websocket: WebSocket, job_id: str) -> None:
     after = websocket.query_params.get("after")
     last = int(after) if after is not None and after.isdigit() else None
     try:
-        async with runtime.status.subscribe(job_id) as bus:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                bus: AsyncIterator[dict[str, Any]] = await stack.enter_async_context(
+                    runtime.status.subscribe(job_id)
+                )
+            except Exception:
+                # Redis is down: events still arrive, from the database once a second.
+                log.warning("status bus unavailable; job %s streams by polling", job_id)
+                bus = _silence()
             if last is None:
                 async with runtime.sessions() as session:
                     job = await session.get_one(RenderJob, job_id)
@@ -164,7 +174,18 @@ async def render_progress(websocket: WebSocket, job_id: str) -> None:
         await websocket.close()
 
 
-async def _stream(websocket: WebSocket, runtime: Runtime, job_id: str, last: int, bus: Any) -> None:
+async def _silence() -> AsyncIterator[dict[str, Any]]:
+    await asyncio.Event().wait()
+    yield {}
+
+
+async def _stream(
+    websocket: WebSocket,
+    runtime: Runtime,
+    job_id: str,
+    last: int,
+    bus: AsyncIterator[dict[str, Any]],
+) -> None:
     """Forward events in seq order, reading persisted ones from the database so ordering and
     completeness never depend on the bus; progress ticks (no new seq) pass straight through."""
     iterator = bus.__aiter__()

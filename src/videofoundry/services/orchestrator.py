@@ -7,6 +7,8 @@ numbered `JobEvent`. Callers publish the returned events on the status bus after
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,6 +43,8 @@ from videofoundry.services import assets, task_publisher
 from videofoundry.services import spec_hash as hashing
 from videofoundry.services.projects import clip_spec_of, get_project, segments_of
 from videofoundry.storage import keys
+
+log = logging.getLogger(__name__)
 
 # Share of the job's progress bar that generation covers; composition covers the rest.
 GENERATION_SHARE = 0.9
@@ -264,18 +268,31 @@ async def publish(runtime: Runtime, events: Events) -> None:
     """After commit: ring the status bus. Snapshots are cached on read (`cached_view`), so
     workers never rebuild a whole job view per event."""
     for event in events.items:
+        await ring(runtime, event)
+
+
+async def ring(runtime: Runtime, event: dict[str, Any]) -> None:
+    """Publish on the status bus, best effort: the change is already committed, and
+    WebSockets fall back to reading the database, so a Redis outage only slows them down."""
+    try:
         await runtime.status.publish(event["job_id"], event)
+    except Exception as exc:
+        log.warning("status bus unavailable (%s); event %s not pushed", exc, event.get("seq"))
 
 
 async def cached_view(session: AsyncSession, runtime: Runtime, job: RenderJob) -> RenderJobPublic:
     """The job view, from the status cache while its sequence number is current."""
-    cached = await runtime.status.get_snapshot(job.id)
+    try:
+        cached = await runtime.status.get_snapshot(job.id)
+    except Exception:  # the cache is down: the database answers alone
+        cached = None
     if cached is not None and cached.get("seq") == job.event_seq:
         return RenderJobPublic.model_validate(cached)
     view = await job_view(session, runtime, job)
-    await runtime.status.set_snapshot(
-        job.id, view.model_dump(mode="json"), runtime.settings.STATUS_TTL_SECONDS
-    )
+    with contextlib.suppress(Exception):
+        await runtime.status.set_snapshot(
+            job.id, view.model_dump(mode="json"), runtime.settings.STATUS_TTL_SECONDS
+        )
     return view
 
 

@@ -158,8 +158,8 @@ async def _generate(runtime: Runtime, row_id: str, lease: str) -> str:
             return
         last_tick = now
         fraction = max(0.0, min(1.0, fraction))
-        await runtime.status.publish(
-            job_id,
+        await orchestrator.ring(
+            runtime,
             {
                 "type": "segment",
                 "tick": True,

@@ -205,7 +205,7 @@ async def _run_compose(
     async def report(fraction: float) -> None:
         progress = round(orchestrator.GENERATION_SHARE + 0.1 * fraction, 4)
         event = {"type": "job", "tick": True, "job_id": job_id, "status": "composing"}
-        await runtime.status.publish(job_id, {**event, "progress": progress})
+        await orchestrator.ring(runtime, {**event, "progress": progress})
 
     specs_for_media = []
     for index, ((label, path), spec) in enumerate(zip(clips, specs, strict=True)):
