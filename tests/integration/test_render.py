@@ -336,3 +336,37 @@ async def test_corrupt_clip_fails_the_job_naming_the_segment(tmp_path: Path) -> 
             else []
         )
         assert [f for f in finals if f.is_file()] == []
+
+
+async def test_clip_finished_after_cancel_is_kept_for_the_next_render(tmp_path: Path) -> None:
+    async with api_client(make_settings(tmp_path), companions=(_workers,)) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        adapter = runtime.registry.adapters["procedural"]
+        original = adapter.generate
+        calls = 0
+
+        async def provider_finishes_anyway(request: Any, context: Any) -> Any:
+            # Like a hosted task that completes (and is billed) although the user cancelled.
+            nonlocal calls
+            calls += 1
+            await asyncio.sleep(1.0)
+
+            async def never() -> bool:
+                return False
+
+            context.is_cancelled = never
+            return await original(request, context)
+
+        adapter.generate = provider_finishes_anyway  # type: ignore[method-assign]
+        auth = await register(client)
+        pid = await project_with(client, auth, [{"prompt": "k", "duration": 1, "seed": 1}])
+        job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
+        await asyncio.sleep(0.5)
+        await client.post(f"/api/render-jobs/{job['id']}/cancel", headers=auth)
+        await asyncio.sleep(2.0)
+        plan = (await client.post(f"/api/projects/{pid}/render?dry_run=true", headers=auth)).json()
+        assert plan["segments"][0]["action"] == "reuse"
+        again = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
+        again = await finished(client, again["id"], auth)
+        assert again["status"] == "completed" and again["segments"][0]["reused"]
+        assert calls == 1

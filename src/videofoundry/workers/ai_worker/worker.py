@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import NoResultFound
 
 from videofoundry import media
 from videofoundry.core import metrics
@@ -68,6 +69,8 @@ async def handle(runtime: Runtime, message: Message) -> None:
         metrics.GENERATION_SECONDS.labels(model).observe(time.monotonic() - started)
     except _LeaseLost:
         log.warning("segment render %s: lease lost, another worker owns it now", row_id)
+    except NoResultFound:
+        log.info("segment render %s: its project was deleted meanwhile", row_id)
     except Cancelled:
         await _mark_cancelled(runtime, row_id, lease)
     except GenerationError as exc:
@@ -283,9 +286,6 @@ async def _store(
     async with runtime.sessions() as session, session.begin():
         row = await session.get_one(SegmentRender, row_id)
         job = await session.get_one(RenderJob, row.job_id, with_for_update=True)
-        if row.lease_token != lease or row.status != "running":
-            log.warning("segment render %s: finished after losing its lease; discarded", row_id)
-            return
         clip = await assets.record(
             session,
             owner_id=owner_id,
@@ -306,6 +306,11 @@ async def _store(
             stored=stored_poster,
             content_type="image/jpeg",
         )
+        if row.lease_token != lease or row.status != "running":
+            # Cancelled, or taken over: the row is not ours, but the clip is real and paid for,
+            # so it stays recorded under its content address for the next render to reuse.
+            log.warning("segment render %s: finished after losing its lease", row_id)
+            return
         cost = Decimal(str(result.cost)) if result.cost is not None else row.estimated_cost
         metrics.COST_USD.labels(str(spec["model"]).split("/", 1)[0]).inc(float(cost))
         composing = await _complete(session, runtime, job, row, clip.id, cost, events, False)
