@@ -42,7 +42,7 @@ from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -814,6 +814,16 @@ async def poll_until(
 # Base of hosted adapters
 
 
+class HostedOptions(TypedDict, total=False):
+    """Tuning every hosted adapter accepts (tests and deployments with higher tiers)."""
+
+    max_concurrent_tasks: int | None
+    poll_interval: float | None
+    task_timeout: float | None
+    retry: RetryPolicy | None
+    transport: httpx.AsyncBaseTransport | None
+
+
 class HostedAdapter(Adapter):
     """What every hosted adapter shares: key, base URL, client, concurrency slots, timings.
 
@@ -841,16 +851,12 @@ class HostedAdapter(Adapter):
     max_download_bytes: int = 512 * 1024 * 1024
     retry_policy: RetryPolicy = RetryPolicy()
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        max_concurrent_tasks: int | None = None,
-        poll_interval: float | None = None,
-        task_timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, **options: Unpack[HostedOptions]) -> None:
+        max_concurrent_tasks = options.get("max_concurrent_tasks")
+        poll_interval = options.get("poll_interval")
+        task_timeout = options.get("task_timeout")
+        retry = options.get("retry")
+        transport = options.get("transport")
         super().__init__(settings)
         if max_concurrent_tasks is None:
             max_concurrent_tasks = settings.PROVIDER_CONCURRENCY.get(self.name)

@@ -18,10 +18,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict
 
 from videofoundry.core.config import Settings
@@ -34,6 +33,7 @@ from videofoundry.core.errors import (
 from videofoundry.workers.ai_worker.adapters._http import (
     SEGMENT_HEADER,
     HostedAdapter,
+    HostedOptions,
     RetryPolicy,
     check_task_id,
     image_data_uri,
@@ -131,20 +131,9 @@ class LumaAdapter(HostedAdapter):
         settings: Settings,
         *,
         image_url: ImageURL | None = None,
-        max_concurrent_tasks: int | None = None,
-        poll_interval: float | None = None,
-        task_timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[HostedOptions],
     ) -> None:
-        super().__init__(
-            settings,
-            max_concurrent_tasks=max_concurrent_tasks,
-            poll_interval=poll_interval,
-            task_timeout=task_timeout,
-            retry=retry,
-            transport=transport,
-        )
+        super().__init__(settings, **options)
         self.image_url = image_url
 
     @property

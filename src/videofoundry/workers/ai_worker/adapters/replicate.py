@@ -22,7 +22,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -38,6 +38,7 @@ from videofoundry.core.errors import (
 from videofoundry.workers.ai_worker.adapters._http import (
     SEGMENT_HEADER,
     HostedAdapter,
+    HostedOptions,
     RetryPolicy,
     check_task_id,
     image_data_uri,
@@ -158,20 +159,9 @@ class ReplicateAdapter(HostedAdapter):
         *,
         prefer_wait: int | None = None,
         catalogue: tuple[ReplicateModel, ...] | None = None,
-        max_concurrent_tasks: int | None = None,
-        poll_interval: float | None = None,
-        task_timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[HostedOptions],
     ) -> None:
-        super().__init__(
-            settings,
-            max_concurrent_tasks=max_concurrent_tasks,
-            poll_interval=poll_interval,
-            task_timeout=task_timeout,
-            retry=retry,
-            transport=transport,
-        )
+        super().__init__(settings, **options)
         if prefer_wait is not None:
             if not 1 <= prefer_wait <= 60:
                 raise ValueError("prefer_wait must be 1..60 seconds")

@@ -20,9 +20,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
-import httpx
 from pydantic import BaseModel, ConfigDict
 
 from videofoundry.core.config import Settings
@@ -38,6 +37,7 @@ from videofoundry.workers.ai_worker.adapters._http import (
     SEGMENT_HEADER,
     ExpiredURL,
     HostedAdapter,
+    HostedOptions,
     RetryPolicy,
     check_task_id,
     image_data_uri,
@@ -260,20 +260,9 @@ class RunwayAdapter(HostedAdapter):
         settings: Settings,
         *,
         text_to_image: TextToImage | None = None,
-        max_concurrent_tasks: int | None = None,
-        poll_interval: float | None = None,
-        task_timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[HostedOptions],
     ) -> None:
-        super().__init__(
-            settings,
-            max_concurrent_tasks=max_concurrent_tasks,
-            poll_interval=poll_interval,
-            task_timeout=task_timeout,
-            retry=retry,
-            transport=transport,
-        )
+        super().__init__(settings, **options)
         self._stills: HostedAdapter | None = None
         if text_to_image is None and settings.RUNWAY_FIRST_FRAME == "stability":
             # Stability's still-image API is alive (only its video endpoint was shut down).

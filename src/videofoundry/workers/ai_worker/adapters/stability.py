@@ -20,15 +20,14 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import PermanentError, PromptRejected, ProviderUnavailable
 from videofoundry.workers.ai_worker.adapters._http import (
     SEGMENT_HEADER,
     HostedAdapter,
+    HostedOptions,
     RetryPolicy,
     check_task_id,
     nearest_ratio,
@@ -103,21 +102,9 @@ class StabilityAdapter(HostedAdapter):
     def __init__(
         self,
         settings: Settings,
-        *,
-        max_concurrent_tasks: int | None = None,
-        poll_interval: float | None = None,
-        task_timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[HostedOptions],
     ) -> None:
-        super().__init__(
-            settings,
-            max_concurrent_tasks=max_concurrent_tasks,
-            poll_interval=poll_interval,
-            task_timeout=task_timeout,
-            retry=retry,
-            transport=transport,
-        )
+        super().__init__(settings, **options)
 
     @property
     def api_key(self) -> str:
