@@ -37,7 +37,6 @@ from videofoundry.workers.ai_worker.adapters.diffusers import (
     write_mp4,
 )
 
-HAVE_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "diffusers"))
 
 
 def make_model(root: Path, name: str, cls: str = "CogVideoXPipeline") -> Path:
