@@ -38,7 +38,6 @@ from videofoundry.workers.ai_worker.adapters.diffusers import (
 )
 
 
-
 def make_model(root: Path, name: str, cls: str = "CogVideoXPipeline") -> Path:
     path = root / name
     path.mkdir(parents=True)
