@@ -14,6 +14,7 @@ import random
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -54,18 +55,34 @@ class _LeaseLost(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _Claim:
+    """What the claim transaction learned, so generation needs no second read."""
+
+    lease: str
+    row_id: str
+    job_id: str
+    owner_id: str
+    segment_id: str
+    spec: dict[str, Any]
+    spec_hash: str
+    provider_task_id: str | None
+    attempts: int
+
+
 async def handle(runtime: Runtime, message: Message) -> None:
     """Queue handler for `segments.generate`."""
     body = message.body
     if body.get("v") != SCHEMA_VERSION or not isinstance(body.get("segment_render_id"), str):
         raise DeadLetter(f"unreadable segment task: {body!r}")
     row_id: str = body["segment_render_id"]
-    lease = await _claim(runtime, row_id)
-    if lease is None:
+    claim = await _claim(runtime, row_id)
+    if claim is None:
         return
+    lease = claim.lease
     try:
         started = time.monotonic()
-        model = await _generate(runtime, row_id, lease)
+        model = await _generate(runtime, claim)
         metrics.GENERATION_SECONDS.labels(model).observe(time.monotonic() - started)
     except _LeaseLost:
         log.warning("segment render %s: lease lost, another worker owns it now", row_id)
@@ -85,7 +102,7 @@ async def handle(runtime: Runtime, message: Message) -> None:
         raise
 
 
-async def _claim(runtime: Runtime, row_id: str) -> str | None:
+async def _claim(runtime: Runtime, row_id: str) -> _Claim | None:
     """Take the segment if nobody holds it; None means there is nothing to do."""
     events = orchestrator.Events()
     lease = orchestrator.new_lease()
@@ -129,22 +146,36 @@ async def _claim(runtime: Runtime, row_id: str) -> str | None:
                 return None  # a live worker holds it; if it dies, the reconciler re-queues
             await session.refresh(row)
             orchestrator.emit(session, job, orchestrator.segment_event(row), events)
+            claim = _Claim(
+                lease=lease,
+                row_id=row.id,
+                job_id=job.id,
+                owner_id=job.owner_id,
+                segment_id=row.segment_id,
+                spec=dict(row.spec),
+                spec_hash=row.spec_hash,
+                provider_task_id=row.provider_task_id,
+                attempts=row.attempts,
+            )
     await orchestrator.publish(runtime, events)
     if not lease:
         await task_publisher.relay(runtime.sessions, runtime.broker)
         return None
-    return lease
+    return claim
 
 
-async def _generate(runtime: Runtime, row_id: str, lease: str) -> str:
+async def _generate(runtime: Runtime, claim: _Claim) -> str:
     """Generate, store and commit one clip; returns the model id."""
     settings = runtime.settings
-    async with runtime.sessions() as session:
-        row = await session.get_one(SegmentRender, row_id)
-        job = await session.get_one(RenderJob, row.job_id)
-        spec, job_id, owner_id = dict(row.spec), job.id, job.owner_id
-        task_id, attempts = row.provider_task_id, row.attempts
-        digest, segment_id = row.spec_hash, row.segment_id
+    row_id, lease, spec, job_id, owner_id = (
+        claim.row_id,
+        claim.lease,
+        claim.spec,
+        claim.job_id,
+        claim.owner_id,
+    )
+    task_id, attempts = claim.provider_task_id, claim.attempts
+    digest, segment_id = claim.spec_hash, claim.segment_id
     adapter, _model = runtime.registry.resolve(spec["model"])
     init_image = None
     if spec.get("init_image_key"):
@@ -269,15 +300,11 @@ async def _store(
     result: GenerationResult,
     workdir: Path,
 ) -> None:
-    clip_path = workdir / "canonical.mp4"
     aspect = spec["output"].get("aspect_mode", "fit")
-    info = await asyncio.to_thread(media.probe, result.path)
-    if media.is_canonical(info, output):
-        clip_path = result.path
-    else:
-        info = await asyncio.to_thread(media.normalize, result.path, clip_path, output, aspect)
     poster_path = workdir / "poster.jpg"
-    await asyncio.to_thread(media.poster, clip_path, poster_path)
+    clip_path, info = await asyncio.to_thread(
+        _canonical_clip, result.path, workdir / "canonical.mp4", output, aspect, poster_path
+    )
     stored = await runtime.storage.put_file(keys.clip(owner_id, digest), clip_path, "video/mp4")
     stored_poster = await runtime.storage.put_file(
         keys.clip_poster(owner_id, digest), poster_path, "image/jpeg"
@@ -317,6 +344,20 @@ async def _store(
     await orchestrator.publish(runtime, events)
     if composing:
         await task_publisher.relay(runtime.sessions, runtime.broker)
+
+
+def _canonical_clip(
+    src: Path, dst: Path, output: OutputFormat, aspect: media.Aspect, poster: Path
+) -> tuple[Path, media.MediaInfo]:
+    """Normalise the model's file unless it already is canonical, and cut its poster frame
+    (one thread hop for all the media work)."""
+    info = media.probe(src)
+    if media.is_canonical(info, output):
+        dst = src
+    else:
+        info = media.normalize(src, dst, output, aspect)
+    media.poster(dst, poster)
+    return dst, info
 
 
 async def _complete(
