@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.app import api_client, make_settings, postgres_database, register
-from videofoundry.models import RenderJob
+from videofoundry.models import JobEvent, RenderJob
 from videofoundry.queue.base import DeadLetter, Message
 from videofoundry.runtime import Runtime
 from videofoundry.storage import keys
@@ -370,3 +370,26 @@ async def test_clip_finished_after_cancel_is_kept_for_the_next_render(tmp_path: 
         again = await finished(client, again["id"], auth)
         assert again["status"] == "completed" and again["segments"][0]["reused"]
         assert calls == 1
+
+
+async def test_concurrent_segments_number_events_without_gaps(tmp_path: Path) -> None:
+    """Eight segments in flight at once on PostgreSQL: every event gets its own number."""
+    async with postgres_database() as url:
+        settings = make_settings(tmp_path, DATABASE_URL=url, AI_WORKER_CONCURRENCY=8)
+        async with api_client(settings, companions=(_workers,)) as client:
+            auth = await register(client)
+            segments = [{"prompt": f"n{i}", "duration": 1, "seed": i} for i in range(12)]
+            pid = await project_with(client, auth, segments)
+            job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
+            job = await finished(client, job["id"], auth)
+            assert job["status"] == "completed", job
+            runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+            async with runtime.sessions() as session:
+                seqs = list(
+                    await session.scalars(
+                        select(JobEvent.seq)
+                        .where(JobEvent.job_id == job["id"])
+                        .order_by(JobEvent.seq)
+                    )
+                )
+            assert seqs == list(range(1, job["seq"] + 1))

@@ -242,7 +242,9 @@ async def _reserve_budget(session: AsyncSession, owner_id: str, estimate: Decima
 
 
 def emit(session: AsyncSession, job: RenderJob, payload: dict[str, Any], events: Events) -> None:
-    """Number an event, persist it with the job's change, and queue it for publishing."""
+    """Number an event, persist it with the job's change, and queue it for publishing.
+
+    The caller must hold the job row locked (SELECT ... FOR UPDATE): the number comes from it."""
     job.event_seq += 1
     event = {**payload, "job_id": job.id, "seq": job.event_seq, "at": utcnow().isoformat()}
     session.add(JobEvent(job_id=job.id, seq=job.event_seq, payload=event))
@@ -296,10 +298,11 @@ async def cached_view(session: AsyncSession, runtime: Runtime, job: RenderJob) -
     return view
 
 
-async def get_job(session: AsyncSession, owner_id: str, job_id: str) -> RenderJob:
-    job = await session.scalar(
-        select(RenderJob).where(RenderJob.id == job_id, RenderJob.owner_id == owner_id)
-    )
+async def get_job(
+    session: AsyncSession, owner_id: str, job_id: str, for_update: bool = False
+) -> RenderJob:
+    query = select(RenderJob).where(RenderJob.id == job_id, RenderJob.owner_id == owner_id)
+    job = await session.scalar(query.with_for_update() if for_update else query)
     if job is None:
         raise NotFound(f"render job {job_id} not found")
     return job
@@ -365,7 +368,7 @@ async def cancel(
 ) -> tuple[RenderJob, list[SegmentRender]]:
     """Mark the job and its unfinished segments cancelled; returns rows with provider tasks to
     cancel. Workers notice between steps."""
-    job = await get_job(session, owner_id, job_id)
+    job = await get_job(session, owner_id, job_id, for_update=True)
     if job.status in TERMINAL_JOB_STATES:
         return job, []
     rows = await segment_rows(session, job.id)

@@ -32,7 +32,7 @@ async def sweep(runtime: Runtime) -> int:
             .with_for_update(skip_locked=True)
         )
         for row in rows:
-            job = await session.get_one(RenderJob, row.job_id)
+            job = await session.get_one(RenderJob, row.job_id, with_for_update=True)
             if row.attempts >= runtime.settings.QUEUE_DELIVERY_LIMIT:
                 # A segment that keeps killing its workers must not be retried forever.
                 row.status, row.lease_token, row.finished_at = "failed", None, now

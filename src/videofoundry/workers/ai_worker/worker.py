@@ -110,7 +110,8 @@ async def _claim(runtime: Runtime, row_id: str) -> _Claim | None:
         row = await session.get(SegmentRender, row_id)
         if row is None or row.status in TERMINAL_SEGMENT_STATES:
             return None
-        job = await session.get_one(RenderJob, row.job_id)
+        # Locked: events number themselves from the job row (one writer at a time).
+        job = await session.get_one(RenderJob, row.job_id, with_for_update=True)
         if job.status != "generating":
             return None
         if row.reused:
