@@ -186,33 +186,35 @@ async def _stream(
     last: int,
     bus: AsyncIterator[dict[str, Any]],
 ) -> None:
-    """Forward events in seq order, reading persisted ones from the database so ordering and
-    completeness never depend on the bus; progress ticks (no new seq) pass straight through."""
+    """Forward events in sequence order until the terminal one.
+
+    An event from the bus that is the next in sequence goes straight out (it was published
+    after its commit). Anything else, a gap, a silent bus for POLL_SECONDS or the start of the
+    stream, is caught up from the database, so ordering and completeness never depend on the
+    bus. Progress ticks carry no new number and pass through with the last one."""
     iterator = bus.__aiter__()
     next_item: asyncio.Task[Any] | None = None
-    while True:
-        async with runtime.sessions() as session:
-            rows = await session.scalars(
-                select(JobEvent)
-                .where(JobEvent.job_id == job_id, JobEvent.seq > last)
-                .order_by(JobEvent.seq)
-            )
-            for row in rows:
-                event = dict(row.payload)
-                if event.get("type") == "job" and event.get("status") == "completed":
-                    job = await session.get_one(RenderJob, job_id)
-                    view = await orchestrator.job_view(session, runtime, job)
-                    event["video_url"], event["duration"] = view.video_url, view.duration
-                await websocket.send_json(event)
-                last = row.seq
+    pending: list[dict[str, Any]] = []  # events to send, in order
+    catch_up = True
+    try:
+        while True:
+            if catch_up:
+                pending = await _events_after(runtime, job_id, last)
+                catch_up = False
+            for event in pending:
+                if event["seq"] != last + 1:
+                    continue
+                await websocket.send_json(await _with_video(runtime, job_id, event))
+                last = event["seq"]
                 if event.get("type") == "job" and event.get("status") in TERMINAL_JOB_STATES:
-                    if next_item is not None:
-                        next_item.cancel()
                     return
-        if next_item is None:
-            next_item = asyncio.ensure_future(iterator.__anext__())
-        done, _ = await asyncio.wait({next_item}, timeout=POLL_SECONDS)
-        if done:
+            pending = []
+            if next_item is None:
+                next_item = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({next_item}, timeout=POLL_SECONDS)
+            if not done:
+                catch_up = True
+                continue
             try:
                 event = next_item.result()
             except StopAsyncIteration:
@@ -220,3 +222,30 @@ async def _stream(
             next_item = None
             if event.get("tick"):
                 await websocket.send_json({**event, "seq": last})
+            elif event.get("seq") == last + 1:
+                pending = [event]
+            elif isinstance(event.get("seq"), int) and event["seq"] > last + 1:
+                catch_up = True  # missed one: the database has it
+    finally:
+        if next_item is not None:
+            next_item.cancel()
+
+
+async def _events_after(runtime: Runtime, job_id: str, last: int) -> list[dict[str, Any]]:
+    async with runtime.sessions() as session:
+        rows = await session.scalars(
+            select(JobEvent)
+            .where(JobEvent.job_id == job_id, JobEvent.seq > last)
+            .order_by(JobEvent.seq)
+        )
+        return [dict(row.payload) for row in rows]
+
+
+async def _with_video(runtime: Runtime, job_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A completion event carries the video's URL (signed now, so it is fresh)."""
+    if event.get("type") != "job" or event.get("status") != "completed":
+        return event
+    async with runtime.sessions() as session:
+        job = await session.get_one(RenderJob, job_id)
+        view = await orchestrator.job_view(session, runtime, job)
+    return {**event, "video_url": view.video_url, "duration": view.duration}
