@@ -393,3 +393,31 @@ async def test_concurrent_segments_number_events_without_gaps(tmp_path: Path) ->
                     )
                 )
             assert seqs == list(range(1, job["seq"] + 1))
+
+
+async def test_burned_caption_changes_only_its_segment(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    from tests.support.media_checks import frame_at, same_picture
+
+    auth = await register(client)
+    segments = [
+        {"prompt": "b0", "duration": 1, "seed": 1, "caption": "HELLO", "burn_caption": True},
+        {"prompt": "b1", "duration": 1, "seed": 2, "caption": "plain"},
+    ]
+    pid = await project_with(client, auth, segments)
+    job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
+    job = await finished(client, job["id"], auth)
+    assert job["status"] == "completed", job
+    final = tmp_path / "final.mp4"
+    final.write_bytes((await client.get(job["video_url"])).content)
+    detail = (await client.get(f"/api/projects/{pid}", headers=auth)).json()
+    clips = []
+    for i, segment in enumerate(detail["segments"]):
+        assert segment["burn_caption"] is (i == 0)
+        path = tmp_path / f"clip{i}.mp4"
+        path.write_bytes((await client.get(segment["clip_url"])).content)
+        clips.append(path)
+    fps = SMALL["fps"]
+    assert not same_picture(frame_at(final, fps // 2), frame_at(clips[0], fps // 2))
+    assert same_picture(frame_at(final, fps + fps // 2), frame_at(clips[1], fps // 2))

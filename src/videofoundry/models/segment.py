@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from videofoundry.database.base import Base, TimestampMixin, new_id
@@ -24,6 +24,8 @@ class Segment(TimestampMixin, Base):
     duration: Mapped[float] = mapped_column(Float)
     seed: Mapped[int] = mapped_column(BigInteger)
     caption: Mapped[str | None] = mapped_column(Text, nullable=True)
+    burn_caption: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Draw the caption into the picture (re-encodes this segment) besides the subtitle track."""
     transition: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     """Transition into the next segment; None uses the project default."""
     init_image_asset_id: Mapped[str | None] = mapped_column(

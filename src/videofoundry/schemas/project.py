@@ -52,6 +52,7 @@ class SegmentCreate(Strict):
     seed: int | None = Field(default=None, ge=0, le=4294967294)
     negative_prompt: str | None = Field(default=None, max_length=2000)
     caption: str | None = Field(default=None, max_length=500)
+    burn_caption: bool = False
     transition: Transition | None = None
     init_image_asset_id: str | None = Field(default=None, description="An uploaded image")
     position: int | None = Field(default=None, ge=0, description="Insert here; default: end.")
@@ -65,6 +66,7 @@ class SegmentUpdate(Strict):
     seed: int | None = Field(default=None, ge=0, le=4294967294)
     negative_prompt: str | None = Field(default=None, max_length=2000)
     caption: str | None = Field(default=None, max_length=500)
+    burn_caption: bool | None = None
     transition: Transition | None = None
     init_image_asset_id: str | None = None
 
@@ -84,6 +86,7 @@ class SegmentPublic(Public):
     duration: float
     seed: int
     caption: str | None
+    burn_caption: bool
     transition: dict[str, Any] | None
     init_image_asset_id: str | None
     spec_hash: str

@@ -65,7 +65,7 @@ def composition_settings(project: Project, segments: list[Segment]) -> dict[str,
         "fps": project.fps,
         "default_transition": project.default_transition,
         "transitions": [s.transition for s in segments],
-        "captions": [s.caption for s in segments],
+        "captions": [(s.caption, s.burn_caption) for s in segments],
         "soundtrack": project.soundtrack_asset_id,
     }
 
@@ -174,6 +174,7 @@ async def start_render(
             spec={
                 **p.spec,
                 "caption": p.segment.caption,
+                "burn_caption": p.segment.burn_caption,
                 "transition": p.segment.transition,
                 "init_image_key": await _storage_key(session, p.segment.init_image_asset_id),
             },

@@ -179,6 +179,7 @@ async def duplicate_segment(
         seed=original.seed,
         negative_prompt=original.negative_prompt,
         caption=original.caption,
+        burn_caption=original.burn_caption,
         init_image_asset_id=original.init_image_asset_id,
         position=original.position + 1,
     )
@@ -190,7 +191,7 @@ async def update_segment(
 ) -> Segment:
     segment = await get_segment(session, owner_id, segment_id)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
-    for key in ("prompt", "model", "duration", "params", "seed"):
+    for key in ("prompt", "model", "duration", "params", "seed", "burn_caption"):
         if key in changes and changes[key] is None:
             raise InvalidInput(f"{key} cannot be null", key)
     await check_asset(

@@ -220,6 +220,7 @@ async def _run_compose(
                 if last
                 else _transition(spec.get("transition") or default_transition),
                 caption=caption if isinstance(caption, str) else None,
+                burn_caption=bool(spec.get("burn_caption")),
             )
         )
     await media.compose(specs_for_media, dst, options, report)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 922d623f35b6
+Revision ID: 2890c0863f6e
 Revises:
-Create Date: 2026-11-29 08:27:25.802438
+Create Date: 2026-11-29 09:37:16.417163
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "922d623f35b6"
+revision: str = "2890c0863f6e"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -182,6 +182,7 @@ def upgrade() -> None:
         sa.Column("duration", sa.Float(), nullable=False),
         sa.Column("seed", sa.BigInteger(), nullable=False),
         sa.Column("caption", sa.Text(), nullable=True),
+        sa.Column("burn_caption", sa.Boolean(), nullable=False),
         sa.Column("transition", sa.JSON(), nullable=True),
         sa.Column("init_image_asset_id", sa.String(length=32), nullable=True),
         sa.Column("spec_hash", sa.String(length=64), nullable=False),
