@@ -37,6 +37,7 @@ export function makeSegment(overrides: Partial<Segment> = {}): Segment {
     duration: 1,
     seed: 42,
     caption: null,
+    burn_caption: false,
     transition: null,
     init_image_asset_id: null,
     spec_hash: `hash-${id}`,

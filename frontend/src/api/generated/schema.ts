@@ -859,6 +859,11 @@ export interface components {
             negative_prompt?: string | null;
             /** Caption */
             caption?: string | null;
+            /**
+             * Burn Caption
+             * @default false
+             */
+            burn_caption: boolean;
             transition?: components["schemas"]["Transition"] | null;
             /**
              * Init Image Asset Id
@@ -900,6 +905,8 @@ export interface components {
             seed: number;
             /** Caption */
             caption: string | null;
+            /** Burn Caption */
+            burn_caption: boolean;
             /** Transition */
             transition: {
                 [key: string]: unknown;
@@ -961,6 +968,8 @@ export interface components {
             negative_prompt?: string | null;
             /** Caption */
             caption?: string | null;
+            /** Burn Caption */
+            burn_caption?: boolean | null;
             transition?: components["schemas"]["Transition"] | null;
             /** Init Image Asset Id */
             init_image_asset_id?: string | null;

@@ -208,10 +208,12 @@ describe("diffDraft", () => {
       seed: "3",
       params: { b: 2, a: 1 },
       caption: "",
+      burn_caption: false,
       transition: { kind: "" as const, duration: "" },
       init_image_asset_id: null,
     };
     expect(diffDraft(seg, draft)).toEqual({});
+    expect(diffDraft(seg, { ...draft, burn_caption: true })).toEqual({ burn_caption: true });
     expect(diffDraft(seg, { ...draft, negative_prompt: "blur", duration: "1.5" })).toEqual({
       negative_prompt: "blur",
       duration: 1.5,

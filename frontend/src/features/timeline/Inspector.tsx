@@ -30,6 +30,7 @@ interface Draft {
   seed: string;
   params: Record<string, unknown>;
   caption: string;
+  burn_caption: boolean;
   transition: TransitionDraft;
   init_image_asset_id: string | null;
 }
@@ -43,6 +44,7 @@ function draftOf(segment: Segment): Draft {
     seed: segment.seed === null || segment.seed === undefined ? "" : String(segment.seed),
     params: { ...(segment.params ?? {}) },
     caption: segment.caption ?? "",
+    burn_caption: segment.burn_caption ?? false,
     transition: transitionDraftOf(asTransition(segment.transition)),
     init_image_asset_id: segment.init_image_asset_id ?? null,
   };
@@ -71,6 +73,7 @@ export function diffDraft(segment: Segment, draft: Draft): SegmentUpdate {
   if (stableJson(draft.params) !== stableJson(segment.params ?? {})) patch.params = draft.params;
   const caption = draft.caption.trim() === "" ? null : draft.caption;
   if (caption !== (segment.caption ?? null)) patch.caption = caption;
+  if (draft.burn_caption !== (segment.burn_caption ?? false)) patch.burn_caption = draft.burn_caption;
   const transition = transitionFromDraft(draft.transition);
   if (stableJson(transition) !== stableJson(asTransition(segment.transition))) patch.transition = transition;
   if (draft.init_image_asset_id !== (segment.init_image_asset_id ?? null))
@@ -335,6 +338,15 @@ export function Inspector({ segment, models, saving, serverErrors, onSave, onDup
           </small>
         )}
         <FieldError message={errorFor("caption")} />
+        <label className="checkbox">
+          <input
+            type="checkbox"
+            name="burn_caption"
+            checked={draft.burn_caption}
+            onChange={(e) => update({ burn_caption: e.target.checked })}
+          />{" "}
+          Burn into the picture (re-encodes only this segment)
+        </label>
       </div>
 
       <TransitionEditor
