@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,10 +24,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import select
 
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import VideoFoundryError
-from videofoundry.models import Asset, RenderJob
+from videofoundry.models import Asset, RenderJob, User
 from videofoundry.runtime import Runtime
 from videofoundry.schemas.project import ProjectCreate, SegmentCreate, Transition
 from videofoundry.services import orchestrator, projects, task_publisher
@@ -98,15 +100,9 @@ async def render_storyboard(settings: Settings, path: Path, output: Path) -> int
 
 
 async def _start(runtime: Runtime, board: Storyboard) -> str:
-    from sqlalchemy import select
-
-    from videofoundry.models import User
-
     async with runtime.sessions() as session:
         user = await session.scalar(select(User).where(User.email == CLI_USER))
         if user is None:
-            import secrets
-
             user = await create_user(session, CLI_USER, secrets.token_urlsafe(16))
         project = await projects.create_project(
             session,

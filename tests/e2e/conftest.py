@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aio_pika
 import pytest
 
 from tests.moto import MOTO_CREDENTIALS, moto_server
 from tests.services import RABBITMQ, RABBITMQ_URL, REDIS, REDIS_URL, require
 from tests.support.app import postgres_database
-from tests.support.stack import Stack, base_env
+from tests.support.stack import BIN, Stack, base_env
 
 
 @pytest.fixture(scope="session")
@@ -44,10 +46,6 @@ async def make_stack(kind: str, workdir: Path, s3_url: str | None) -> AsyncItera
             }
         )
         stack = Stack(kind, workdir, env)
-        import subprocess
-
-        from tests.support.stack import BIN
-
         subprocess.run([str(BIN), "db", "upgrade"], env=env, check=True, capture_output=True)
         try:
             yield stack
@@ -57,8 +55,6 @@ async def make_stack(kind: str, workdir: Path, s3_url: str | None) -> AsyncItera
 
 
 async def _delete_queues(prefix: str) -> None:
-    import aio_pika
-
     connection = await aio_pika.connect(RABBITMQ_URL)
     async with connection:
         channel = await connection.channel()

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -427,5 +427,5 @@ def new_lease() -> str:
     return secrets.token_hex(16)
 
 
-def lease_deadline(seconds: float) -> Any:
+def lease_deadline(seconds: float) -> datetime:
     return utcnow() + timedelta(seconds=seconds)
