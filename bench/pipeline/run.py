@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -34,6 +36,38 @@ from videofoundry.workers.ai_worker.adapters.base import (
 from videofoundry.workers.ai_worker.adapters.procedural import ProceduralAdapter
 
 SMALL = {"width": 320, "height": 180, "fps": 12}
+
+
+_GROUPS = (
+    ("videofoundry up", "vf up"),
+    ("videofoundry api", "vf api"),
+    ("worker ai", "vf ai worker"),
+    ("worker composition", "vf composition"),
+    ("moto.server", "moto s3"),
+    ("bench.pipeline", "bench client"),
+    ("postgres", "postgresql"),
+    ("beam.smp", "rabbitmq"),
+    ("redis-server", "redis"),
+)
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process() -> dict[str, float]:
+    """CPU seconds used so far by the processes of the stack and its services (Linux /proc)."""
+    used: dict[str, float] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for needle, group in _GROUPS:
+            if needle in cmdline:
+                used[group] = used.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / _TICK
+                break
+    return used
 
 
 def pct(values: list[float], q: float) -> float:
@@ -63,7 +97,9 @@ async def _poll(client: httpx.AsyncClient, job_id: str, seen: dict[str, float]) 
         await asyncio.sleep(1.0)
 
 
-async def measure(kind: str, segments: int, s3_url: str, concurrency: int) -> dict[str, Any]:
+async def measure(
+    kind: str, segments: int, s3_url: str, concurrency: int, trace: bool = False
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         async with make_stack(kind, Path(tmp), s3_url) as stack:
             stack.env["EXTRA_ADAPTERS"] = "bench.pipeline.zero:ZeroCostAdapter"
@@ -79,7 +115,7 @@ async def measure(kind: str, segments: int, s3_url: str, concurrency: int) -> di
                         f"/api/projects/{pid}/segments",
                         json={"prompt": f"shot {i}", "duration": 1, "model": "zero", "seed": i},
                     )
-                # Warm the zero model's cache so the first segment is free too.
+                cpu_before = cpu_by_process()
                 started = time.time()
                 r = await client.post(f"/api/projects/{pid}/render")
                 job_id = r.json()["id"]
@@ -87,12 +123,16 @@ async def measure(kind: str, segments: int, s3_url: str, concurrency: int) -> di
                 latencies: list[float] = []
                 pushed: dict[str, float] = {}
                 composing_at = None
+                cpu_after: dict[str, float] = {}
                 polled: dict[str, float] = {}
                 poller = asyncio.create_task(_poll(client, job_id, polled))
                 async with websockets.connect(f"{ws_url}?token={token}") as ws:
                     async for raw in ws:
                         event = json.loads(raw)
                         now = time.time()
+                        if trace:
+                            kind, status = event.get("type"), event.get("status")
+                            print(f"{now - started:8.3f} {kind} {status}", file=sys.stderr)
                         if "at" in event and not event.get("tick"):
                             at = datetime.fromisoformat(event["at"])
                             if at.tzinfo is None:
@@ -100,12 +140,21 @@ async def measure(kind: str, segments: int, s3_url: str, concurrency: int) -> di
                             latencies.append((now - at.timestamp()) * 1000)
                         if event.get("type") == "segment" and event.get("status") == "completed":
                             pushed.setdefault(event["segment_id"], now)
+                        # The first one: composition's progress ticks repeat the status.
                         if event.get("type") == "job" and event.get("status") == "composing":
-                            composing_at = now
+                            if composing_at is None:
+                                composing_at = now
+                                cpu_after = cpu_by_process()
                 finished = time.time()
                 await poller
                 lag = [polled[k] - pushed[k] for k in pushed if k in polled]
     generation = (composing_at or finished) - started
+    cpu = {
+        f"cpu ms/segment: {group}": (cpu_after.get(group, 0.0) - cpu_before.get(group, 0.0))
+        / segments
+        * 1000
+        for _, group in _GROUPS
+    }
     return {
         "deployment": kind,
         "segments": segments,
@@ -115,6 +164,7 @@ async def measure(kind: str, segments: int, s3_url: str, concurrency: int) -> di
         "poll_extra_delay_mean_ms": statistics.mean(lag) * 1000 if lag else float("nan"),
         "compose_s": finished - (composing_at or finished),
         "wall_s": finished - started,
+        **cpu,
     }
 
 
@@ -149,18 +199,23 @@ async def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=1, help="AI_WORKER_CONCURRENCY (segments in flight)"
     )
+    parser.add_argument("--trace", action="store_true", help="print every event as it arrives")
+    parser.add_argument(
+        "--only", choices=["embedded", "distributed"], help="measure one deployment only"
+    )
     args = parser.parse_args()
+    kinds = [args.only] if args.only else ["embedded", "distributed"]
     with moto_server() as s3_url:
         rows = [
-            await measure(kind, args.segments, s3_url, args.concurrency)
-            for kind in ("embedded", "distributed")
+            await measure(kind, args.segments, s3_url, args.concurrency, args.trace)
+            for kind in kinds
         ]
     print(f"AI_WORKER_CONCURRENCY={args.concurrency}")
-    print(f"{'':<12}" + "".join(f"{r['deployment']:>14}" for r in rows))
+    print(f"{'':<34}" + "".join(f"{r['deployment']:>14}" for r in rows))
     for key in rows[0]:
-        if key == "deployment":
+        if key == "deployment" or not any(r[key] for r in rows):
             continue
-        print(f"{key:<26}" + "".join(f"{r[key]:>14.1f}" for r in rows))
+        print(f"{key:<34}" + "".join(f"{r[key]:>14.1f}" for r in rows))
     print(f"\nprocedural 5 s 1280x720 24 fps clip: {await procedural_clip_seconds():.2f} s")
 
 

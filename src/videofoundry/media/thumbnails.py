@@ -13,7 +13,7 @@ import av
 from PIL import Image
 
 from videofoundry.core.errors import InvalidMedia
-from videofoundry.media.probe import probe
+from videofoundry.media.probe import MediaInfo, probe
 
 JPEG_QUALITY = 85
 
@@ -24,6 +24,9 @@ def _frames_at(path: Path, times: Sequence[float], who: str) -> list[Image.Image
     try:
         with av.open(str(path), "r") as container:
             vs = container.streams.video[0]
+            if len(times) == 1:
+                # One picture: a decoder thread pool would cost more than it saves.
+                vs.codec_context.thread_count = 1
             tb = vs.time_base
             assert tb is not None
             for t in times:
@@ -53,9 +56,17 @@ def _save_jpeg(image: Image.Image, dst: Path) -> Path:
     return dst
 
 
-def poster(src: Path, dst_jpg: Path, at: float | None = None, width: int | None = None) -> Path:
-    """A JPEG of the frame at `at` seconds (default: a third in, past fades and titles)."""
-    info = probe(src)
+def poster(
+    src: Path,
+    dst_jpg: Path,
+    at: float | None = None,
+    width: int | None = None,
+    info: MediaInfo | None = None,
+) -> Path:
+    """A JPEG of the frame at `at` seconds (default: a third in, past fades and titles).
+
+    Pass `info` when the file was just probed, to skip probing it again."""
+    info = info or probe(src)
     last = max(0.0, info.duration - 1 / max(info.fps, 1))
     t = min(max(0.0, info.duration / 3 if at is None else at), last)
     image = _frames_at(src, [t], src.name)[0]

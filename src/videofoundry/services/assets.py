@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.core.config import Settings
 from videofoundry.core.security import sign_media
+from videofoundry.database.base import new_id, utcnow
 from videofoundry.models import Asset
 from videofoundry.storage.base import Storage, StoredObject
 
@@ -50,6 +54,50 @@ async def record(
     session.add(asset)
     await session.flush()
     return asset
+
+
+def fields(
+    owner_id: str, kind: str, stored: StoredObject, content_type: str, **media: Any
+) -> dict[str, Any]:
+    """Column values of a new asset row for `record_all`; `media` holds duration, width..."""
+    return {
+        "id": new_id(),
+        "owner_id": owner_id,
+        "kind": kind,
+        "storage_key": stored.key,
+        "content_type": content_type,
+        "sha256": stored.sha256,
+        "bytes": stored.size,
+        "created_at": utcnow(),
+        **media,
+    }
+
+
+async def record_all(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Record several stored objects in one INSERT; keys already recorded keep their row.
+
+    Returns the asset id of every key. Content-addressed keys make this idempotent."""
+    if session.get_bind().dialect.name == "postgresql":
+        insert: Any = postgresql.insert
+    else:
+        insert = sqlite.insert
+    columns = {name for row in rows for name in row}
+    rows = [{name: row.get(name) for name in columns} for row in rows]  # one VALUES shape
+    table = Asset.__table__
+    inserted = await session.execute(
+        insert(table)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[table.c.storage_key])
+        .returning(table.c.storage_key, table.c.id)
+    )
+    ids: dict[str, str] = dict(inserted.all())
+    missing = [row["storage_key"] for row in rows if row["storage_key"] not in ids]
+    if missing:
+        existing = await session.execute(
+            select(Asset.storage_key, Asset.id).where(Asset.storage_key.in_(missing))
+        )
+        ids.update(existing.all())
+    return ids
 
 
 async def url_for(settings: Settings, storage: Storage, asset: Asset | None) -> str | None:

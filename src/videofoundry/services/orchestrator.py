@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.core import metrics
@@ -253,7 +253,7 @@ def emit(session: AsyncSession, job: RenderJob, payload: dict[str, Any], events:
     events.items.append(event)
 
 
-def segment_event(row: SegmentRender) -> dict[str, Any]:
+def segment_event(row: SegmentRender | Row[Any]) -> dict[str, Any]:
     return {
         "type": "segment",
         "segment_id": row.segment_id,

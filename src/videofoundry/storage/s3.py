@@ -8,6 +8,7 @@ multipart object's checksum is a composite of its parts, and stored as `x-amz-me
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import os
@@ -96,21 +97,37 @@ class S3Storage(Storage):
 
     async def put_file(self, key: str, path: Path, content_type: str) -> StoredObject:
         validate_key(key)
-        size, digest = await asyncio.to_thread(_hash_file, Path(path))
         # S3 publishes the object whole at PutObject / CompleteMultipartUpload, never partially.
-        await asyncio.to_thread(
-            self._client.upload_file,
-            str(path),
-            self.bucket,
-            key,
-            ExtraArgs={
-                "ContentType": content_type,
-                "ChecksumAlgorithm": "SHA256",
-                "Metadata": {"sha256": digest},
-            },
-            Config=self._transfer,
+        return await asyncio.to_thread(self._put, key, Path(path), content_type)
+
+    def _put(self, key: str, path: Path, content_type: str) -> StoredObject:
+        if path.stat().st_size >= self._transfer.multipart_threshold:
+            size, digest = _hash_file(path)
+            self._client.upload_file(
+                str(path),
+                self.bucket,
+                key,
+                ExtraArgs={
+                    "ContentType": content_type,
+                    "ChecksumAlgorithm": "SHA256",
+                    "Metadata": {"sha256": digest},
+                },
+                Config=self._transfer,
+            )
+            return StoredObject(key=key, size=size, sha256=digest)
+        # One PutObject for small files (clips, posters): the transfer manager's thread pool
+        # would cost more than the upload. S3 checks the body against our own SHA-256.
+        body = path.read_bytes()
+        sha = hashlib.sha256(body)
+        self._client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            ChecksumSHA256=base64.b64encode(sha.digest()).decode("ascii"),
+            Metadata={"sha256": sha.hexdigest()},
         )
-        return StoredObject(key=key, size=size, sha256=digest)
+        return StoredObject(key=key, size=len(body), sha256=sha.hexdigest())
 
     async def get_file(self, key: str, dest: Path) -> None:
         validate_key(key)

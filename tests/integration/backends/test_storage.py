@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
@@ -234,14 +236,7 @@ async def test_s3_multipart_upload_keeps_our_sha256(s3_endpoint: str, tmp_path: 
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
     assert stored.size == len(data)
 
-    client = boto3.session.Session().client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-    head = client.head_object(Bucket=storage.bucket, Key=KEY)
+    head = _client(s3_endpoint).head_object(Bucket=storage.bucket, Key=KEY)
     assert head["ETag"].strip('"').endswith("-3")  # three parts: 5 + 5 + 1 MiB
     assert head["Metadata"]["sha256"] == stored.sha256
     assert head["ContentType"] == "video/mp4"
@@ -250,6 +245,35 @@ async def test_s3_multipart_upload_keeps_our_sha256(s3_endpoint: str, tmp_path: 
     await storage.get_file(KEY, dest)
     assert hashlib.sha256(dest.read_bytes()).hexdigest() == stored.sha256
     assert await collect(storage.iter_range(KEY, 6 * MIB, 6 * MIB + 9)) == data[6 * MIB :][:10]
+
+
+async def test_s3_small_upload_is_one_put_checked_by_s3(s3_endpoint: str, tmp_path: Path) -> None:
+    storage = s3_storage(s3_endpoint)
+    await storage.ensure_bucket()
+    sent: list[tuple[str, dict[str, Any]]] = []
+    storage._client.meta.events.register(
+        "before-send.s3",
+        lambda request, **_: sent.append((request.method, dict(request.headers))),
+    )
+    data = pattern(70_000)
+    stored = await storage.put_file(KEY, write(tmp_path / "clip", data), "video/mp4")
+    digest = hashlib.sha256(data)
+    # One request, carrying our SHA-256 for S3 to check the body against (moto ignores it).
+    assert [method for method, _ in sent] == ["PUT"]
+    assert sent[0][1]["x-amz-checksum-sha256"] == base64.b64encode(digest.digest())
+    head = _client(s3_endpoint).head_object(Bucket=storage.bucket, Key=KEY)
+    assert head["Metadata"]["sha256"] == stored.sha256 == digest.hexdigest()
+    assert head["ContentType"] == "video/mp4"
+
+
+def _client(endpoint: str) -> Any:
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def test_make_storage_follows_the_settings(tmp_path: Path) -> None:

@@ -222,7 +222,7 @@ async def test_echoed_key_is_redacted_everywhere() -> None:
     assert caught.value.message.count("[REDACTED]") == 2
 
 
-async def test_key_is_sent_only_to_the_api() -> None:
+async def test_key_is_sent_only_to_the_api(tmp_path: Path) -> None:
     seen: list[httpx.Request] = []
     mp4 = make_mp4(32, 32, 3, 24)
 
@@ -234,7 +234,7 @@ async def test_key_is_sent_only_to_the_api() -> None:
 
     http = client(handler)
     await http.request("GET", "/v1/tasks/a")
-    await http.download("https://cdn.example.net/out.mp4", Path("/dev/null"), max_bytes=1 << 20)
+    await http.download("https://cdn.example.net/out.mp4", tmp_path / "out.mp4", max_bytes=1 << 20)
     api, media = seen
     assert api.headers["authorization"] == f"Bearer {KEY}"
     assert "authorization" not in media.headers

@@ -14,12 +14,13 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.exc import NoResultFound
 
 from videofoundry import media
@@ -32,12 +33,13 @@ from videofoundry.core.errors import (
     TaskFailed,
 )
 from videofoundry.database.base import utcnow
-from videofoundry.models import Project, RenderJob, Segment, SegmentRender, User
+from videofoundry.models import Asset, Project, RenderJob, Segment, SegmentRender, User
 from videofoundry.models.segment_render import TERMINAL_SEGMENT_STATES
 from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
 from videofoundry.runtime import Runtime
 from videofoundry.services import assets, orchestrator, task_publisher
 from videofoundry.storage import keys
+from videofoundry.storage.base import StoredObject
 from videofoundry.workers.ai_worker.adapters.base import (
     GenerationContext,
     GenerationRequest,
@@ -47,6 +49,8 @@ from videofoundry.workers.ai_worker.adapters.base import (
 from videofoundry.workers.leases import heartbeat
 
 log = logging.getLogger(__name__)
+_A = TypeVar("_A")
+_B = TypeVar("_B")
 TICK_SECONDS = 0.25
 """Least time between two live progress events of one segment."""
 
@@ -68,15 +72,20 @@ class _Claim:
     spec_hash: str
     provider_task_id: str | None
     attempts: int
+    estimated_cost: Decimal
 
 
 async def handle(runtime: Runtime, message: Message) -> None:
     """Queue handler for `segments.generate`."""
     body = message.body
-    if body.get("v") != SCHEMA_VERSION or not isinstance(body.get("segment_render_id"), str):
+    if (
+        body.get("v") != SCHEMA_VERSION
+        or not isinstance(body.get("segment_render_id"), str)
+        or not isinstance(body.get("job_id"), str)
+    ):
         raise DeadLetter(f"unreadable segment task: {body!r}")
     row_id: str = body["segment_render_id"]
-    claim = await _claim(runtime, row_id)
+    claim = await _claim(runtime, row_id, body["job_id"])
     if claim is None:
         return
     lease = claim.lease
@@ -102,50 +111,72 @@ async def handle(runtime: Runtime, message: Message) -> None:
         raise
 
 
-async def _claim(runtime: Runtime, row_id: str) -> _Claim | None:
-    """Take the segment if nobody holds it; None means there is nothing to do."""
+# The columns a segment event and a claim need, read back by the UPDATE that changes them.
+_SR = cast(Table, SegmentRender.__table__)
+_EVENT_COLUMNS = (
+    _SR.c.id,
+    _SR.c.segment_id,
+    _SR.c.position,
+    _SR.c.status,
+    _SR.c.progress,
+    _SR.c.reused,
+    _SR.c.error,
+    _SR.c.message,
+    _SR.c.estimated_cost,
+)
+
+
+async def _claim(runtime: Runtime, row_id: str, job_id: str) -> _Claim | None:
+    """Take the segment if nobody holds it; None means there is nothing to do.
+
+    A handful of statements, no ORM loading of the segment row: this runs once per segment,
+    and with fast or cached models it is most of the product's own cost."""
     events = orchestrator.Events()
     lease = orchestrator.new_lease()
+    now = utcnow()
+    composing: bool | None = False
     async with runtime.sessions() as session, session.begin():
-        row = await session.get(SegmentRender, row_id)
-        if row is None or row.status in TERMINAL_SEGMENT_STATES:
+        # The job row first, then its segment rows: the lock order of every writer (cancel,
+        # completion), so two transactions never deadlock. Events number themselves from it.
+        job = await session.get(RenderJob, job_id, with_for_update=True)
+        if job is None or job.status != "generating":
             return None
-        # Locked: events number themselves from the job row (one writer at a time).
-        job = await session.get_one(RenderJob, row.job_id, with_for_update=True)
-        if job.status != "generating":
-            return None
-        if row.reused:
-            return None  # waits for its twin with the same spec in this job
-        clip = await assets.by_key(session, keys.clip(job.owner_id, row.spec_hash))
-        if clip is not None:
-            # Another job made this clip meanwhile: nothing to generate.
-            row.lease_token = lease
-            await _complete(session, runtime, job, row, clip.id, Decimal(0), events, reused=True)
-            lease = ""  # done here; the relay below sends a composition task if one was written
-        else:
-            now = utcnow()
-            claimed = await session.execute(
-                update(SegmentRender)
+        row = (
+            await session.execute(
+                update(_SR)
                 .where(
-                    SegmentRender.id == row_id,
+                    _SR.c.id == row_id,
+                    _SR.c.job_id == job_id,
+                    # A twin with the same spec in this job waits for the one generated.
+                    _SR.c.reused.is_(False),
                     or_(
-                        SegmentRender.status == "pending",
-                        (SegmentRender.status == "running")
-                        & (SegmentRender.lease_expires_at < now),
+                        _SR.c.status == "pending",
+                        (_SR.c.status == "running") & (_SR.c.lease_expires_at < now),
                     ),
                 )
                 .values(
                     status="running",
                     lease_token=lease,
                     lease_expires_at=orchestrator.lease_deadline(runtime.settings.LEASE_SECONDS),
-                    attempts=SegmentRender.attempts + 1,
+                    attempts=_SR.c.attempts + 1,
                     started_at=now,
                     message=None,
                 )
+                .returning(
+                    *_EVENT_COLUMNS,
+                    _SR.c.spec,
+                    _SR.c.spec_hash,
+                    _SR.c.provider_task_id,
+                    _SR.c.attempts,
+                )
             )
-            if claimed.rowcount == 0:  # type: ignore[attr-defined]
-                return None  # a live worker holds it; if it dies, the reconciler re-queues
-            await session.refresh(row)
+        ).one_or_none()
+        if row is None:
+            return None  # finished, or a live worker holds it (if it dies, the reconciler acts)
+        clip_id = await session.scalar(
+            select(Asset.id).where(Asset.storage_key == keys.clip(job.owner_id, row.spec_hash))
+        )
+        if clip_id is None:
             orchestrator.emit(session, job, orchestrator.segment_event(row), events)
             claim = _Claim(
                 lease=lease,
@@ -157,24 +188,24 @@ async def _claim(runtime: Runtime, row_id: str) -> _Claim | None:
                 spec_hash=row.spec_hash,
                 provider_task_id=row.provider_task_id,
                 attempts=row.attempts,
+                estimated_cost=row.estimated_cost,
+            )
+        else:
+            # Another job made this clip meanwhile: nothing to generate.
+            claim = None
+            composing = await _complete(
+                session, job, row_id, lease, row.spec_hash, clip_id, Decimal(0), events, True
             )
     await orchestrator.publish(runtime, events)
-    if not lease:
+    if claim is None and composing:
         await task_publisher.relay(runtime.sessions, runtime.broker)
-        return None
     return claim
 
 
 async def _generate(runtime: Runtime, claim: _Claim) -> str:
     """Generate, store and commit one clip; returns the model id."""
     settings = runtime.settings
-    row_id, lease, spec, job_id, owner_id = (
-        claim.row_id,
-        claim.lease,
-        claim.spec,
-        claim.job_id,
-        claim.owner_id,
-    )
+    row_id, lease, spec, job_id = claim.row_id, claim.lease, claim.spec, claim.job_id
     task_id, attempts = claim.provider_task_id, claim.attempts
     digest, segment_id = claim.spec_hash, claim.segment_id
     adapter, _model = runtime.registry.resolve(spec["model"])
@@ -284,7 +315,7 @@ async def _generate(runtime: Runtime, claim: _Claim) -> str:
                     await asyncio.sleep(delay)
                 if lost.is_set():
                     raise _LeaseLost()
-            await _store(runtime, row_id, lease, owner_id, digest, spec, output, result, workdir)
+            await _store(runtime, claim, output, result, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return str(spec["model"])
@@ -292,121 +323,158 @@ async def _generate(runtime: Runtime, claim: _Claim) -> str:
 
 async def _store(
     runtime: Runtime,
-    row_id: str,
-    lease: str,
-    owner_id: str,
-    digest: str,
-    spec: dict[str, Any],
+    claim: _Claim,
     output: OutputFormat,
     result: GenerationResult,
     workdir: Path,
 ) -> None:
-    aspect = spec["output"].get("aspect_mode", "fit")
-    poster_path = workdir / "poster.jpg"
+    aspect = claim.spec["output"].get("aspect_mode", "fit")
     clip_path, info = await asyncio.to_thread(
-        _canonical_clip, result.path, workdir / "canonical.mp4", output, aspect, poster_path
+        _canonical_clip, result.path, workdir / "canonical.mp4", output, aspect
     )
-    stored = await runtime.storage.put_file(keys.clip(owner_id, digest), clip_path, "video/mp4")
-    stored_poster = await runtime.storage.put_file(
-        keys.clip_poster(owner_id, digest), poster_path, "image/jpeg"
+    # The clip uploads while its poster is cut and uploaded: neither waits on the other.
+    stored, stored_poster = await _both(
+        runtime.storage.put_file(
+            keys.clip(claim.owner_id, claim.spec_hash), clip_path, "video/mp4"
+        ),
+        _store_poster(runtime, claim, clip_path, info, workdir / "poster.jpg"),
     )
+    cost = claim.estimated_cost if result.cost is None else Decimal(str(result.cost))
     events = orchestrator.Events()
     async with runtime.sessions() as session, session.begin():
-        row = await session.get_one(SegmentRender, row_id)
-        job = await session.get_one(RenderJob, row.job_id, with_for_update=True)
-        clip = await assets.record(
+        job = await session.get_one(RenderJob, claim.job_id, with_for_update=True)
+        ids = await assets.record_all(
             session,
-            owner_id=owner_id,
-            kind="clip",
-            stored=stored,
-            content_type="video/mp4",
-            duration=info.duration,
-            width=info.width,
-            height=info.height,
-            fps=info.fps,
-            video_codec=info.video_codec,
-            audio_codec=info.audio_codec,
+            [
+                assets.fields(
+                    claim.owner_id,
+                    "clip",
+                    stored,
+                    "video/mp4",
+                    duration=info.duration,
+                    width=info.width,
+                    height=info.height,
+                    fps=info.fps,
+                    video_codec=info.video_codec,
+                    audio_codec=info.audio_codec,
+                ),
+                assets.fields(claim.owner_id, "poster", stored_poster, "image/jpeg"),
+            ],
         )
-        await assets.record(
+        # If the row is no longer ours (cancelled, or taken over), it stays as it is; the clip
+        # is real and paid for, so it stays recorded under its content address for reuse.
+        composing = await _complete(
             session,
-            owner_id=owner_id,
-            kind="poster",
-            stored=stored_poster,
-            content_type="image/jpeg",
+            job,
+            claim.row_id,
+            claim.lease,
+            claim.spec_hash,
+            ids[stored.key],
+            cost,
+            events,
+            False,
         )
-        if row.lease_token != lease or row.status != "running":
-            # Cancelled, or taken over: the row is not ours, but the clip is real and paid for,
-            # so it stays recorded under its content address for the next render to reuse.
-            log.warning("segment render %s: finished after losing its lease", row_id)
-            return
-        cost = Decimal(str(result.cost)) if result.cost is not None else row.estimated_cost
-        metrics.COST_USD.labels(str(spec["model"]).split("/", 1)[0]).inc(float(cost))
-        composing = await _complete(session, runtime, job, row, clip.id, cost, events, False)
+    if composing is None:
+        log.warning("segment render %s: finished after losing its lease", claim.row_id)
+        return
+    metrics.COST_USD.labels(str(claim.spec["model"]).split("/", 1)[0]).inc(float(cost))
     await orchestrator.publish(runtime, events)
     if composing:
         await task_publisher.relay(runtime.sessions, runtime.broker)
 
 
+async def _store_poster(
+    runtime: Runtime, claim: _Claim, clip: Path, info: media.MediaInfo, poster: Path
+) -> StoredObject:
+    await asyncio.to_thread(media.poster, clip, poster, info=info)
+    key = keys.clip_poster(claim.owner_id, claim.spec_hash)
+    return await runtime.storage.put_file(key, poster, "image/jpeg")
+
+
+async def _both(first: Awaitable[_A], second: Awaitable[_B]) -> tuple[_A, _B]:
+    """Run two steps concurrently; if one fails, the other still finishes before the error
+    propagates (the work directory they share is removed afterwards)."""
+    a, b = await asyncio.gather(first, second, return_exceptions=True)
+    for outcome in (a, b):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return a, b  # type: ignore[return-value]
+
+
 def _canonical_clip(
-    src: Path, dst: Path, output: OutputFormat, aspect: media.Aspect, poster: Path
+    src: Path, dst: Path, output: OutputFormat, aspect: media.Aspect
 ) -> tuple[Path, media.MediaInfo]:
-    """Normalise the model's file unless it already is canonical, and cut its poster frame
-    (one thread hop for all the media work)."""
+    """Normalise the model's file unless it already is canonical (one thread hop)."""
     info = media.probe(src)
     if media.is_canonical(info, output):
-        dst = src
-    else:
-        info = media.normalize(src, dst, output, aspect)
-    media.poster(dst, poster)
-    return dst, info
+        return src, info
+    return dst, media.normalize(src, dst, output, aspect)
 
 
 async def _complete(
     session: Any,
-    runtime: Runtime,
     job: RenderJob,
-    row: SegmentRender,
+    row_id: str,
+    lease: str,
+    spec_hash: str,
     clip_id: str,
     cost: Decimal,
     events: orchestrator.Events,
     reused: bool,
-) -> bool:
-    """Mark the row (and its twins) done; the last one moves the job to composing, once.
-    Returns True when it wrote the composition task."""
-    finished = utcnow()
-    twins = await session.scalars(
-        select(SegmentRender).where(
-            SegmentRender.job_id == job.id,
-            SegmentRender.spec_hash == row.spec_hash,
-            SegmentRender.status.not_in(TERMINAL_SEGMENT_STATES),
+) -> bool | None:
+    """Mark our row (and its twins) done; the last one moves the job to composing, once.
+
+    The caller holds the job row locked. Returns True when it wrote the composition task, None
+    when the row is no longer held with `lease` (nothing changed)."""
+    done_values = {
+        "status": "completed",
+        "progress": 1.0,
+        "clip_asset_id": clip_id,
+        "lease_token": None,
+        "finished_at": utcnow(),
+        "message": None,
+    }
+    own = (
+        await session.execute(
+            update(_SR)
+            .where(_SR.c.id == row_id, _SR.c.lease_token == lease, _SR.c.status == "running")
+            .values(**done_values, reused=reused, actual_cost=cost)
+            .returning(*_EVENT_COLUMNS)
         )
-    )
-    for done in {row, *twins}:
-        done.status, done.progress, done.clip_asset_id = "completed", 1.0, clip_id
-        done.lease_token, done.finished_at, done.message = None, finished, None
-        done.reused = done.reused or reused
+    ).one_or_none()
+    if own is None:
+        return None
+    twins = (
+        await session.execute(
+            update(_SR)
+            .where(
+                _SR.c.job_id == job.id,
+                _SR.c.spec_hash == spec_hash,
+                _SR.c.id != row_id,
+                _SR.c.status.not_in(TERMINAL_SEGMENT_STATES),
+            )
+            .values(**done_values, reused=True)
+            .returning(*_EVENT_COLUMNS)
+        )
+    ).all()
+    for done in (own, *sorted(twins, key=lambda r: r.position)):
         orchestrator.emit(session, job, orchestrator.segment_event(done), events)
-    row.actual_cost = cost
     job.actual_cost += cost
-    if cost != row.estimated_cost:
+    if cost != own.estimated_cost:
         # The budget reserved the estimate at render time; settle it to what was charged.
         await session.execute(
             update(User)
             .where(User.id == job.owner_id)
-            .values(spent_usd=User.spent_usd + cost - row.estimated_cost)
+            .values(spent_usd=User.spent_usd + cost - own.estimated_cost)
         )
     await session.execute(
         update(Segment)
-        .where(Segment.project_id == job.project_id, Segment.spec_hash == row.spec_hash)
+        .where(Segment.project_id == job.project_id, Segment.spec_hash == spec_hash)
         .values(clip_asset_id=clip_id)
     )
-    job.completed_count = await session.scalar(
-        select(func.count())
-        .select_from(SegmentRender)
-        .where(SegmentRender.job_id == job.id, SegmentRender.status == "completed")
-    )
+    # Exact without a count: only rows this UPDATE moved to completed are added, under the lock.
+    job.completed_count += 1 + len(twins)
     if job.status == "generating" and job.completed_count == job.segment_count:
-        # The job row is locked by the caller: only one worker can make this transition.
         job.status = "composing"
         task_publisher.enqueue_composition(session, job.id)
         orchestrator.emit(session, job, {"type": "job", "status": "composing"}, events)
