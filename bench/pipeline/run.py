@@ -111,10 +111,11 @@ async def measure(
                 r = await client.post("/api/projects", json={"name": "bench", **SMALL})
                 pid = r.json()["id"]
                 for i in range(segments):
-                    await client.post(
+                    r = await client.post(
                         f"/api/projects/{pid}/segments",
                         json={"prompt": f"shot {i}", "duration": 1, "model": "zero", "seed": i},
                     )
+                    r.raise_for_status()  # e.g. past MAX_SEGMENTS_PER_PROJECT
                 cpu_before = cpu_by_process()
                 started = time.time()
                 r = await client.post(f"/api/projects/{pid}/render")
@@ -131,8 +132,8 @@ async def measure(
                         event = json.loads(raw)
                         now = time.time()
                         if trace:
-                            kind, status = event.get("type"), event.get("status")
-                            print(f"{now - started:8.3f} {kind} {status}", file=sys.stderr)
+                            fields = (event.get(k) for k in ("type", "status", "position", "seq"))
+                            print(f"{now - started:8.3f}", *fields, file=sys.stderr)
                         if "at" in event and not event.get("tick"):
                             at = datetime.fromisoformat(event["at"])
                             if at.tzinfo is None:

@@ -27,7 +27,7 @@ from videofoundry.media.encoder import (
 )
 from videofoundry.media.normalize import Aspect, normalize
 from videofoundry.media.probe import MediaInfo, is_canonical, keyframe_times, probe
-from videofoundry.media.thumbnails import contact_sheet, poster
+from videofoundry.media.thumbnails import contact_sheet, poster, probe_with_poster
 
 __all__ = [
     "AUDIO_RATE",
@@ -55,6 +55,7 @@ __all__ = [
     "plan_timeline",
     "poster",
     "probe",
+    "probe_with_poster",
     "samples_at",
     "stitch",
     "stitch_sync",

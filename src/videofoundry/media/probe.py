@@ -88,6 +88,16 @@ class VideoIndex:
 
 def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, VideoIndex]:
     """`probe`, plus the video packet index (one pass)."""
+    info, index, _ = scan_with_frame(path, label)
+    return info, index
+
+
+def scan_with_frame(
+    path: Path, label: str | None = None, frame_at: float | None = None
+) -> tuple[MediaInfo, VideoIndex, av.VideoFrame | None]:
+    """`scan`, plus the first picture at or after `frame_at` of the duration (0..1), decoded
+    in the same pass: the packets of its group of pictures are kept while demuxing, so there
+    is no second open and no seek (a poster costs one decode more than a probe)."""
     who = _label(path, label)
     try:
         size = path.stat().st_size
@@ -117,6 +127,14 @@ def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, VideoIndex]:
         # halves the packets to read (AAC frames outnumber video frames).
         audio_from_header = aus is not None and aus.duration is not None and aus.time_base
         streams = [vs] if aus is None or audio_from_header else [vs, aus]
+        # The wanted picture's time, from the header's duration (exact enough for a poster).
+        target = None
+        if frame_at is not None and vs.time_base is not None:
+            header = vs.duration or 0
+            target = (vs.start_time or 0) + int(header * min(max(frame_at, 0.0), 1.0))
+        group: list[av.Packet[Stream]] = []
+        """Video packets from the last keyframe at or before `target`, in decode order."""
+        collecting, past, reordered = target is not None, 0, False
         try:
             for packet in container.demux(streams):
                 if packet.size == 0 or packet.pts is None:
@@ -129,6 +147,19 @@ def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, VideoIndex]:
                 if packet.stream is vs:
                     if first_packet is None:
                         first_packet = packet
+                    reordered = reordered or (bool(video) and packet.pts < video[-1][0])
+                    if collecting and target is not None:
+                        if packet.is_keyframe and packet.pts <= target:
+                            group = [packet]
+                        elif packet.is_keyframe:
+                            collecting = False
+                        elif group:
+                            group.append(packet)
+                        if group and packet.pts >= target:
+                            past += 1
+                            # Without B-frames the first packet past the time is the picture;
+                            # with them, a few more may still come before it in decode order.
+                            collecting = collecting and past < (16 if reordered else 1)
                     video.append((packet.pts, packet.is_keyframe))
                     offsets.append(-1 if packet.pos is None else packet.pos)
                     sizes.append(packet.size)
@@ -147,13 +178,21 @@ def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, VideoIndex]:
         # Demuxing proves the container is whole; decoding the first picture proves the codec
         # data is real.
         try:
-            # One thread: starting a decoder thread pool costs more than this one picture.
+            # One thread: starting a decoder thread pool costs more than these few pictures.
             vs.codec_context.thread_count = 1
-            decoded = vs.codec_context.decode(first_packet) + vs.codec_context.decode(None)
+            decoded: list[av.VideoFrame] = []
+            for packet in group or [first_packet]:
+                decoded.extend(vs.codec_context.decode(packet))
+            decoded.extend(vs.codec_context.decode(None))
         except av.FFmpegError as exc:
             raise InvalidMedia(f"{who}: the video cannot be decoded ({exc})") from exc
         if not decoded:
             raise InvalidMedia(f"{who}: the video cannot be decoded (no picture)")
+        frame = None
+        if target is not None:
+            decoded.sort(key=lambda f: f.pts if f.pts is not None else 0)
+            frame = next((f for f in decoded if f.pts is not None and f.pts >= target), None)
+            frame = frame or decoded[-1]
         tb = vs.time_base
         assert tb is not None
         in_order = all(a[0] < b[0] for a, b in itertools.pairwise(video))
@@ -203,7 +242,7 @@ def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, VideoIndex]:
             sizes=tuple(sizes) if has_offsets else (),
             in_order=in_order,
         )
-        return info, index
+        return info, index, frame
 
 
 def keyframe_times(path: Path) -> list[float]:

@@ -13,7 +13,7 @@ import av
 from PIL import Image
 
 from videofoundry.core.errors import InvalidMedia
-from videofoundry.media.probe import MediaInfo, probe
+from videofoundry.media.probe import MediaInfo, probe, scan_with_frame
 
 JPEG_QUALITY = 85
 
@@ -38,11 +38,14 @@ def _frames_at(path: Path, times: Sequence[float], who: str) -> list[Image.Image
                         break
                 if chosen is None:
                     raise InvalidMedia(f"{who}: no frame at {t:.2f} s")
-                rgb = chosen.to_ndarray(format="rgb24")
-                images.append(Image.fromarray(rgb, mode="RGB"))
+                images.append(_rgb(chosen))
     except av.FFmpegError as exc:
         raise InvalidMedia(f"{who}: cannot be decoded ({exc})") from exc
     return images
+
+
+def _rgb(frame: av.VideoFrame) -> Image.Image:
+    return Image.fromarray(frame.to_ndarray(format="rgb24"), mode="RGB")
 
 
 def _save_jpeg(image: Image.Image, dst: Path) -> Path:
@@ -56,25 +59,33 @@ def _save_jpeg(image: Image.Image, dst: Path) -> Path:
     return dst
 
 
-def poster(
-    src: Path,
-    dst_jpg: Path,
-    at: float | None = None,
-    width: int | None = None,
-    info: MediaInfo | None = None,
-) -> Path:
-    """A JPEG of the frame at `at` seconds (default: a third in, past fades and titles).
+POSTER_AT = 1 / 3
+"""Where posters are cut, as a share of the duration: past fades and titles."""
 
-    Pass `info` when the file was just probed, to skip probing it again."""
-    info = info or probe(src)
-    last = max(0.0, info.duration - 1 / max(info.fps, 1))
-    t = min(max(0.0, info.duration / 3 if at is None else at), last)
-    image = _frames_at(src, [t], src.name)[0]
+
+def poster(src: Path, dst_jpg: Path, at: float | None = None, width: int | None = None) -> Path:
+    """A JPEG of the frame at `at` seconds (default: a third in, past fades and titles)."""
+    if at is None:
+        probe_with_poster(src, dst_jpg, width)
+        return dst_jpg
+    info = probe(src)
+    t = min(max(0.0, at), max(0.0, info.duration - 1 / max(info.fps, 1)))
+    return _save_jpeg(_fit(_frames_at(src, [t], src.name)[0], width), dst_jpg)
+
+
+def probe_with_poster(src: Path, dst_jpg: Path, width: int | None = None) -> MediaInfo:
+    """`probe` the file and cut its poster (a third in) in the same pass: one open, no seek."""
+    info, _, frame = scan_with_frame(src, frame_at=POSTER_AT)
+    assert frame is not None  # scan_with_frame raises when nothing decodes
+    _save_jpeg(_fit(_rgb(frame), width), dst_jpg)
+    return info
+
+
+def _fit(image: Image.Image, width: int | None) -> Image.Image:
     if width and width < image.width:
-        image = image.resize(
-            (width, round(image.height * width / image.width)), Image.Resampling.BILINEAR
-        )
-    return _save_jpeg(image, dst_jpg)
+        size = (width, round(image.height * width / image.width))
+        return image.resize(size, Image.Resampling.BILINEAR)
+    return image
 
 
 def contact_sheet(

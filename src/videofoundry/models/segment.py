@@ -32,6 +32,4 @@ class Segment(TimestampMixin, Base):
         ForeignKey("asset.id", ondelete="SET NULL"), nullable=True
     )
     spec_hash: Mapped[str] = mapped_column(String(64))
-    clip_asset_id: Mapped[str | None] = mapped_column(
-        ForeignKey("asset.id", ondelete="SET NULL"), nullable=True
-    )
+    """Its clip, once generated, is the asset under `keys.clip(owner, spec_hash)`."""

@@ -19,6 +19,17 @@ async def by_key(session: AsyncSession, key: str) -> Asset | None:
     return await session.scalar(select(Asset).where(Asset.storage_key == key))
 
 
+async def by_keys(session: AsyncSession, keys: list[str]) -> dict[str, Asset]:
+    """The assets stored under any of `keys`, by key (absent keys are left out)."""
+    found: dict[str, Asset] = {}
+    for start in range(0, len(keys), 500):  # bounded IN lists
+        rows = await session.scalars(
+            select(Asset).where(Asset.storage_key.in_(keys[start : start + 500]))
+        )
+        found.update((asset.storage_key, asset) for asset in rows)
+    return found
+
+
 async def record(
     session: AsyncSession,
     *,

@@ -13,9 +13,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.core import metrics
@@ -86,7 +86,7 @@ async def _plan(
     segments = await segments_of(session, project.id)
     if not segments:
         raise InvalidInput(f"project {project.id} has no segments to render", "segments")
-    planned: list[_Planned] = []
+    specs: list[tuple[Segment, dict[str, Any], str, Decimal]] = []
     for segment in segments:
         adapter, model = runtime.registry.resolve(segment.model)
         reason = adapter.availability()
@@ -99,8 +99,13 @@ async def _plan(
         spec = await clip_spec_of(session, project, segment)
         digest = hashing.spec_hash(spec)
         segment.spec_hash = digest
-        clip = await assets.by_key(session, keys.clip(owner_id, digest))
         cost = Decimal(str(adapter.estimate_cost(model, segment.duration, segment.params)))
+        specs.append((segment, spec, digest, cost))
+    # One query for every clip already made, not one per segment.
+    made = await assets.by_keys(session, [keys.clip(owner_id, digest) for _, _, digest, _ in specs])
+    planned: list[_Planned] = []
+    for segment, spec, digest, cost in specs:
+        clip = made.get(keys.clip(owner_id, digest))
         planned.append(_Planned(segment, spec, digest, clip, Decimal(0) if clip else cost))
     comp_hash = hashing.composition_hash(
         [p.spec_hash for p in planned], composition_settings(project, segments)
@@ -251,6 +256,55 @@ def emit(session: AsyncSession, job: RenderJob, payload: dict[str, Any], events:
     session.add(JobEvent(job_id=job.id, seq=job.event_seq, payload=event))
     events.job_ids.add(job.id)
     events.items.append(event)
+
+
+_JOB = cast(Table, RenderJob.__table__)
+_EVENTS = cast(Table, JobEvent.__table__)
+
+
+async def reserve_events(
+    session: AsyncSession, job_id: str, count: int, *where: Any, **values: Any
+) -> Row[Any] | None:
+    """Lock the job row and take the next `count` event numbers in one UPDATE (with `values`,
+    if `where` holds); returns the row as updated, or None when nothing matched.
+
+    The statement-level twin of `emit` for hot paths that do not load the job; the caller then
+    persists the numbered events with `append_events` in the same transaction."""
+    return (
+        await session.execute(
+            update(_JOB)
+            .where(_JOB.c.id == job_id, *where)
+            .values(event_seq=_JOB.c.event_seq + count, **values)
+            .returning(
+                _JOB.c.event_seq,
+                _JOB.c.status,
+                _JOB.c.owner_id,
+                _JOB.c.project_id,
+                _JOB.c.completed_count,
+                _JOB.c.segment_count,
+            )
+        )
+    ).one_or_none()
+
+
+async def append_events(
+    session: AsyncSession,
+    job_id: str,
+    last_seq: int,
+    payloads: list[dict[str, Any]],
+    events: Events,
+) -> None:
+    """Persist events numbered up to `last_seq` (reserved by `reserve_events`) in one INSERT and
+    queue them for publishing."""
+    at = utcnow().isoformat()
+    first = last_seq - len(payloads) + 1
+    rows = []
+    for seq, payload in enumerate(payloads, start=first):
+        event = {**payload, "job_id": job_id, "seq": seq, "at": at}
+        rows.append({"job_id": job_id, "seq": seq, "payload": event})
+        events.items.append(event)
+    events.job_ids.add(job_id)
+    await session.execute(insert(_EVENTS), rows)
 
 
 def segment_event(row: SegmentRender | Row[Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from tests.unit.media.conftest import CLIP_FRAMES
-from tests.unit.media.media_helpers import FMT, mean_abs
+from tests.unit.media.media_helpers import FMT, make_clip, mean_abs
 from videofoundry.media import (
     Cue,
     contact_sheet,
@@ -20,6 +20,7 @@ from videofoundry.media import (
     parse_webvtt,
     poster,
     probe,
+    probe_with_poster,
     webvtt,
 )
 from videofoundry.media.cli import register
@@ -75,6 +76,24 @@ def test_poster_is_the_frame_at_the_requested_time(clips: list[Path], tmp_path: 
     right = mean_abs(jpg, gray_frame(clips[1], 12))
     assert right < 2
     assert mean_abs(jpg, gray_frame(clips[1], 2)) > 3 * right
+
+
+@pytest.mark.parametrize("frames", [36, 45, 7])
+def test_probe_with_poster_is_probe_plus_the_frame_a_third_in(frames: int, tmp_path: Path) -> None:
+    # 45 frames: a third in is frame 15, mid-GOP (keyframes every 12); 7: a single GOP.
+    clip = make_clip(tmp_path / "clip.mp4", frames, seed=5)
+    info = probe_with_poster(clip, tmp_path / "poster.jpg")
+    assert info == probe(clip)
+    with Image.open(tmp_path / "poster.jpg") as img:
+        jpg = np.asarray(img.convert("L"))
+    wanted = -(-frames // 3)  # the first frame at or after a third of the duration
+    right = mean_abs(jpg, gray_frame(clip, wanted))
+    assert right < 2
+    assert mean_abs(jpg, gray_frame(clip, wanted - 2)) > 3 * right
+    # The default poster is the same picture.
+    assert (poster(clip, tmp_path / "same.jpg")).read_bytes() == (
+        tmp_path / "poster.jpg"
+    ).read_bytes()
 
 
 def test_contact_sheet_has_one_row_per_clip(clips: list[Path], tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.exc import NoResultFound
 
 from videofoundry import media
@@ -33,13 +33,12 @@ from videofoundry.core.errors import (
     TaskFailed,
 )
 from videofoundry.database.base import utcnow
-from videofoundry.models import Asset, Project, RenderJob, Segment, SegmentRender, User
+from videofoundry.models import Asset, Project, RenderJob, SegmentRender, User
 from videofoundry.models.segment_render import TERMINAL_SEGMENT_STATES
 from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
 from videofoundry.runtime import Runtime
 from videofoundry.services import assets, orchestrator, task_publisher
 from videofoundry.storage import keys
-from videofoundry.storage.base import StoredObject
 from videofoundry.workers.ai_worker.adapters.base import (
     GenerationContext,
     GenerationRequest,
@@ -73,6 +72,8 @@ class _Claim:
     provider_task_id: str | None
     attempts: int
     estimated_cost: Decimal
+    twins: int
+    """Rows of this job with the same spec, completed together with this one."""
 
 
 async def handle(runtime: Runtime, message: Message) -> None:
@@ -124,64 +125,88 @@ _EVENT_COLUMNS = (
     _SR.c.message,
     _SR.c.estimated_cost,
 )
+_TWIN = _SR.alias("twin")
+_TWINS = (
+    select(func.count())
+    .select_from(_TWIN)
+    .where(
+        _TWIN.c.job_id == _SR.c.job_id,
+        _TWIN.c.spec_hash == _SR.c.spec_hash,
+        _TWIN.c.id != _SR.c.id,
+    )
+    .scalar_subquery()
+    .label("twins")
+)
+"""Rows of the same job with the same spec: they wait for this one's clip."""
+_JOB = cast(Table, RenderJob.__table__)
+
+
+class _NothingToDo(Exception):
+    """Rolls back a claim that found its segment taken (and its reserved event number)."""
 
 
 async def _claim(runtime: Runtime, row_id: str, job_id: str) -> _Claim | None:
     """Take the segment if nobody holds it; None means there is nothing to do.
 
-    A handful of statements, no ORM loading of the segment row: this runs once per segment,
-    and with fast or cached models it is most of the product's own cost."""
+    A few statements and no ORM loading: this runs once per segment, and with fast or cached
+    models it is most of the product's own cost."""
     events = orchestrator.Events()
     lease = orchestrator.new_lease()
     now = utcnow()
+    clip_id: str | None = None
     composing: bool | None = False
-    async with runtime.sessions() as session, session.begin():
-        # The job row first, then its segment rows: the lock order of every writer (cancel,
-        # completion), so two transactions never deadlock. Events number themselves from it.
-        job = await session.get(RenderJob, job_id, with_for_update=True)
-        if job is None or job.status != "generating":
-            return None
-        row = (
-            await session.execute(
-                update(_SR)
-                .where(
-                    _SR.c.id == row_id,
-                    _SR.c.job_id == job_id,
-                    # A twin with the same spec in this job waits for the one generated.
-                    _SR.c.reused.is_(False),
-                    or_(
-                        _SR.c.status == "pending",
-                        (_SR.c.status == "running") & (_SR.c.lease_expires_at < now),
-                    ),
-                )
-                .values(
-                    status="running",
-                    lease_token=lease,
-                    lease_expires_at=orchestrator.lease_deadline(runtime.settings.LEASE_SECONDS),
-                    attempts=_SR.c.attempts + 1,
-                    started_at=now,
-                    message=None,
-                )
-                .returning(
-                    *_EVENT_COLUMNS,
-                    _SR.c.spec,
-                    _SR.c.spec_hash,
-                    _SR.c.provider_task_id,
-                    _SR.c.attempts,
-                )
+    try:
+        async with runtime.sessions() as session, session.begin():
+            # The job row first, then its segment rows: the lock order of every writer (cancel,
+            # completion), so two transactions never deadlock. Events number from it.
+            job = await orchestrator.reserve_events(
+                session, job_id, 1, _JOB.c.status == "generating"
             )
-        ).one_or_none()
-        if row is None:
-            return None  # finished, or a live worker holds it (if it dies, the reconciler acts)
-        clip_id = await session.scalar(
-            select(Asset.id).where(Asset.storage_key == keys.clip(job.owner_id, row.spec_hash))
-        )
-        if clip_id is None:
-            orchestrator.emit(session, job, orchestrator.segment_event(row), events)
+            if job is None:
+                return None  # cancelled, failed or deleted meanwhile
+            row = (
+                await session.execute(
+                    update(_SR)
+                    .where(
+                        _SR.c.id == row_id,
+                        _SR.c.job_id == job_id,
+                        # A twin with the same spec waits for the one that is generated.
+                        _SR.c.reused.is_(False),
+                        or_(
+                            _SR.c.status == "pending",
+                            (_SR.c.status == "running") & (_SR.c.lease_expires_at < now),
+                        ),
+                    )
+                    .values(
+                        status="running",
+                        lease_token=lease,
+                        lease_expires_at=orchestrator.lease_deadline(
+                            runtime.settings.LEASE_SECONDS
+                        ),
+                        attempts=_SR.c.attempts + 1,
+                        started_at=now,
+                        message=None,
+                    )
+                    .returning(
+                        *_EVENT_COLUMNS,
+                        _SR.c.spec,
+                        _SR.c.spec_hash,
+                        _SR.c.provider_task_id,
+                        _SR.c.attempts,
+                        _TWINS,
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                # Finished, or a live worker holds it (if that one dies, the reconciler acts).
+                raise _NothingToDo
+            await orchestrator.append_events(
+                session, job_id, job.event_seq, [orchestrator.segment_event(row)], events
+            )
             claim = _Claim(
                 lease=lease,
                 row_id=row.id,
-                job_id=job.id,
+                job_id=job_id,
                 owner_id=job.owner_id,
                 segment_id=row.segment_id,
                 spec=dict(row.spec),
@@ -189,17 +214,22 @@ async def _claim(runtime: Runtime, row_id: str, job_id: str) -> _Claim | None:
                 provider_task_id=row.provider_task_id,
                 attempts=row.attempts,
                 estimated_cost=row.estimated_cost,
+                twins=row.twins,
             )
-        else:
-            # Another job made this clip meanwhile: nothing to generate.
-            claim = None
-            composing = await _complete(
-                session, job, row_id, lease, row.spec_hash, clip_id, Decimal(0), events, True
+            clip_id = await session.scalar(
+                select(Asset.id).where(Asset.storage_key == keys.clip(job.owner_id, row.spec_hash))
             )
+            if clip_id is not None:
+                # Another job made this clip meanwhile: nothing to generate.
+                composing = await _complete(session, claim, clip_id, Decimal(0), events, True)
+    except _NothingToDo:
+        return None
     await orchestrator.publish(runtime, events)
-    if claim is None and composing:
+    if clip_id is None:
+        return claim
+    if composing:
         await task_publisher.relay(runtime.sessions, runtime.broker)
-    return claim
+    return None
 
 
 async def _generate(runtime: Runtime, claim: _Claim) -> str:
@@ -329,66 +359,48 @@ async def _store(
     workdir: Path,
 ) -> None:
     aspect = claim.spec["output"].get("aspect_mode", "fit")
-    clip_path, info = await asyncio.to_thread(
-        _canonical_clip, result.path, workdir / "canonical.mp4", output, aspect
+    poster = workdir / "poster.jpg"
+    clip, info = await asyncio.to_thread(
+        _canonical_clip, result.path, workdir / "canonical.mp4", output, aspect, poster
     )
-    # The clip uploads while its poster is cut and uploaded: neither waits on the other.
+    # Side by side: neither upload waits on the other.
     stored, stored_poster = await _both(
+        runtime.storage.put_file(keys.clip(claim.owner_id, claim.spec_hash), clip, "video/mp4"),
         runtime.storage.put_file(
-            keys.clip(claim.owner_id, claim.spec_hash), clip_path, "video/mp4"
+            keys.clip_poster(claim.owner_id, claim.spec_hash), poster, "image/jpeg"
         ),
-        _store_poster(runtime, claim, clip_path, info, workdir / "poster.jpg"),
     )
+    records = [
+        assets.fields(
+            claim.owner_id,
+            "clip",
+            stored,
+            "video/mp4",
+            duration=info.duration,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+            video_codec=info.video_codec,
+            audio_codec=info.audio_codec,
+        ),
+        assets.fields(claim.owner_id, "poster", stored_poster, "image/jpeg"),
+    ]
     cost = claim.estimated_cost if result.cost is None else Decimal(str(result.cost))
     events = orchestrator.Events()
-    async with runtime.sessions() as session, session.begin():
-        job = await session.get_one(RenderJob, claim.job_id, with_for_update=True)
-        ids = await assets.record_all(
-            session,
-            [
-                assets.fields(
-                    claim.owner_id,
-                    "clip",
-                    stored,
-                    "video/mp4",
-                    duration=info.duration,
-                    width=info.width,
-                    height=info.height,
-                    fps=info.fps,
-                    video_codec=info.video_codec,
-                    audio_codec=info.audio_codec,
-                ),
-                assets.fields(claim.owner_id, "poster", stored_poster, "image/jpeg"),
-            ],
-        )
-        # If the row is no longer ours (cancelled, or taken over), it stays as it is; the clip
-        # is real and paid for, so it stays recorded under its content address for reuse.
-        composing = await _complete(
-            session,
-            job,
-            claim.row_id,
-            claim.lease,
-            claim.spec_hash,
-            ids[stored.key],
-            cost,
-            events,
-            False,
-        )
-    if composing is None:
-        log.warning("segment render %s: finished after losing its lease", claim.row_id)
-        return
+    try:
+        async with runtime.sessions() as session, session.begin():
+            ids = await assets.record_all(session, records)
+            composing = await _complete(session, claim, ids[stored.key], cost, events, False)
+    except _LeaseLost:
+        # Cancelled, or taken over: the row is not ours, but the clip is real and paid for, so
+        # it stays recorded under its content address for the next render to reuse.
+        async with runtime.sessions() as session, session.begin():
+            await assets.record_all(session, records)
+        raise
     metrics.COST_USD.labels(str(claim.spec["model"]).split("/", 1)[0]).inc(float(cost))
     await orchestrator.publish(runtime, events)
     if composing:
         await task_publisher.relay(runtime.sessions, runtime.broker)
-
-
-async def _store_poster(
-    runtime: Runtime, claim: _Claim, clip: Path, info: media.MediaInfo, poster: Path
-) -> StoredObject:
-    await asyncio.to_thread(media.poster, clip, poster, info=info)
-    key = keys.clip_poster(claim.owner_id, claim.spec_hash)
-    return await runtime.storage.put_file(key, poster, "image/jpeg")
 
 
 async def _both(first: Awaitable[_A], second: Awaitable[_B]) -> tuple[_A, _B]:
@@ -402,30 +414,40 @@ async def _both(first: Awaitable[_A], second: Awaitable[_B]) -> tuple[_A, _B]:
 
 
 def _canonical_clip(
-    src: Path, dst: Path, output: OutputFormat, aspect: media.Aspect
+    src: Path, dst: Path, output: OutputFormat, aspect: media.Aspect, poster: Path
 ) -> tuple[Path, media.MediaInfo]:
-    """Normalise the model's file unless it already is canonical (one thread hop)."""
-    info = media.probe(src)
+    """Normalise the model's file unless it already is canonical, and cut its poster frame
+    (one thread hop for all the media work; one pass over a canonical file)."""
+    info = media.probe_with_poster(src, poster)
     if media.is_canonical(info, output):
         return src, info
-    return dst, media.normalize(src, dst, output, aspect)
+    info = media.normalize(src, dst, output, aspect)
+    media.poster(dst, poster)  # the picture changed: cut it again from the result
+    return dst, info
 
 
 async def _complete(
     session: Any,
-    job: RenderJob,
-    row_id: str,
-    lease: str,
-    spec_hash: str,
+    claim: _Claim,
     clip_id: str,
     cost: Decimal,
     events: orchestrator.Events,
     reused: bool,
-) -> bool | None:
+) -> bool:
     """Mark our row (and its twins) done; the last one moves the job to composing, once.
+    Returns True when it wrote the composition task.
 
-    The caller holds the job row locked. Returns True when it wrote the composition task, None
-    when the row is no longer held with `lease` (nothing changed)."""
+    Raises _LeaseLost, for the caller to roll back, when the row is no longer held with our
+    lease; NoResultFound when the job is gone."""
+    job = await orchestrator.reserve_events(
+        session,
+        claim.job_id,
+        1,
+        completed_count=_JOB.c.completed_count + 1,
+        actual_cost=_JOB.c.actual_cost + cost,
+    )
+    if job is None:
+        raise NoResultFound(f"render job {claim.job_id} is gone")
     done_values = {
         "status": "completed",
         "progress": 1.0,
@@ -437,29 +459,42 @@ async def _complete(
     own = (
         await session.execute(
             update(_SR)
-            .where(_SR.c.id == row_id, _SR.c.lease_token == lease, _SR.c.status == "running")
+            .where(
+                _SR.c.id == claim.row_id,
+                _SR.c.lease_token == claim.lease,
+                _SR.c.status == "running",
+            )
             .values(**done_values, reused=reused, actual_cost=cost)
             .returning(*_EVENT_COLUMNS)
         )
     ).one_or_none()
     if own is None:
-        return None
-    twins = (
-        await session.execute(
-            update(_SR)
-            .where(
-                _SR.c.job_id == job.id,
-                _SR.c.spec_hash == spec_hash,
-                _SR.c.id != row_id,
-                _SR.c.status.not_in(TERMINAL_SEGMENT_STATES),
+        raise _LeaseLost()
+    done = [own]
+    if claim.twins:
+        twins = (
+            await session.execute(
+                update(_SR)
+                .where(
+                    _SR.c.job_id == claim.job_id,
+                    _SR.c.spec_hash == claim.spec_hash,
+                    _SR.c.id != claim.row_id,
+                    _SR.c.status.not_in(TERMINAL_SEGMENT_STATES),
+                )
+                .values(**done_values, reused=True)
+                .returning(*_EVENT_COLUMNS)
             )
-            .values(**done_values, reused=True)
-            .returning(*_EVENT_COLUMNS)
-        )
-    ).all()
-    for done in (own, *sorted(twins, key=lambda r: r.position)):
-        orchestrator.emit(session, job, orchestrator.segment_event(done), events)
-    job.actual_cost += cost
+        ).all()
+        if twins:
+            done.extend(sorted(twins, key=lambda r: r.position))
+            job = await orchestrator.reserve_events(
+                session,
+                claim.job_id,
+                len(twins),
+                completed_count=_JOB.c.completed_count + len(twins),
+            )
+            assert job is not None  # locked by this transaction since the first UPDATE
+    payloads = [orchestrator.segment_event(row) for row in done]
     if cost != own.estimated_cost:
         # The budget reserved the estimate at render time; settle it to what was charged.
         await session.execute(
@@ -467,19 +502,16 @@ async def _complete(
             .where(User.id == job.owner_id)
             .values(spent_usd=User.spent_usd + cost - own.estimated_cost)
         )
-    await session.execute(
-        update(Segment)
-        .where(Segment.project_id == job.project_id, Segment.spec_hash == spec_hash)
-        .values(clip_asset_id=clip_id)
-    )
-    # Exact without a count: only rows this UPDATE moved to completed are added, under the lock.
-    job.completed_count += 1 + len(twins)
-    if job.status == "generating" and job.completed_count == job.segment_count:
-        job.status = "composing"
-        task_publisher.enqueue_composition(session, job.id)
-        orchestrator.emit(session, job, {"type": "job", "status": "composing"}, events)
-        return True
-    return False
+    # completed_count is exact without a count(*): each completion adds only the rows its own
+    # UPDATE moved to completed, under the job row's lock.
+    composing = bool(job.status == "generating" and job.completed_count == job.segment_count)
+    if composing:
+        job = await orchestrator.reserve_events(session, claim.job_id, 1, status="composing")
+        assert job is not None
+        task_publisher.enqueue_composition(session, claim.job_id)
+        payloads.append({"type": "job", "status": "composing"})
+    await orchestrator.append_events(session, claim.job_id, job.event_seq, payloads, events)
+    return composing
 
 
 async def _read(runtime: Runtime, key: str) -> bytes:
