@@ -98,7 +98,12 @@ async def _poll(client: httpx.AsyncClient, job_id: str, seen: dict[str, float]) 
 
 
 async def measure(
-    kind: str, segments: int, s3_url: str, concurrency: int, trace: bool = False
+    kind: str,
+    segments: int,
+    s3_url: str,
+    concurrency: int,
+    trace: bool = False,
+    ai_workers: int = 1,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         async with make_stack(kind, Path(tmp), s3_url) as stack:
@@ -106,6 +111,8 @@ async def measure(
             stack.env["LOG_LEVEL"] = "WARNING"
             stack.env["AI_WORKER_CONCURRENCY"] = str(concurrency)
             stack.start()
+            for extra in range(1, ai_workers if kind == "distributed" else 1):
+                stack.spawn(f"ai{extra}", "worker", "ai")
             async with httpx.AsyncClient(base_url=stack.url, timeout=60) as client:
                 token = await _login(client)
                 r = await client.post("/api/projects", json={"name": "bench", **SMALL})
@@ -200,6 +207,9 @@ async def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=1, help="AI_WORKER_CONCURRENCY (segments in flight)"
     )
+    parser.add_argument(
+        "--ai-workers", type=int, default=1, help="AI worker processes (distributed run)"
+    )
     parser.add_argument("--trace", action="store_true", help="print every event as it arrives")
     parser.add_argument(
         "--only", choices=["embedded", "distributed"], help="measure one deployment only"
@@ -208,7 +218,9 @@ async def main() -> None:
     kinds = [args.only] if args.only else ["embedded", "distributed"]
     with moto_server() as s3_url:
         rows = [
-            await measure(kind, args.segments, s3_url, args.concurrency, args.trace)
+            await measure(
+                kind, args.segments, s3_url, args.concurrency, args.trace, args.ai_workers
+            )
             for kind in kinds
         ]
     print(f"AI_WORKER_CONCURRENCY={args.concurrency}")

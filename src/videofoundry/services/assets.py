@@ -95,11 +95,13 @@ async def record_all(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[
     columns = {name for row in rows for name in row}
     rows = [{name: row.get(name) for name in columns} for row in rows]  # one VALUES shape
     table = Asset.__table__
+    # Rows as execute parameters, not .values(rows): SQLAlchemy still sends one multi-row
+    # INSERT, and the statement stays in its compiled cache.
     inserted = await session.execute(
         insert(table)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=[table.c.storage_key])
-        .returning(table.c.storage_key, table.c.id)
+        .returning(table.c.storage_key, table.c.id),
+        rows,
     )
     ids: dict[str, str] = dict(inserted.all())
     missing = [row["storage_key"] for row in rows if row["storage_key"] not in ids]

@@ -56,6 +56,9 @@ class S3Storage(Storage):
             region_name=region,
             signature_version="s3v4",
             retries={"max_attempts": 5, "mode": "standard"},
+            # We send our own SHA-256 (small objects) or ask for one (multipart); without this,
+            # botocore adds a CRC32 trailer to every upload in aws-chunked encoding as well.
+            request_checksum_calculation="when_required",
             # Custom endpoints (MinIO, moto) rarely resolve bucket sub-domains.
             s3={"addressing_style": "path" if endpoint_url else "auto"},
         )

@@ -20,8 +20,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy import Table, literal_column, or_, select, update
 from sqlalchemy.exc import NoResultFound
+from sqlalchemy.sql.elements import Label
 
 from videofoundry import media
 from videofoundry.core import metrics
@@ -125,18 +126,14 @@ _EVENT_COLUMNS = (
     _SR.c.message,
     _SR.c.estimated_cost,
 )
-_TWIN = _SR.alias("twin")
-_TWINS = (
-    select(func.count())
-    .select_from(_TWIN)
-    .where(
-        _TWIN.c.job_id == _SR.c.job_id,
-        _TWIN.c.spec_hash == _SR.c.spec_hash,
-        _TWIN.c.id != _SR.c.id,
-    )
-    .scalar_subquery()
-    .label("twins")
-)
+# Written out: SQLite renders RETURNING columns unqualified, which would turn a correlated
+# subquery built from column objects into `job_id = job_id`.
+_TWINS: Label[int] = literal_column(
+    "(SELECT count(*) FROM segment_render AS twin"
+    " WHERE twin.job_id = segment_render.job_id"
+    " AND twin.spec_hash = segment_render.spec_hash"
+    " AND twin.id != segment_render.id)"
+).label("twins")
 """Rows of the same job with the same spec: they wait for this one's clip."""
 _JOB = cast(Table, RenderJob.__table__)
 

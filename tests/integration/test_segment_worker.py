@@ -1,0 +1,176 @@
+"""The AI worker's claim and completion, driven message by message on SQLite and PostgreSQL:
+twins in one timeline, a clip made meanwhile by another job, and a lease lost at the end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from tests.support.app import api_client, make_settings, postgres_database, register
+from tests.support.counting import read_ledger
+from videofoundry.models import Asset, JobEvent, RenderJob, SegmentRender
+from videofoundry.queue.base import Message
+from videofoundry.runtime import Runtime
+from videofoundry.storage import keys
+from videofoundry.workers.ai_worker import worker as ai_worker
+
+pytestmark = pytest.mark.timeout(120)
+SMALL = {"width": 160, "height": 96, "fps": 8}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def client(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    monkeypatch.setenv("VF_TEST_LEDGER", str(tmp_path / "ledger.jsonl"))
+    extra = {"EXTRA_ADAPTERS": "tests.support.counting:CountingProcedural"}
+    # No workers run: each test hands the tasks to the handler itself.
+    if request.param == "sqlite":
+        async with api_client(make_settings(tmp_path, **extra)) as c:
+            yield c
+    else:
+        async with (
+            postgres_database() as url,
+            api_client(make_settings(tmp_path, DATABASE_URL=url, **extra)) as c,
+        ):
+            yield c
+
+
+def runtime_of(client: httpx.AsyncClient) -> Runtime:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+async def render(
+    client: httpx.AsyncClient, auth: dict[str, str], segments: list[dict[str, Any]]
+) -> str:
+    r = await client.post("/api/projects", json={"name": "p", **SMALL}, headers=auth)
+    project_id = r.json()["id"]
+    for body in segments:
+        r = await client.post(f"/api/projects/{project_id}/segments", json=body, headers=auth)
+        assert r.status_code == 201, r.text
+    r = await client.post(f"/api/projects/{project_id}/render", headers=auth)
+    assert r.status_code == 202, r.text
+    job_id: str = r.json()["id"]
+    return job_id
+
+
+async def rows_of(runtime: Runtime, job_id: str) -> list[SegmentRender]:
+    async with runtime.sessions() as session:
+        rows = await session.scalars(
+            select(SegmentRender)
+            .where(SegmentRender.job_id == job_id)
+            .order_by(SegmentRender.position)
+        )
+        return list(rows)
+
+
+async def job_of(runtime: Runtime, job_id: str) -> tuple[RenderJob, list[int]]:
+    async with runtime.sessions() as session:
+        job = await session.get_one(RenderJob, job_id)
+        seqs = await session.scalars(
+            select(JobEvent.seq).where(JobEvent.job_id == job_id).order_by(JobEvent.seq)
+        )
+        return job, list(seqs)
+
+
+def task(row: SegmentRender) -> Message:
+    return Message({"v": 1, "segment_render_id": row.id, "job_id": row.job_id}, delivery_count=1)
+
+
+def generations(tmp_path: Path) -> int:
+    return len(read_ledger(tmp_path / "ledger.jsonl"))
+
+
+async def test_twins_are_generated_once_and_complete_together(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    runtime = runtime_of(client)
+    auth = await register(client)
+    same = {"prompt": "twin", "duration": 1, "seed": 7}
+    job_id = await render(client, auth, [same, {**same, "prompt": "other"}, same])
+    first, other, twin = await rows_of(runtime, job_id)
+    assert (first.reused, twin.reused) == (False, True)
+
+    await ai_worker.handle(runtime, task(twin))  # a twin's task (never sent) does nothing
+    assert generations(tmp_path) == 0
+    await ai_worker.handle(runtime, task(first))
+    await ai_worker.handle(runtime, task(other))
+
+    assert generations(tmp_path) == 2
+    first, other, twin = await rows_of(runtime, job_id)
+    assert [r.status for r in (first, other, twin)] == ["completed"] * 3
+    assert twin.clip_asset_id == first.clip_asset_id and twin.reused and not first.reused
+    job, seqs = await job_of(runtime, job_id)
+    assert (job.status, job.completed_count) == ("composing", 3)
+    # generating, 2 x running, 3 x completed, composing: numbered without gaps.
+    assert seqs == list(range(1, 8)) and job.event_seq == 7
+
+
+async def test_a_clip_made_meanwhile_by_another_job_is_not_generated_again(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    runtime = runtime_of(client)
+    auth = await register(client)
+    segment = {"prompt": "shared", "duration": 1, "seed": 8}
+    # Both jobs are planned before either generates, so both plan to generate.
+    first_job, second_job = [await render(client, auth, [segment]) for _ in range(2)]
+    (first,) = await rows_of(runtime, first_job)
+    (second,) = await rows_of(runtime, second_job)
+    assert second.estimated_cost == 0 and not second.reused
+
+    await ai_worker.handle(runtime, task(first))
+    await ai_worker.handle(runtime, task(second))
+
+    assert generations(tmp_path) == 1
+    (second,) = await rows_of(runtime, second_job)
+    assert (second.status, second.reused) == ("completed", True)
+    assert second.clip_asset_id == (await rows_of(runtime, first_job))[0].clip_asset_id
+    job, seqs = await job_of(runtime, second_job)
+    assert job.status == "composing" and seqs == list(range(1, job.event_seq + 1))
+
+
+async def test_a_lease_lost_before_the_commit_keeps_the_clip_and_changes_no_row(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    runtime = runtime_of(client)
+    auth = await register(client)
+    job_id = await render(client, auth, [{"prompt": "late", "duration": 1, "seed": 9}])
+    (row,) = await rows_of(runtime, job_id)
+    claim = await ai_worker._claim(runtime, row.id, job_id)
+    assert claim is not None
+    _, seqs_after_claim = await job_of(runtime, job_id)
+    async with runtime.sessions() as session, session.begin():
+        # Another worker took the segment over (as after our lease expired).
+        await session.execute(
+            update(SegmentRender)
+            .where(SegmentRender.id == row.id)
+            .values(lease_token="someone-else")
+        )
+
+    with pytest.raises(ai_worker._LeaseLost):
+        await ai_worker._generate(runtime, claim)
+
+    assert generations(tmp_path) == 1
+    (row,) = await rows_of(runtime, job_id)
+    assert (row.status, row.lease_token, row.clip_asset_id) == ("running", "someone-else", None)
+    job, seqs = await job_of(runtime, job_id)
+    assert (job.completed_count, seqs) == (0, seqs_after_claim)  # nothing numbered or lost
+    async with runtime.sessions() as session:
+        # The paid-for clip and its poster stay recorded for the next render to reuse.
+        stored = await session.scalars(
+            select(Asset.storage_key).where(
+                Asset.storage_key.in_(
+                    [
+                        keys.clip(job.owner_id, row.spec_hash),
+                        keys.clip_poster(job.owner_id, row.spec_hash),
+                    ]
+                )
+            )
+        )
+        assert len(list(stored)) == 2
