@@ -86,7 +86,8 @@ class Settings(BaseSettings):
     LEASE_SECONDS: float = Field(default=60.0, gt=0)
     """A segment whose lease is older than this is handed to another worker."""
     AI_WORKER_CONCURRENCY: int = Field(default=1, ge=1)
-    """Segments one AI worker process generates at once (raise it for hosted models)."""
+    """Segments one AI worker process generates at once: raise it for hosted models, and to 2
+    for fast or cached clips (one segment's uploads overlap the next one's work)."""
     STATUS_TTL_SECONDS: int = Field(default=24 * 3600, ge=60)
 
     METRICS_PORT: int = Field(default=0, ge=0, le=65535)
