@@ -151,7 +151,7 @@ async def _claim(runtime: Runtime, row_id: str, job_id: str) -> _Claim | None:
     lease = orchestrator.new_lease()
     now = utcnow()
     clip_id: str | None = None
-    composing: bool | None = False
+    composing = False
     try:
         async with runtime.sessions() as session, session.begin():
             # The job row first, then its segment rows: the lock order of every writer (cancel,
@@ -453,35 +453,26 @@ async def _complete(
         "finished_at": utcnow(),
         "message": None,
     }
-    own = (
-        await session.execute(
-            update(_SR)
-            .where(
-                _SR.c.id == claim.row_id,
-                _SR.c.lease_token == claim.lease,
-                _SR.c.status == "running",
-            )
-            .values(**done_values, reused=reused, actual_cost=cost)
-            .returning(*_EVENT_COLUMNS)
-        )
-    ).one_or_none()
-    if own is None:
+    owned = await _mark_done(
+        session,
+        done_values | {"reused": reused, "actual_cost": cost},
+        _SR.c.id == claim.row_id,
+        _SR.c.lease_token == claim.lease,
+        _SR.c.status == "running",
+    )
+    if not owned:
         raise _LeaseLost()
+    own = owned[0]
     done = [own]
     if claim.twins:
-        twins = (
-            await session.execute(
-                update(_SR)
-                .where(
-                    _SR.c.job_id == claim.job_id,
-                    _SR.c.spec_hash == claim.spec_hash,
-                    _SR.c.id != claim.row_id,
-                    _SR.c.status.not_in(TERMINAL_SEGMENT_STATES),
-                )
-                .values(**done_values, reused=True)
-                .returning(*_EVENT_COLUMNS)
-            )
-        ).all()
+        twins = await _mark_done(
+            session,
+            done_values | {"reused": True},
+            _SR.c.job_id == claim.job_id,
+            _SR.c.spec_hash == claim.spec_hash,
+            _SR.c.id != claim.row_id,
+            _SR.c.status.not_in(TERMINAL_SEGMENT_STATES),
+        )
         if twins:
             done.extend(sorted(twins, key=lambda r: r.position))
             job = await orchestrator.reserve_events(
@@ -509,6 +500,14 @@ async def _complete(
         payloads.append({"type": "job", "status": "composing"})
     await orchestrator.append_events(session, claim.job_id, job.event_seq, payloads, events)
     return composing
+
+
+async def _mark_done(session: Any, values: dict[str, Any], *where: Any) -> list[Any]:
+    """Complete the segment rows matching `where`; returns what their events need."""
+    result = await session.execute(
+        update(_SR).where(*where).values(**values).returning(*_EVENT_COLUMNS)
+    )
+    return list(result.all())
 
 
 async def _read(runtime: Runtime, key: str) -> bytes:
