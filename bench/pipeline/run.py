@@ -7,7 +7,8 @@ Prints, per deployment: orchestration overhead per segment (generation phase wal
 since the model itself costs nothing), event latency from commit to WebSocket delivery (p50,
 p99), total wall time, and the CPU time each process of the stack (and each service) spent per
 segment; and, side by side, how late a client polling GET every second learns of the same
-events. Also times the procedural model on a 5 s 1280x720 24 fps clip on one core.
+events. Also times the procedural model on a 5 s 1280x720 24 fps clip on one core, and a
+6-segment procedural render with one and with two segments in flight.
 """
 
 from __future__ import annotations
@@ -208,11 +209,38 @@ async def procedural_clip_seconds() -> float:
             os.sched_setaffinity(0, cores)
 
 
+async def procedural_render_seconds(concurrency: int, segments: int = 6) -> float:
+    """Wall time of an embedded render of `segments` 5 s 1280x720 procedural segments."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with make_stack("embedded", Path(tmp), None) as stack:
+            stack.env["AI_WORKER_CONCURRENCY"] = str(concurrency)
+            stack.env["LOG_LEVEL"] = "WARNING"
+            stack.start()
+            async with httpx.AsyncClient(base_url=stack.url, timeout=120) as client:
+                await _login(client)
+                body = {"name": "lighthouse", "width": 1280, "height": 720, "fps": 24}
+                pid = (await client.post("/api/projects", json=body)).json()["id"]
+                for i in range(segments):
+                    segment = {"prompt": f"a lighthouse, shot {i}", "duration": 5, "seed": i}
+                    r = await client.post(f"/api/projects/{pid}/segments", json=segment)
+                    r.raise_for_status()
+                started = time.time()
+                job_id = (await client.post(f"/api/projects/{pid}/render")).json()["id"]
+                while True:
+                    job = (await client.get(f"/api/render-jobs/{job_id}")).json()
+                    if job["status"] in ("completed", "failed", "cancelled"):
+                        break
+                    await asyncio.sleep(0.05)
+                if job["status"] != "completed":
+                    raise RuntimeError(f"the procedural render ended {job['status']}")
+                return time.time() - started
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--segments", type=int, default=100)
     parser.add_argument(
-        "--concurrency", type=int, default=1, help="AI_WORKER_CONCURRENCY (segments in flight)"
+        "--concurrency", type=int, default=2, help="AI_WORKER_CONCURRENCY (segments in flight)"
     )
     parser.add_argument(
         "--ai-workers", type=int, default=1, help="AI worker processes (distributed run)"
@@ -238,6 +266,9 @@ async def main() -> None:
         print(f"{key:<34}" + "".join(f"{r[key]:>14.1f}" for r in rows))
     seconds = await procedural_clip_seconds()
     print(f"\nprocedural 5 s 1280x720 24 fps clip on one core: {seconds:.2f} s")
+    for concurrency in (1, 2):
+        seconds = await procedural_render_seconds(concurrency)
+        print(f"embedded render of 6 such segments, {concurrency} in flight: {seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -85,9 +85,10 @@ class Settings(BaseSettings):
     """How often a worker refreshes the lease of the segment it works on."""
     LEASE_SECONDS: float = Field(default=60.0, gt=0)
     """A segment whose lease is older than this is handed to another worker."""
-    AI_WORKER_CONCURRENCY: int = Field(default=1, ge=1)
-    """Segments one AI worker process generates at once: raise it for hosted models, and to 2
-    for fast or cached clips (one segment's uploads overlap the next one's work)."""
+    AI_WORKER_CONCURRENCY: int = Field(default=2, ge=1)
+    """Segments one AI worker process takes at once. Two keep both cores busy with the local
+    model and overlap one segment's uploads and database round trips with the next one's work;
+    raise it with PROVIDER_CONCURRENCY for hosted models; 1 for a GPU diffusers worker."""
     STATUS_TTL_SECONDS: int = Field(default=24 * 3600, ge=60)
 
     METRICS_PORT: int = Field(default=0, ge=0, le=65535)
