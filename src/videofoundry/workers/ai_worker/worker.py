@@ -135,7 +135,6 @@ _TWINS: Label[int] = literal_column(
     " AND twin.id != segment_render.id)"
 ).label("twins")
 """Rows of the same job with the same spec: they wait for this one's clip."""
-_JOB = cast(Table, RenderJob.__table__)
 
 
 class _NothingToDo(Exception):
@@ -157,7 +156,7 @@ async def _claim(runtime: Runtime, row_id: str, job_id: str) -> _Claim | None:
             # The job row first, then its segment rows: the lock order of every writer (cancel,
             # completion), so two transactions never deadlock. Events number from it.
             job = await orchestrator.reserve_events(
-                session, job_id, 1, _JOB.c.status == "generating"
+                session, job_id, 1, RenderJob.status == "generating"
             )
             if job is None:
                 return None  # cancelled, failed or deleted meanwhile
@@ -440,8 +439,8 @@ async def _complete(
         session,
         claim.job_id,
         1,
-        completed_count=_JOB.c.completed_count + 1,
-        actual_cost=_JOB.c.actual_cost + cost,
+        completed_count=RenderJob.completed_count + 1,
+        actual_cost=RenderJob.actual_cost + cost,
     )
     if job is None:
         raise NoResultFound(f"render job {claim.job_id} is gone")
@@ -479,7 +478,7 @@ async def _complete(
                 session,
                 claim.job_id,
                 len(twins),
-                completed_count=_JOB.c.completed_count + len(twins),
+                completed_count=RenderJob.completed_count + len(twins),
             )
             assert job is not None  # locked by this transaction since the first UPDATE
     payloads = [orchestrator.segment_event(row) for row in done]
