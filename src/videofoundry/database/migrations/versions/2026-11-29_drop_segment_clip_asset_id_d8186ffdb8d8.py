@@ -2,7 +2,9 @@
 
 A segment's clip is the asset stored under its spec hash (content addressing), so the column
 duplicated what the key already says, and cost the render pipeline a write per segment.
-Downgrading brings the column back empty.
+Downgrading brings the column back empty. During a rolling upgrade, workers of the previous
+release still write the column: their completions fail until they are replaced, and the task is
+retried by a new worker (a hosted task resumes from its saved provider task id, not paid again).
 
 Revision ID: d8186ffdb8d8
 Revises: 2890c0863f6e
