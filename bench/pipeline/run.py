@@ -1,6 +1,6 @@
 """Pipeline overhead: a 100-segment render with a zero-cost model, embedded and distributed.
 
-    .venv/bin/python -m bench.pipeline.run [--segments 100] [--concurrency N]
+    .venv/bin/python -m bench.pipeline.run [--segments 100] [--concurrency N] [--repeat N]
         [--ai-workers N] [--only embedded|distributed] [--trace]
 
 Prints, per deployment: orchestration overhead per segment (generation phase wall time / N,
@@ -71,6 +71,13 @@ def cpu_by_process() -> dict[str, float]:
                 used[group] = used.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / _TICK
                 break
     return used
+
+
+def _summary(values: list[float]) -> str:
+    """The value of one run, or the median and range of several."""
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -247,23 +254,29 @@ async def main() -> None:
     )
     parser.add_argument("--trace", action="store_true", help="print every event as it arrives")
     parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per deployment, interleaved (median, range)"
+    )
+    parser.add_argument(
         "--only", choices=["embedded", "distributed"], help="measure one deployment only"
     )
     args = parser.parse_args()
     kinds = [args.only] if args.only else ["embedded", "distributed"]
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     with moto_server() as s3_url:
-        rows = [
-            await measure(
-                kind, args.segments, s3_url, args.concurrency, args.trace, args.ai_workers
-            )
-            for kind in kinds
-        ]
-    print(f"AI_WORKER_CONCURRENCY={args.concurrency}")
-    print(f"{'':<34}" + "".join(f"{r['deployment']:>14}" for r in rows))
-    for key in rows[0]:
-        if key == "deployment" or not any(r[key] for r in rows):
+        for _ in range(args.repeat):
+            for kind in kinds:  # interleaved, so a drift of the machine hits both alike
+                runs[kind].append(
+                    await measure(
+                        kind, args.segments, s3_url, args.concurrency, args.trace, args.ai_workers
+                    )
+                )
+    print(f"AI_WORKER_CONCURRENCY={args.concurrency}, {args.repeat} run(s) each")
+    print(f"{'':<34}" + "".join(f"{kind:>20}" for kind in kinds))
+    for key in runs[kinds[0]][0]:
+        values = {kind: [run[key] for run in runs[kind]] for kind in kinds}
+        if key == "deployment" or not any(any(v) for v in values.values()):
             continue
-        print(f"{key:<34}" + "".join(f"{r[key]:>14.1f}" for r in rows))
+        print(f"{key:<34}" + "".join(f"{_summary(values[kind]):>20}" for kind in kinds))
     seconds = await procedural_clip_seconds()
     print(f"\nprocedural 5 s 1280x720 24 fps clip on one core: {seconds:.2f} s")
     for concurrency in (1, 2):
