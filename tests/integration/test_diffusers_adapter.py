@@ -19,10 +19,10 @@ from typing import Any
 import av
 import pytest
 
+from tests.support.recorder import Recorder
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import Cancelled
 from videofoundry.workers.ai_worker.adapters.base import (
-    GenerationContext,
     GenerationRequest,
     OutputFormat,
 )
@@ -121,26 +121,6 @@ def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("diffusers") / "models"
     build_tiny_pipeline(root / "tiny")
     return root
-
-
-class Recorder:
-    def __init__(self, workdir: Path, cancel: bool = False) -> None:
-        self.workdir = workdir
-        self.events: list[tuple[float, str | None]] = []
-        self.cancel = cancel
-
-    async def progress(self, fraction: float, message: str | None) -> None:
-        self.events.append((fraction, message))
-
-    async def save(self, task_id: str) -> None:
-        raise AssertionError("a local model has no provider task")
-
-    async def is_cancelled(self) -> bool:
-        return self.cancel
-
-    @property
-    def context(self) -> GenerationContext:
-        return GenerationContext(self.workdir, self.progress, self.save, self.is_cancelled)
 
 
 def request(**params: Any) -> GenerationRequest:

@@ -174,16 +174,19 @@ async function send(
   }
 }
 
-async function failure(response: Response, token: string | null): Promise<never> {
+/** The body as JSON, as text when it is not JSON, null when empty. */
+async function bodyOf(response: Response): Promise<unknown> {
   const text = await response.text();
-  let parsed: unknown = null;
-  if (text) {
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = text;
-    }
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
+}
+
+async function failure(response: Response, token: string | null): Promise<never> {
+  const parsed = await bodyOf(response);
   if (response.status === 401 && token) config.onUnauthorized();
   throw errorFromBody(response.status, parsed);
 }
@@ -199,16 +202,7 @@ export async function request<T>(method: string, path: string, options: RequestO
   const { response, token } = await send(method, path, options, "application/json");
   if (response.status === 204) return undefined as T;
   if (!response.ok) return failure(response, token);
-  const text = await response.text();
-  let parsed: unknown = null;
-  if (text) {
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = text;
-    }
-  }
-  return parsed as T;
+  return (await bodyOf(response)) as T;
 }
 
 export const http = {

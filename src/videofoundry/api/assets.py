@@ -89,17 +89,9 @@ async def upload(
         stored = await runtime.storage.put_file(
             keys.upload(user.id, asset_id, extension), path, content_type
         )
+        facts = {"duration": duration, "width": width, "height": height}
         asset = Asset(
-            id=asset_id,
-            owner_id=user.id,
-            kind=kind,
-            storage_key=stored.key,
-            content_type=content_type,
-            sha256=stored.sha256,
-            bytes=stored.size,
-            duration=duration,
-            width=width,
-            height=height,
+            **assets.fields(user.id, kind, stored, content_type, **facts) | {"id": asset_id}
         )
         session.add(asset)
         await session.commit()

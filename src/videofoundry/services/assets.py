@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -13,6 +13,9 @@ from videofoundry.core.security import sign_media
 from videofoundry.database.base import new_id, utcnow
 from videofoundry.models import Asset
 from videofoundry.storage.base import Storage, StoredObject
+
+if TYPE_CHECKING:
+    from videofoundry.media.probe import MediaInfo
 
 
 async def by_key(session: AsyncSession, key: str) -> Asset | None:
@@ -37,34 +40,29 @@ async def record(
     kind: str,
     stored: StoredObject,
     content_type: str,
-    duration: float | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    fps: float | None = None,
-    video_codec: str | None = None,
-    audio_codec: str | None = None,
+    **media: Any,
 ) -> Asset:
-    """The asset row for a stored object; content-addressed keys make this idempotent."""
+    """The asset row for a stored object; content-addressed keys make this idempotent.
+    `media` holds the facts `fields` takes (duration, width...)."""
     existing = await by_key(session, stored.key)
     if existing is not None:
         return existing
-    asset = Asset(
-        owner_id=owner_id,
-        kind=kind,
-        storage_key=stored.key,
-        content_type=content_type,
-        sha256=stored.sha256,
-        bytes=stored.size,
-        duration=duration,
-        width=width,
-        height=height,
-        fps=fps,
-        video_codec=video_codec,
-        audio_codec=audio_codec,
-    )
+    asset = Asset(**fields(owner_id, kind, stored, content_type, **media))
     session.add(asset)
     await session.flush()
     return asset
+
+
+def video_facts(info: MediaInfo) -> dict[str, Any]:
+    """The asset columns a probed video fills in, for `fields` and `record`."""
+    return {
+        "duration": info.duration,
+        "width": info.width,
+        "height": info.height,
+        "fps": info.fps,
+        "video_codec": info.video_codec,
+        "audio_codec": info.audio_codec,
+    }
 
 
 def fields(

@@ -20,11 +20,11 @@ import av
 import numpy as np
 import pytest
 
+from tests.support.recorder import Recorder
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import Cancelled, InvalidMedia, PermanentError, PromptRejected
 from videofoundry.workers.ai_worker.adapters import diffusers as module
 from videofoundry.workers.ai_worker.adapters.base import (
-    GenerationContext,
     GenerationRequest,
     OutputFormat,
 )
@@ -138,26 +138,6 @@ def test_write_mp4_crops_odd_sides(tmp_path: Path) -> None:
         assert (stream.codec_context.width, stream.codec_context.height) == (64, 32)
         assert len(decoded) == 9
         assert stream.average_rate == 8
-
-
-class Recorder:
-    def __init__(self, workdir: Path, cancel: bool = False) -> None:
-        self.workdir = workdir
-        self.events: list[tuple[float, str | None]] = []
-        self.cancel = cancel
-
-    async def progress(self, fraction: float, message: str | None) -> None:
-        self.events.append((fraction, message))
-
-    async def save(self, task_id: str) -> None:
-        raise AssertionError("a local model has no provider task")
-
-    async def is_cancelled(self) -> bool:
-        return self.cancel
-
-    @property
-    def context(self) -> GenerationContext:
-        return GenerationContext(self.workdir, self.progress, self.save, self.is_cancelled)
 
 
 def stub_render(job: Job, report: module.Report, cancel: threading.Event) -> Any:

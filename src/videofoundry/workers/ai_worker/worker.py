@@ -367,18 +367,7 @@ async def _store(
         ),
     )
     records = [
-        assets.fields(
-            claim.owner_id,
-            "clip",
-            stored,
-            "video/mp4",
-            duration=info.duration,
-            width=info.width,
-            height=info.height,
-            fps=info.fps,
-            video_codec=info.video_codec,
-            audio_codec=info.audio_codec,
-        ),
+        assets.fields(claim.owner_id, "clip", stored, "video/mp4", **assets.video_facts(info)),
         assets.fields(claim.owner_id, "poster", stored_poster, "image/jpeg"),
     ]
     cost = claim.estimated_cost if result.cost is None else Decimal(str(result.cost))

@@ -157,12 +157,7 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
                 kind="final",
                 stored=stored,
                 content_type="video/mp4",
-                duration=info.duration,
-                width=info.width,
-                height=info.height,
-                fps=info.fps,
-                video_codec=info.video_codec,
-                audio_codec=info.audio_codec,
+                **assets.video_facts(info),
             )
             poster = await assets.record(
                 session,
