@@ -1,41 +1,52 @@
-"""Any S3 API (AWS, MinIO, R2, moto) through boto3, whose blocking calls run in threads.
+"""Any S3 API (AWS, MinIO, R2, moto).
 
-Uploads go through boto3's transfer manager (multipart above `multipart_threshold`) with an
-S3-side SHA256 checksum; our own sha256 of the whole file is computed separately, because a
-multipart object's checksum is a composite of its parts, and stored as `x-amz-meta-sha256`.
+Bytes move through obstore (Rust's `object_store`, natively async): every upload, download, head
+and presigned URL of a render goes through here, and obstore costs a fraction of botocore's CPU
+per request with no thread hop. boto3 does what obstore cannot: create the bucket, and resolve
+credentials through AWS's full chain (environment, profiles, SSO, container and instance roles)
+when no keys are configured.
+
+Every upload carries an S3-checked SHA-256 (`x-amz-checksum-sha256`), and our own SHA-256 of the
+whole file as `x-amz-meta-sha256`: for a multipart object, S3's checksum is a composite of its
+parts, so it cannot stand in for ours.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import os
 import tempfile
 import threading
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
-from boto3.s3.transfer import TransferConfig
+import obstore
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from obstore.auth.boto3 import Boto3CredentialProvider
+from obstore.exceptions import GenericError, NotFoundError
+from obstore.store import S3Store
 
 from videofoundry.core.errors import NotFound
 from videofoundry.storage.base import Storage, StoredObject
 from videofoundry.storage.local import check_range, validate_key
 
+if TYPE_CHECKING:
+    from obstore.store import S3Config
+
 MIB = 1 << 20
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 limit
-_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+_MISSING_BUCKET = {"404", "NoSuchBucket", "NotFound"}
+_NOT_FOUND = (FileNotFoundError, NotFoundError)
+# One boto3 session for the credential chain and bucket creation: it keeps the parsed service
+# model, most of what a client costs to build. Sessions are not thread-safe, clients are.
 _SESSION = boto3.session.Session()
 _SESSION_LOCK = threading.Lock()
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class S3Storage(Storage):
@@ -52,30 +63,28 @@ class S3Storage(Storage):
     ) -> None:
         self.bucket = bucket
         self.region = region
-        config = Config(
-            region_name=region,
-            signature_version="s3v4",
-            retries={"max_attempts": 5, "mode": "standard"},
-            # We send our own SHA-256 (small objects) or ask for one (multipart); without this,
-            # botocore adds a CRC32 trailer to every upload in aws-chunked encoding as well.
-            request_checksum_calculation="when_required",
+        self._endpoint_url = endpoint_url or None
+        self._keys = (access_key, secret_key) if access_key and secret_key else None
+        self.multipart_threshold = multipart_threshold
+        self.multipart_chunksize = multipart_chunksize
+        config: S3Config = {"region": region, "checksum_algorithm": "sha256"}
+        if self._keys:
+            config["access_key_id"], config["secret_access_key"] = self._keys
+        if self._endpoint_url:
+            config["endpoint"] = self._endpoint_url
             # Custom endpoints (MinIO, moto) rarely resolve bucket sub-domains.
-            s3={"addressing_style": "path" if endpoint_url else "auto"},
-        )
-        # Clients are thread-safe, so one serves every asyncio.to_thread call. Sessions are
-        # not, but one shared session keeps the parsed service model (most of a client's cost).
-        with _SESSION_LOCK:
-            self._client: Any = _SESSION.client(
-                "s3",
-                endpoint_url=endpoint_url or None,
-                aws_access_key_id=access_key or None,
-                aws_secret_access_key=secret_key or None,
-                config=config,
-            )
-        self._transfer = TransferConfig(
-            multipart_threshold=multipart_threshold,
-            multipart_chunksize=multipart_chunksize,
-            max_concurrency=4,
+            config["virtual_hosted_style_request"] = False
+        self._store = S3Store(
+            bucket,
+            config=config,
+            client_options={
+                # A whole large download may take long; a stalled one is cut by read_timeout.
+                "timeout": timedelta(hours=1),
+                "read_timeout": timedelta(seconds=60),
+                "allow_http": bool(self._endpoint_url and self._endpoint_url.startswith("http:")),
+            },
+            retry_config={"max_retries": 4, "retry_timeout": timedelta(seconds=60)},
+            credential_provider=None if self._keys else Boto3CredentialProvider(_SESSION),
         )
 
     async def ensure_bucket(self) -> None:
@@ -83,85 +92,84 @@ class S3Storage(Storage):
         await asyncio.to_thread(self._ensure_bucket)
 
     def _ensure_bucket(self) -> None:
+        keys = self._keys or (None, None)
+        with _SESSION_LOCK:
+            client: Any = _SESSION.client(
+                "s3",
+                endpoint_url=self._endpoint_url,
+                aws_access_key_id=keys[0],
+                aws_secret_access_key=keys[1],
+                config=Config(
+                    region_name=self.region,
+                    s3={"addressing_style": "path" if self._endpoint_url else "auto"},
+                ),
+            )
         try:
-            self._client.head_bucket(Bucket=self.bucket)
+            client.head_bucket(Bucket=self.bucket)
             return
         except ClientError as exc:
-            if _code(exc) not in _MISSING:
+            if _code(exc) not in _MISSING_BUCKET:
                 raise
         kwargs: dict[str, Any] = {"Bucket": self.bucket}
         if self.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         try:
-            self._client.create_bucket(**kwargs)
+            client.create_bucket(**kwargs)
         except ClientError as exc:
             if _code(exc) != "BucketAlreadyOwnedByYou":
                 raise
 
     async def put_file(self, key: str, path: Path, content_type: str) -> StoredObject:
+        """S3 publishes an object whole, at PutObject or CompleteMultipartUpload."""
         validate_key(key)
-        # S3 publishes the object whole at PutObject / CompleteMultipartUpload, never partially.
-        return await asyncio.to_thread(self._put, key, Path(path), content_type)
-
-    def _put(self, key: str, path: Path, content_type: str) -> StoredObject:
-        if path.stat().st_size >= self._transfer.multipart_threshold:
-            size, digest = _hash_file(path)
-            self._client.upload_file(
-                str(path),
-                self.bucket,
-                key,
-                ExtraArgs={
-                    "ContentType": content_type,
-                    "ChecksumAlgorithm": "SHA256",
-                    "Metadata": {"sha256": digest},
-                },
-                Config=self._transfer,
-            )
-            return StoredObject(key=key, size=size, sha256=digest)
-        # One PutObject for small files (clips, posters): the transfer manager's thread pool
-        # would cost more than the upload. S3 checks the body against our own SHA-256.
-        body = path.read_bytes()
-        sha = hashlib.sha256(body)
-        self._client.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=body,
-            ContentType=content_type,
-            ChecksumSHA256=base64.b64encode(sha.digest()).decode("ascii"),
-            Metadata={"sha256": sha.hexdigest()},
+        path = Path(path)
+        size = path.stat().st_size
+        if size >= self.multipart_threshold:
+            size, digest = await asyncio.to_thread(_hash_file, path)
+            body: Path | bytes = path
+        else:
+            # Clips and posters: one PutObject of bytes read once, for the hash and the body.
+            body = await asyncio.to_thread(path.read_bytes)
+            size, digest = len(body), hashlib.sha256(body).hexdigest()
+        await obstore.put_async(
+            self._store,
+            key,
+            body,
+            attributes={"Content-Type": content_type, "sha256": digest},
+            use_multipart=size >= self.multipart_threshold,
+            chunk_size=self.multipart_chunksize,
+            max_concurrency=4,
         )
-        return StoredObject(key=key, size=len(body), sha256=sha.hexdigest())
+        return StoredObject(key=key, size=size, sha256=digest)
 
     async def get_file(self, key: str, dest: Path) -> None:
         validate_key(key)
-        await asyncio.to_thread(self._download, key, Path(dest))
-
-    def _download(self, key: str, dest: Path) -> None:
+        dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-        os.close(fd)
         try:
-            self._client.download_file(self.bucket, key, tmp_name, Config=self._transfer)
+            with os.fdopen(fd, "wb") as handle:
+                async for chunk in await self._get(key):
+                    handle.write(chunk)
             os.replace(tmp_name, dest)
-        except ClientError as exc:
-            if _code(exc) in _MISSING:
-                raise NotFound(f"no stored object {key}") from exc
-            raise
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
 
-    async def _head(self, key: str) -> dict[str, Any] | None:
+    async def _get(self, key: str, options: Any = None) -> Any:
+        """The object's body as a stream of chunks of at least 1 MiB (the last may be less)."""
+        try:
+            result = await obstore.get_async(self._store, key, options=options)
+        except _NOT_FOUND as exc:
+            raise NotFound(f"no stored object {key}") from exc
+        return result.stream(min_chunk_size=MIB)
+
+    async def _head(self, key: str) -> Any:
         validate_key(key)
         try:
-            head: dict[str, Any] = await asyncio.to_thread(
-                self._client.head_object, Bucket=self.bucket, Key=key
-            )
-        except ClientError as exc:
-            if _code(exc) in _MISSING:
-                return None
-            raise
-        return head
+            return await obstore.head_async(self._store, key)
+        except _NOT_FOUND:
+            return None
 
     async def exists(self, key: str) -> bool:
         return await self._head(key) is not None
@@ -170,11 +178,11 @@ class S3Storage(Storage):
         head = await self._head(key)
         if head is None:
             raise NotFound(f"no stored object {key}")
-        return int(head["ContentLength"])
+        return int(head["size"])
 
     async def delete(self, key: str) -> None:
         validate_key(key)
-        await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket, Key=key)
+        await obstore.delete_async(self._store, key)  # S3 answers 204 for a missing key too
 
     async def iter_range(
         self, key: str, start: int = 0, end: int | None = None, chunk: int = 1 << 20
@@ -182,36 +190,28 @@ class S3Storage(Storage):
         """Yields nothing when `start` is at or past the end; `end` is clipped to the size."""
         validate_key(key)
         check_range(start, end, chunk)
+        # obstore's ranges are end-exclusive; ours are inclusive, as HTTP's.
+        byte_range: Any = {"offset": start} if end is None else (start, end + 1)
         try:
-            response = await asyncio.to_thread(
-                self._client.get_object,
-                Bucket=self.bucket,
-                Key=key,
-                Range=f"bytes={start}-{'' if end is None else end}",
-            )
-        except ClientError as exc:
-            code = _code(exc)
-            if code in _MISSING:
-                raise NotFound(f"no stored object {key}") from exc
-            if code == "InvalidRange":
+            stream = await self._get(key, {"range": byte_range})
+        except GenericError as exc:
+            if "416" in str(exc):  # InvalidRange: the start is past the end
                 return
             raise
-        body = response["Body"]
-        try:
-            while data := await asyncio.to_thread(body.read, chunk):
-                yield data
-        finally:
-            body.close()
+        async for block in stream:
+            view = memoryview(block)
+            for offset in range(0, len(view), chunk):
+                yield bytes(view[offset : offset + chunk])
 
     async def presigned_url(self, key: str, expires: int = 3600) -> str | None:
         validate_key(key)
-        url: str = await asyncio.to_thread(
-            self._client.generate_presigned_url,
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": key},
-            ExpiresIn=max(1, min(expires, MAX_PRESIGN_SECONDS)),
-        )
+        seconds = max(1, min(expires, MAX_PRESIGN_SECONDS))
+        url: str = await obstore.sign_async(self._store, "GET", key, timedelta(seconds=seconds))
         return url
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _hash_file(path: Path) -> tuple[int, str]:

@@ -9,6 +9,9 @@ import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from tests.moto import MOTO_CREDENTIALS, moto_server
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import NotFound
 from videofoundry.storage import make_storage
+from videofoundry.storage import s3 as s3_module
 from videofoundry.storage.base import Storage
 from videofoundry.storage.local import LocalStorage
 from videofoundry.storage.s3 import MIB, S3Storage
@@ -248,22 +252,79 @@ async def test_s3_multipart_upload_keeps_our_sha256(s3_endpoint: str, tmp_path: 
 
 
 async def test_s3_small_upload_is_one_put_checked_by_s3(s3_endpoint: str, tmp_path: Path) -> None:
+    data = pattern(70_000)
+    digest = hashlib.sha256(data)
+    with _recording_s3() as (endpoint, requests):
+        storage = s3_storage(endpoint)
+        stored = await storage.put_file(KEY, write(tmp_path / "clip", data), "video/mp4")
+    # One request, carrying our SHA-256 for S3 to check the body against (moto ignores it).
+    assert [(r.command, r.path) for r in requests] == [("PUT", f"/{storage.bucket}/{KEY}")]
+    sent = requests[0]
+    assert sent.headers["x-amz-checksum-sha256"] == base64.b64encode(digest.digest()).decode()
+    assert sent.headers["x-amz-meta-sha256"] == stored.sha256 == digest.hexdigest()
+    assert sent.headers["content-type"] == "video/mp4"
+    assert sent.body == data
+
+    # And what S3 (moto) keeps of it.
     storage = s3_storage(s3_endpoint)
     await storage.ensure_bucket()
-    sent: list[tuple[str, dict[str, Any]]] = []
-    storage._client.meta.events.register(
-        "before-send.s3",
-        lambda request, **_: sent.append((request.method, dict(request.headers))),
-    )
-    data = pattern(70_000)
-    stored = await storage.put_file(KEY, write(tmp_path / "clip", data), "video/mp4")
-    digest = hashlib.sha256(data)
-    # One request, carrying our SHA-256 for S3 to check the body against (moto ignores it).
-    assert [method for method, _ in sent] == ["PUT"]
-    assert sent[0][1]["x-amz-checksum-sha256"] == base64.b64encode(digest.digest())
+    await storage.put_file(KEY, write(tmp_path / "clip", data), "video/mp4")
     head = _client(s3_endpoint).head_object(Bucket=storage.bucket, Key=KEY)
-    assert head["Metadata"]["sha256"] == stored.sha256 == digest.hexdigest()
+    assert head["Metadata"]["sha256"] == digest.hexdigest()
     assert head["ContentType"] == "video/mp4"
+
+
+async def test_s3_without_keys_signs_with_the_aws_credential_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No keys in the settings: boto3's chain (here its environment step) supplies them.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFROMTHECHAIN")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "chain-secret")
+    monkeypatch.setattr(s3_module, "_SESSION", boto3.session.Session())
+    with _recording_s3() as (endpoint, requests):
+        storage = S3Storage(bucket="vftest-chain", endpoint_url=endpoint)
+        await storage.put_file(KEY, write(tmp_path / "clip", b"x" * 100), "video/mp4")
+        url = await storage.presigned_url(KEY)
+    assert "Credential=AKIAFROMTHECHAIN/" in requests[0].headers["authorization"]
+    assert url is not None
+    assert httpx.URL(url).params["X-Amz-Credential"].startswith("AKIAFROMTHECHAIN/")
+
+
+@dataclass
+class _Request:
+    command: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@contextmanager
+def _recording_s3() -> Iterator[tuple[str, list[_Request]]]:
+    """An HTTP endpoint that answers every request as S3 does a PutObject and records it: what
+    goes over the wire, which moto does not keep."""
+    requests: list[_Request] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            requests.append(_Request(self.command, self.path, headers, body))
+            self.send_response(200)
+            self.send_header("ETag", '"0"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _client(endpoint: str) -> Any:
