@@ -1,9 +1,12 @@
 """The AI worker's claim and completion, driven message by message on SQLite and PostgreSQL:
-twins in one timeline, a clip made meanwhile by another job, and a lease lost at the end."""
+twins in one timeline, a clip made meanwhile by another job, the same clip being generated
+for another render, and a lease lost at the end."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +136,63 @@ async def test_a_clip_made_meanwhile_by_another_job_is_not_generated_again(
     assert second.clip_asset_id == (await rows_of(runtime, first_job))[0].clip_asset_id
     job, seqs = await job_of(runtime, second_job)
     assert job.status == "composing" and seqs == list(range(1, job.event_seq + 1))
+
+
+async def test_a_clip_in_generation_for_another_render_is_awaited_not_paid_twice(
+    client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ai_worker, "SAME_CLIP_POLL_SECONDS", 0.05)
+    runtime = runtime_of(client)
+    auth = await register(client)
+    segment = {"prompt": "racing", "duration": 1, "seed": 10}
+    first_job, second_job = [await render(client, auth, [segment]) for _ in range(2)]
+    (first,) = await rows_of(runtime, first_job)
+    (second,) = await rows_of(runtime, second_job)
+    claim = await ai_worker._claim(runtime, first.id, first_job)  # a worker is generating it
+    assert claim is not None
+
+    waiting = asyncio.create_task(ai_worker.handle(runtime, task(second)))
+    for _ in range(100):
+        (second,) = await rows_of(runtime, second_job)
+        if second.message == ai_worker.WAITING_NOTE:
+            break
+        await asyncio.sleep(0.05)
+    assert (second.status, second.message) == ("pending", ai_worker.WAITING_NOTE)
+    assert not waiting.done() and generations(tmp_path) == 0
+
+    await ai_worker._generate(runtime, claim)  # the first render's worker finishes
+    await asyncio.wait_for(waiting, 10)
+
+    assert generations(tmp_path) == 1
+    (second,) = await rows_of(runtime, second_job)
+    assert (second.status, second.reused, second.message) == ("completed", True, None)
+    job, seqs = await job_of(runtime, second_job)
+    assert job.status == "composing" and seqs == list(range(1, job.event_seq + 1))
+
+
+async def test_a_dead_generation_elsewhere_is_not_awaited(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    runtime = runtime_of(client)
+    auth = await register(client)
+    segment = {"prompt": "abandoned", "duration": 1, "seed": 11}
+    first_job, second_job = [await render(client, auth, [segment]) for _ in range(2)]
+    (first,) = await rows_of(runtime, first_job)
+    (second,) = await rows_of(runtime, second_job)
+    assert await ai_worker._claim(runtime, first.id, first_job) is not None
+    async with runtime.sessions() as session, session.begin():
+        # That worker died: its lease ran out (the reconciler has not swept it yet).
+        await session.execute(
+            update(SegmentRender)
+            .where(SegmentRender.id == first.id)
+            .values(lease_expires_at=datetime(2000, 1, 1, tzinfo=UTC))
+        )
+
+    await asyncio.wait_for(ai_worker.handle(runtime, task(second)), 30)
+
+    assert generations(tmp_path) == 1
+    (second,) = await rows_of(runtime, second_job)
+    assert (second.status, second.reused) == ("completed", False)
 
 
 async def test_a_lease_lost_before_the_commit_keeps_the_clip_and_changes_no_row(

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -53,6 +54,9 @@ _A = TypeVar("_A")
 _B = TypeVar("_B")
 TICK_SECONDS = 0.25
 """Least time between two live progress events of one segment."""
+SAME_CLIP_POLL_SECONDS = 2.0
+"""How often a segment waiting for the same clip in another render looks again."""
+WAITING_NOTE = "waiting for the same clip, being generated for another render"
 
 
 class _LeaseLost(Exception):
@@ -87,7 +91,19 @@ async def handle(runtime: Runtime, message: Message) -> None:
     ):
         raise DeadLetter(f"unreadable segment task: {body!r}")
     row_id: str = body["segment_render_id"]
-    claim = await _claim(runtime, row_id, body["job_id"])
+    waited = False
+    while True:
+        try:
+            claim = await _claim(runtime, row_id, body["job_id"])
+            break
+        except _GeneratingElsewhere:
+            # Another render of this owner is generating this very clip: paying for it a
+            # second time is the one thing not to do. Its clip completes this segment as reused;
+            # if it fails or its worker dies, the next look finds nobody and generates.
+            if not waited:
+                waited = True
+                await _note_waiting(runtime, row_id, body["job_id"])
+            await asyncio.sleep(SAME_CLIP_POLL_SECONDS)
     if claim is None:
         return
     lease = claim.lease
@@ -135,10 +151,22 @@ _TWINS: Label[int] = literal_column(
     " AND twin.id != segment_render.id)"
 ).label("twins")
 """Rows of the same job with the same spec: they wait for this one's clip."""
+_RUNNING_ELSEWHERE: Label[int] = literal_column(
+    "(SELECT count(*) FROM segment_render AS other"
+    " WHERE other.spec_hash = segment_render.spec_hash"
+    " AND other.job_id != segment_render.job_id"
+    " AND other.status = 'running')"
+).label("running_elsewhere")
+"""Rows of other jobs with the same spec being generated (any owner; checked precisely when
+there are some)."""
 
 
 class _NothingToDo(Exception):
     """Rolls back a claim that found its segment taken (and its reserved event number)."""
+
+
+class _GeneratingElsewhere(Exception):
+    """Rolls back a claim whose clip another render of the same owner is generating now."""
 
 
 async def _claim(runtime: Runtime, row_id: str, job_id: str) -> _Claim | None:
@@ -190,6 +218,7 @@ async def _claim(runtime: Runtime, row_id: str, job_id: str) -> _Claim | None:
                         _SR.c.provider_task_id,
                         _SR.c.attempts,
                         _TWINS,
+                        _RUNNING_ELSEWHERE,
                     )
                 )
             ).one_or_none()
@@ -212,6 +241,10 @@ async def _claim(runtime: Runtime, row_id: str, job_id: str) -> _Claim | None:
                 estimated_cost=row.estimated_cost,
                 twins=row.twins,
             )
+            # This check before the clip lookup: a generation that ends between the two has
+            # committed its clip before the lookup reads (READ COMMITTED reads per statement).
+            if row.running_elsewhere and await _generating_elsewhere(session, claim, now):
+                raise _GeneratingElsewhere
             clip_id = await session.scalar(
                 select(Asset.id).where(Asset.storage_key == keys.clip(job.owner_id, row.spec_hash))
             )
@@ -226,6 +259,52 @@ async def _claim(runtime: Runtime, row_id: str, job_id: str) -> _Claim | None:
     if composing:
         await task_publisher.relay(runtime.sessions, runtime.broker)
     return None
+
+
+async def _generating_elsewhere(session: Any, claim: _Claim, now: datetime) -> bool:
+    """Whether a live worker generates this clip (same owner, same spec) for another job."""
+    other = await session.scalar(
+        select(_SR.c.id)
+        .join(RenderJob, RenderJob.id == _SR.c.job_id)
+        .where(
+            _SR.c.spec_hash == claim.spec_hash,
+            _SR.c.job_id != claim.job_id,
+            _SR.c.status == "running",
+            _SR.c.lease_expires_at >= now,
+            RenderJob.owner_id == claim.owner_id,
+            RenderJob.status == "generating",  # a cancelled job's generation stores nothing
+        )
+        .limit(1)
+    )
+    return other is not None
+
+
+async def _note_waiting(runtime: Runtime, row_id: str, job_id: str) -> None:
+    """Say on the pending segment why it does not start (one event)."""
+    events = orchestrator.Events()
+    try:
+        async with runtime.sessions() as session, session.begin():
+            job = await orchestrator.reserve_events(
+                session, job_id, 1, RenderJob.status == "generating"
+            )
+            if job is None:
+                return
+            row = (
+                await session.execute(
+                    update(_SR)
+                    .where(_SR.c.id == row_id, _SR.c.status == "pending")
+                    .values(message=WAITING_NOTE)
+                    .returning(*_EVENT_COLUMNS)
+                )
+            ).one_or_none()
+            if row is None:
+                raise _NothingToDo
+            await orchestrator.append_events(
+                session, job_id, job.event_seq, [orchestrator.segment_event(row)], events
+            )
+    except _NothingToDo:
+        return
+    await orchestrator.publish(runtime, events)
 
 
 async def _generate(runtime: Runtime, claim: _Claim) -> str:
