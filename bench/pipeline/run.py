@@ -8,7 +8,8 @@ since the model itself costs nothing), event latency from commit to WebSocket de
 p99), total wall time, and the CPU time each process of the stack (and each service) spent per
 segment; and, side by side, how late a client polling GET every second learns of the same
 events. Also times the procedural model on a 5 s 1280x720 24 fps clip on one core, and a
-6-segment procedural render with one and with two segments in flight.
+6-segment procedural render with one and with two segments in flight, and a fixed Python loop as
+a reference of the machine's speed that day.
 """
 
 from __future__ import annotations
@@ -186,6 +187,16 @@ async def measure(
     }
 
 
+def machine_reference_seconds() -> float:
+    """CPU seconds of a fixed pure-Python loop: the speed of this machine today, so figures of
+    different days can be compared (the same kind of machine has measured twice as slow)."""
+    started = time.process_time()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return time.process_time() - started
+
+
 async def procedural_clip_seconds() -> float:
     adapter = ProceduralAdapter.__new__(ProceduralAdapter)
     with tempfile.TemporaryDirectory() as tmp:
@@ -262,6 +273,7 @@ async def main() -> None:
     args = parser.parse_args()
     kinds = [args.only] if args.only else ["embedded", "distributed"]
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    reference = [machine_reference_seconds()]
     with moto_server() as s3_url:
         for _ in range(args.repeat):
             for kind in kinds:  # interleaved, so a drift of the machine hits both alike
@@ -270,6 +282,12 @@ async def main() -> None:
                         kind, args.segments, s3_url, args.concurrency, args.trace, args.ai_workers
                     )
                 )
+    reference.append(machine_reference_seconds())
+    print(
+        "machine reference (5M-step Python loop, before and after): "
+        + ", ".join(f"{seconds:.2f}" for seconds in reference)
+        + " s of CPU"
+    )
     print(f"AI_WORKER_CONCURRENCY={args.concurrency}, {args.repeat} run(s) each")
     print(f"{'':<34}" + "".join(f"{kind:>20}" for kind in kinds))
     for key in runs[kinds[0]][0]:
