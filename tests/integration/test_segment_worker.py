@@ -5,15 +5,19 @@ for another render, and a lease lost at the end."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import select, update
 
+from tests.moto import MOTO_CREDENTIALS, moto_server
 from tests.support.app import api_client, make_settings, postgres_database, register
 from tests.support.counting import read_ledger
 from videofoundry.models import Asset, JobEvent, RenderJob, SegmentRender
@@ -234,3 +238,44 @@ async def test_a_lease_lost_before_the_commit_keeps_the_clip_and_changes_no_row(
             )
         )
         assert len(list(stored)) == 2
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+async def test_an_init_image_reaches_the_model_as_a_url_where_storage_has_one(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VF_TEST_LEDGER", str(tmp_path / "ledger.jsonl"))
+    extra: dict[str, Any] = {"EXTRA_ADAPTERS": "tests.support.counting:CountingProcedural"}
+    async with AsyncExitStack() as stack:
+        if backend == "s3":
+            endpoint = stack.enter_context(moto_server())
+            extra |= {"S3_BUCKET": "vftest-init", "S3_ENDPOINT_URL": endpoint, **MOTO_CREDENTIALS}
+        client = await stack.enter_async_context(api_client(make_settings(tmp_path, **extra)))
+        runtime = runtime_of(client)
+        auth = await register(client)
+        image = pattern_png()
+        r = await client.post(
+            "/api/assets", data={"kind": "image"}, files={"file": ("i.png", image)}, headers=auth
+        )
+        assert r.status_code == 201, r.text
+        job_id = await render(
+            client,
+            auth,
+            [{"prompt": "from a picture", "duration": 1, "init_image_asset_id": r.json()["id"]}],
+        )
+        (row,) = await rows_of(runtime, job_id)
+        await ai_worker.handle(runtime, task(row))
+
+        (generated,) = read_ledger(tmp_path / "ledger.jsonl")
+        if backend == "local":
+            assert generated["init_image_url"] is None  # the model gets the bytes only
+            return
+        async with httpx.AsyncClient() as fetch:  # what a hosted model would fetch
+            got = await fetch.get(generated["init_image_url"])
+        assert got.status_code == 200 and got.content == image
+
+
+def pattern_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 36), (200, 40, 90)).save(out, "PNG")
+    return out.getvalue()

@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from videofoundry.core.errors import PromptRejected, ProviderUnavailable
 from videofoundry.workers.ai_worker.adapters.base import (
@@ -44,13 +45,17 @@ class CountingProcedural(ProceduralAdapter):
         result = await super().generate(request, context)
         ledger = os.environ.get("VF_TEST_LEDGER")
         if ledger:
-            entry = {"spec_hash": request.spec_hash, "row": request.segment_render_id}
+            entry = {
+                "spec_hash": request.spec_hash,
+                "row": request.segment_render_id,
+                "init_image_url": request.init_image_url,
+            }
             with open(ledger, "a") as f:
                 f.write(json.dumps({**entry, "pid": os.getpid()}) + "\n")
         return result
 
 
-def read_ledger(path: Path) -> list[dict[str, str]]:
+def read_ledger(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

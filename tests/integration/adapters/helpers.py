@@ -83,6 +83,7 @@ def request(
     seed: int = 7,
     output: OutputFormat | None = None,
     init_image: bytes | None = None,
+    init_image_url: str | None = None,
     params: dict[str, Any] | None = None,
     provider_task_id: str | None = None,
     negative_prompt: str | None = None,
@@ -99,6 +100,7 @@ def request(
         negative_prompt=negative_prompt,
         params=params or {},
         init_image=init_image,
+        init_image_url=init_image_url,
         provider_task_id=provider_task_id,
     )
 

@@ -102,21 +102,15 @@ async def test_init_image_becomes_keyframe_frame0(
     )
 
 
-async def test_image_url_hook_supplies_public_keyframe_urls(
+async def test_an_init_image_url_is_sent_instead_of_the_bytes(
     luma_fake: FakeServer, make_adapter: MakeAdapter, rec: Recorder
 ) -> None:
-    uploaded: list[bytes] = []
-
-    async def upload(image: bytes) -> str:
-        uploaded.append(image)
-        return "https://media.example.com/frames/abc.png"
-
-    await make_adapter(image_url=upload).generate(
-        request("luma/ray-2", init_image=png()), rec.context
+    url = "https://media.example.com/uploads/abc.png?X-Amz-Signature=0"
+    await make_adapter().generate(
+        request("luma/ray-2", init_image=png(), init_image_url=url), rec.context
     )
-    assert uploaded == [png()]
     frame0 = luma_fake.ledger[0]["body"]["keyframes"]["frame0"]
-    assert frame0 == {"type": "image", "url": "https://media.example.com/frames/abc.png"}
+    assert frame0 == {"type": "image", "url": url}
 
 
 async def test_base_url_with_api_path_is_accepted(

@@ -314,9 +314,11 @@ async def _generate(runtime: Runtime, claim: _Claim) -> str:
     task_id, attempts = claim.provider_task_id, claim.attempts
     digest, segment_id = claim.spec_hash, claim.segment_id
     adapter, _model = runtime.registry.resolve(spec["model"])
-    init_image = None
+    init_image = init_image_url = None
     if spec.get("init_image_key"):
         init_image = await _read(runtime, spec["init_image_key"])
+        # Hosted models that fetch images themselves get a URL good for the whole task.
+        init_image_url = await runtime.storage.presigned_url(spec["init_image_key"], 6 * 3600)
     output = OutputFormat(**{k: spec["output"][k] for k in ("width", "height", "fps")})
     lost = asyncio.Event()
     last_tick = 0.0
@@ -382,6 +384,7 @@ async def _generate(runtime: Runtime, claim: _Claim) -> str:
                     negative_prompt=spec.get("negative_prompt"),
                     params=spec.get("params") or {},
                     init_image=init_image,
+                    init_image_url=init_image_url,
                     provider_task_id=task_id,
                 )
                 context = GenerationContext(

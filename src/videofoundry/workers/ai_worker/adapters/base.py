@@ -70,6 +70,9 @@ class GenerationRequest:
     negative_prompt: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     init_image: bytes | None = None
+    init_image_url: str | None = None
+    """A time-limited URL of `init_image` that a provider can fetch itself (a presigned S3 URL);
+    None when the storage has none (local files)."""
     provider_task_id: str | None = None
     """Set when a previous attempt already created a provider task: resume it, never re-create."""
 

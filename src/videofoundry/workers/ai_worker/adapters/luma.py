@@ -8,22 +8,20 @@ before the first poll -> `GET /generations/{id}` until `completed` (download `as
 `failed` (`failure_reason`). A cancel is `DELETE /generations/{id}` (Luma deletes it).
 
 An init image becomes keyframe `frame0`. Luma fetches keyframe URLs itself, so they must be
-publicly reachable: pass `image_url` (e.g. upload to the media bucket and return a presigned
-URL). Without it the image is sent as a `data:` URI, which the API may refuse [U]; the refusal
-then surfaces verbatim.
+publicly reachable: with S3 storage the worker passes a presigned URL of the stored image
+(`init_image_url`). With local storage there is none, and the image is sent as a `data:` URI,
+which the API may refuse [U]; the refusal then surfaces verbatim.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Unpack
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from videofoundry.core.config import Settings
 from videofoundry.core.errors import (
     GenerationError,
     PermanentError,
@@ -33,7 +31,6 @@ from videofoundry.core.errors import (
 from videofoundry.workers.ai_worker.adapters._http import (
     SEGMENT_HEADER,
     HostedAdapter,
-    HostedOptions,
     RetryPolicy,
     check_task_id,
     image_data_uri,
@@ -61,9 +58,6 @@ MIN_PROMPT, MAX_PROMPT = 3, 5000
 # USD per second by resolution, from the [T] price table (ray-2: 5 s at 540p $0.40, 720p $0.71,
 # 1080p $1.59; 9 s at 540p $0.72, 720p $1.27).
 USD_PER_SECOND = {"540p": 0.08, "720p": 0.142, "1080p": 0.318}
-
-ImageURL = Callable[[bytes], Awaitable[str]]
-"""`(image bytes) -> publicly reachable https URL` for keyframes."""
 
 # Failure reasons Luma documents for submitted generations that are the user's to fix.
 _REJECTIONS = (
@@ -111,11 +105,7 @@ def failure_error(generation_id: str, reason: str | None) -> GenerationError:
 
 
 class LumaAdapter(HostedAdapter):
-    """Luma Dream Machine (`luma/ray-2`, `luma/ray-flash-2`).
-
-    Parameters (besides `HostedAdapter`'s):
-        image_url: makes a public URL for an init image (see module docstring).
-    """
+    """Luma Dream Machine (`luma/ray-2`, `luma/ray-flash-2`)."""
 
     name = "luma"
     provider = "Luma"
@@ -125,16 +115,6 @@ class LumaAdapter(HostedAdapter):
     poll_interval = 5.0
     task_timeout = 45 * 60.0
     retry_policy = RetryPolicy(attempts=4, base_delay=2.0, max_delay=30.0)
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        image_url: ImageURL | None = None,
-        **options: Unpack[HostedOptions],
-    ) -> None:
-        super().__init__(settings, **options)
-        self.image_url = image_url
 
     @property
     def api_key(self) -> str:
@@ -246,11 +226,7 @@ class LumaAdapter(HostedAdapter):
         if prompt:
             body["prompt"] = prompt
         if request.init_image is not None:
-            url = (
-                await self.image_url(request.init_image)
-                if self.image_url is not None
-                else image_data_uri(request.init_image)
-            )
+            url = request.init_image_url or image_data_uri(request.init_image)
             body["keyframes"] = {"frame0": {"type": "image", "url": url}}
         return body
 
