@@ -18,8 +18,11 @@ from videofoundry.media.probe import MediaInfo, probe, scan_with_frame
 JPEG_QUALITY = 85
 
 
-def _frames_at(path: Path, times: Sequence[float], who: str) -> list[Image.Image]:
-    """The first frame at or after each time (s), in order; decodes from the keyframe before."""
+def _frames_at(
+    path: Path, times: Sequence[float], who: str, width: int | None = None
+) -> list[Image.Image]:
+    """The first frame at or after each time (s), in order; decodes from the keyframe before.
+    Pictures wider than `width` are scaled down to it."""
     images: list[Image.Image] = []
     try:
         with av.open(str(path), "r") as container:
@@ -38,14 +41,22 @@ def _frames_at(path: Path, times: Sequence[float], who: str) -> list[Image.Image
                         break
                 if chosen is None:
                     raise InvalidMedia(f"{who}: no frame at {t:.2f} s")
-                images.append(_rgb(chosen))
+                images.append(_rgb(chosen, width))
     except av.FFmpegError as exc:
         raise InvalidMedia(f"{who}: cannot be decoded ({exc})") from exc
     return images
 
 
-def _rgb(frame: av.VideoFrame) -> Image.Image:
-    return Image.fromarray(frame.to_ndarray(format="rgb24"), mode="RGB")
+def _rgb(frame: av.VideoFrame, width: int | None = None) -> Image.Image:
+    """The picture as RGB, scaled down to `width` in the same pass as the conversion."""
+    if width and width < frame.width:
+        height = max(2, round(frame.height * width / frame.width))
+        pixels = frame.to_ndarray(
+            format="rgb24", width=width, height=height, interpolation="AREA"
+        )
+    else:
+        pixels = frame.to_ndarray(format="rgb24")
+    return Image.fromarray(pixels, mode="RGB")
 
 
 def _save_jpeg(image: Image.Image, dst: Path) -> Path:
@@ -70,22 +81,15 @@ def poster(src: Path, dst_jpg: Path, at: float | None = None, width: int | None 
         return dst_jpg
     info = probe(src)
     t = min(max(0.0, at), max(0.0, info.duration - 1 / max(info.fps, 1)))
-    return _save_jpeg(_fit(_frames_at(src, [t], src.name)[0], width), dst_jpg)
+    return _save_jpeg(_frames_at(src, [t], src.name, width)[0], dst_jpg)
 
 
 def probe_with_poster(src: Path, dst_jpg: Path, width: int | None = None) -> MediaInfo:
     """`probe` the file and cut its poster (a third in) in the same pass: one open, no seek."""
     info, _, frame = scan_with_frame(src, frame_at=POSTER_AT)
     assert frame is not None  # scan_with_frame raises when nothing decodes
-    _save_jpeg(_fit(_rgb(frame), width), dst_jpg)
+    _save_jpeg(_rgb(frame, width), dst_jpg)
     return info
-
-
-def _fit(image: Image.Image, width: int | None) -> Image.Image:
-    if width and width < image.width:
-        size = (width, round(image.height * width / image.width))
-        return image.resize(size, Image.Resampling.BILINEAR)
-    return image
 
 
 def contact_sheet(

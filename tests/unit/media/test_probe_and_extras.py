@@ -96,6 +96,30 @@ def test_probe_with_poster_is_probe_plus_the_frame_a_third_in(frames: int, tmp_p
     ).read_bytes()
 
 
+def test_posters_are_scaled_down_to_a_width_in_the_conversion(
+    clips: list[Path], tmp_path: Path
+) -> None:
+    width = FMT.width // 2
+    size = (width, round(FMT.height * width / FMT.width))
+    probe_with_poster(clips[1], tmp_path / "third.jpg", width)
+    poster(clips[1], tmp_path / "half.jpg", at=0.5, width=width)
+    for name, index in (("third.jpg", -(-len_frames(clips[1]) // 3)), ("half.jpg", 12)):
+        with Image.open(tmp_path / name) as img:
+            assert img.size == size
+            jpg = np.asarray(img.convert("L"))
+        expected = Image.fromarray(gray_frame(clips[1], index)).resize(size)
+        assert mean_abs(jpg, np.asarray(expected)) < 3
+    # Never scaled up.
+    probe_with_poster(clips[1], tmp_path / "big.jpg", FMT.width * 2)
+    with Image.open(tmp_path / "big.jpg") as img:
+        assert img.size == (FMT.width, FMT.height)
+
+
+def len_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
 def test_contact_sheet_has_one_row_per_clip(clips: list[Path], tmp_path: Path) -> None:
     out = contact_sheet(clips[:3], tmp_path / "sheet.jpg", columns=4, thumb_width=40, gap=2)
     with Image.open(out) as img:

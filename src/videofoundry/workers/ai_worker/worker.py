@@ -57,6 +57,8 @@ TICK_SECONDS = 0.25
 SAME_CLIP_POLL_SECONDS = 2.0
 """How often a segment waiting for the same clip in another render looks again."""
 WAITING_NOTE = "waiting for the same clip, being generated for another render"
+POSTER_WIDTH = 640
+"""Segment posters are timeline tiles and the inspector's preview (at most 320 CSS pixels)."""
 
 
 class _LeaseLost(Exception):
@@ -485,11 +487,11 @@ def _canonical_clip(
 ) -> tuple[Path, media.MediaInfo]:
     """Normalise the model's file unless it already is canonical, and cut its poster frame
     (one thread hop for all the media work; one pass over a canonical file)."""
-    info = media.probe_with_poster(src, poster)
+    info = media.probe_with_poster(src, poster, POSTER_WIDTH)
     if media.is_canonical(info, output):
         return src, info
     info = media.normalize(src, dst, output, aspect)
-    media.poster(dst, poster)  # the picture changed: cut it again from the result
+    media.poster(dst, poster, width=POSTER_WIDTH)  # the picture changed: cut it again
     return dst, info
 
 
