@@ -51,9 +51,7 @@ def _rgb(frame: av.VideoFrame, width: int | None = None) -> Image.Image:
     """The picture as RGB, scaled down to `width` in the same pass as the conversion."""
     if width and width < frame.width:
         height = max(2, round(frame.height * width / frame.width))
-        pixels = frame.to_ndarray(
-            format="rgb24", width=width, height=height, interpolation="AREA"
-        )
+        pixels = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
     else:
         pixels = frame.to_ndarray(format="rgb24")
     return Image.fromarray(pixels, mode="RGB")

@@ -84,7 +84,7 @@ class S3Storage(Storage):
                 "allow_http": bool(self._endpoint_url and self._endpoint_url.startswith("http:")),
             },
             retry_config={"max_retries": 4, "retry_timeout": timedelta(seconds=60)},
-            credential_provider=None if self._keys else Boto3CredentialProvider(_SESSION),
+            credential_provider=None if self._keys else _credential_chain(),
         )
 
     async def ensure_bucket(self) -> None:
@@ -208,6 +208,16 @@ class S3Storage(Storage):
         seconds = max(1, min(expires, MAX_PRESIGN_SECONDS))
         url: str = await obstore.sign_async(self._store, "GET", key, timedelta(seconds=seconds))
         return url
+
+
+def _credential_chain() -> Boto3CredentialProvider:
+    try:
+        return Boto3CredentialProvider(_SESSION)
+    except ValueError as exc:  # boto3 found nothing anywhere in its chain
+        raise ValueError(
+            "S3_BUCKET is set but no S3 credentials were found: set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or give the process an AWS profile or role"
+        ) from exc
 
 
 def _code(exc: ClientError) -> str:

@@ -290,6 +290,19 @@ async def test_s3_without_keys_signs_with_the_aws_credential_chain(
     assert httpx.URL(url).params["X-Amz-Credential"].startswith("AKIAFROMTHECHAIN/")
 
 
+def test_s3_without_keys_anywhere_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(s3_module, "_SESSION", boto3.session.Session())
+    with pytest.raises(ValueError, match="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"):
+        S3Storage(bucket="vftest-nokeys", endpoint_url="http://127.0.0.1:1")
+
+
 @dataclass
 class _Request:
     command: str
