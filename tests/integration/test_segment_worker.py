@@ -86,6 +86,16 @@ async def job_of(runtime: Runtime, job_id: str) -> tuple[RenderJob, list[int]]:
         return job, list(seqs)
 
 
+async def same_segment_twice(
+    client: httpx.AsyncClient, auth: dict[str, str], segment: dict[str, Any]
+) -> tuple[SegmentRender, SegmentRender]:
+    """Two renders (of two projects) of one same segment, both planned before either
+    generates, so both plan to generate it; their rows."""
+    first, second = [await render(client, auth, [segment]) for _ in range(2)]
+    runtime = runtime_of(client)
+    return (await rows_of(runtime, first))[0], (await rows_of(runtime, second))[0]
+
+
 def task(row: SegmentRender) -> Message:
     return Message({"v": 1, "segment_render_id": row.id, "job_id": row.job_id}, delivery_count=1)
 
@@ -124,11 +134,10 @@ async def test_a_clip_made_meanwhile_by_another_job_is_not_generated_again(
 ) -> None:
     runtime = runtime_of(client)
     auth = await register(client)
-    segment = {"prompt": "shared", "duration": 1, "seed": 8}
-    # Both jobs are planned before either generates, so both plan to generate.
-    first_job, second_job = [await render(client, auth, [segment]) for _ in range(2)]
-    (first,) = await rows_of(runtime, first_job)
-    (second,) = await rows_of(runtime, second_job)
+    first, second = await same_segment_twice(
+        client, auth, {"prompt": "shared", "duration": 1, "seed": 8}
+    )
+    first_job, second_job = first.job_id, second.job_id
     assert (second.status, second.reused) == ("pending", False)
 
     await ai_worker.handle(runtime, task(first))
@@ -148,10 +157,10 @@ async def test_a_clip_in_generation_for_another_render_is_awaited_not_paid_twice
     monkeypatch.setattr(ai_worker, "SAME_CLIP_POLL_SECONDS", 0.05)
     runtime = runtime_of(client)
     auth = await register(client)
-    segment = {"prompt": "racing", "duration": 1, "seed": 10}
-    first_job, second_job = [await render(client, auth, [segment]) for _ in range(2)]
-    (first,) = await rows_of(runtime, first_job)
-    (second,) = await rows_of(runtime, second_job)
+    first, second = await same_segment_twice(
+        client, auth, {"prompt": "racing", "duration": 1, "seed": 10}
+    )
+    first_job, second_job = first.job_id, second.job_id
     claim = await ai_worker._claim(runtime, first.id, first_job)  # a worker is generating it
     assert claim is not None
 
@@ -179,11 +188,10 @@ async def test_a_dead_generation_elsewhere_is_not_awaited(
 ) -> None:
     runtime = runtime_of(client)
     auth = await register(client)
-    segment = {"prompt": "abandoned", "duration": 1, "seed": 11}
-    first_job, second_job = [await render(client, auth, [segment]) for _ in range(2)]
-    (first,) = await rows_of(runtime, first_job)
-    (second,) = await rows_of(runtime, second_job)
-    assert await ai_worker._claim(runtime, first.id, first_job) is not None
+    first, second = await same_segment_twice(
+        client, auth, {"prompt": "abandoned", "duration": 1, "seed": 11}
+    )
+    assert await ai_worker._claim(runtime, first.id, first.job_id) is not None
     async with runtime.sessions() as session, session.begin():
         # That worker died: its lease ran out (the reconciler has not swept it yet).
         await session.execute(
@@ -195,7 +203,7 @@ async def test_a_dead_generation_elsewhere_is_not_awaited(
     await asyncio.wait_for(ai_worker.handle(runtime, task(second)), 30)
 
     assert generations(tmp_path) == 1
-    (second,) = await rows_of(runtime, second_job)
+    (second,) = await rows_of(runtime, second.job_id)
     assert (second.status, second.reused) == ("completed", False)
 
 
