@@ -32,6 +32,7 @@ import websockets
 from tests.e2e.conftest import make_stack
 from tests.moto import moto_server
 
+from bench.pipeline.zero import CLIP_ENV
 from videofoundry.workers.ai_worker.adapters.base import (
     GenerationContext,
     GenerationRequest,
@@ -117,8 +118,10 @@ async def measure(
     ai_workers: int = 1,
 ) -> dict[str, Any] | None:
     with tempfile.TemporaryDirectory() as tmp:
+        clip = await procedural_clip(OutputFormat(**SMALL), 1.0, Path(tmp))
         async with make_stack(kind, Path(tmp), s3_url) as stack:
             stack.env["EXTRA_ADAPTERS"] = "bench.pipeline.zero:ZeroCostAdapter"
+            stack.env[CLIP_ENV] = str(clip)
             stack.env["LOG_LEVEL"] = "WARNING"
             stack.env["AI_WORKER_CONCURRENCY"] = str(concurrency)
             stack.start()
@@ -201,31 +204,36 @@ def machine_reference_seconds() -> float:
     return time.process_time() - started
 
 
-async def procedural_clip_seconds() -> float:
+async def procedural_clip(output: OutputFormat, duration: float, workdir: Path) -> Path:
+    """One clip of the offline model, made in this process."""
+
+    async def progress(_f: float, _m: str | None) -> None:
+        return None
+
+    async def no(*_a: object) -> bool:
+        return False
+
+    request = GenerationRequest(
+        segment_render_id="bench",
+        spec_hash="bench",
+        model="procedural",
+        prompt="a lighthouse in a storm",
+        duration=duration,
+        seed=1,
+        output=output,
+    )
+    context = GenerationContext(workdir, progress, no, no)  # type: ignore[arg-type]
     adapter = ProceduralAdapter.__new__(ProceduralAdapter)
+    return (await adapter.generate(request, context)).path
+
+
+async def procedural_clip_seconds() -> float:
     with tempfile.TemporaryDirectory() as tmp:
-
-        async def progress(_f: float, _m: str | None) -> None:
-            return None
-
-        async def no(*_a: object) -> bool:
-            return False
-
-        request = GenerationRequest(
-            segment_render_id="bench",
-            spec_hash="bench",
-            model="procedural",
-            prompt="a lighthouse in a storm",
-            duration=5.0,
-            seed=1,
-            output=OutputFormat(1280, 720, 24),
-        )
-        context = GenerationContext(Path(tmp), progress, no, no)  # type: ignore[arg-type]
         cores = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {min(cores)})  # the target is for one core
         try:
             started = time.perf_counter()
-            await adapter.generate(request, context)
+            await procedural_clip(OutputFormat(1280, 720, 24), 5.0, Path(tmp))
             return time.perf_counter() - started
         finally:
             os.sched_setaffinity(0, cores)

@@ -1,8 +1,10 @@
-"""A model that costs nothing: it returns one pre-made canonical clip, so a render measures only
-the product's own overhead (claims, storage, events, composition)."""
+"""A model that costs nothing: it hands back a copy of one clip made before the clock starts
+(path in `VF_BENCH_CLIP`, in the bench project's format), so a render measures only the
+product's own overhead (claims, checks, storage, events, composition)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from videofoundry.workers.ai_worker.adapters.base import (
 )
 from videofoundry.workers.ai_worker.adapters.procedural import MODEL, ProceduralAdapter
 
-_cache: dict[tuple[int, int, int, float], Path] = {}
+CLIP_ENV = "VF_BENCH_CLIP"
 
 
 class ZeroCostAdapter(ProceduralAdapter):
@@ -26,12 +28,6 @@ class ZeroCostAdapter(ProceduralAdapter):
     async def generate(
         self, request: GenerationRequest, context: GenerationContext
     ) -> GenerationResult:
-        out = request.output
-        key = (out.width, out.height, out.fps, request.duration)
-        if key not in _cache:
-            made = await super().generate(request, context)
-            keep = Path(shutil.copy(made.path, made.path.parent.parent / f"zero-{hash(key)}.mp4"))
-            _cache[key] = keep
         target = context.workdir / "zero.mp4"
-        shutil.copy(_cache[key], target)
+        shutil.copy(Path(os.environ[CLIP_ENV]), target)
         return GenerationResult(path=target)
