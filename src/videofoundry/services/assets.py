@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -82,25 +83,27 @@ def fields(
     }
 
 
+@functools.cache
+def _insert_new(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (storage_key) DO NOTHING RETURNING, built once per dialect."""
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Asset.__table__
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.storage_key])
+        .returning(table.c.storage_key, table.c.id)
+    )
+
+
 async def record_all(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, str]:
     """Record several stored objects in one INSERT; keys already recorded keep their row.
 
     Returns the asset id of every key. Content-addressed keys make this idempotent."""
-    if session.get_bind().dialect.name == "postgresql":
-        insert: Any = postgresql.insert
-    else:
-        insert = sqlite.insert
     columns = {name for row in rows for name in row}
     rows = [{name: row.get(name) for name in columns} for row in rows]  # one VALUES shape
-    table = Asset.__table__
     # Rows as execute parameters, not .values(rows): SQLAlchemy still sends one multi-row
     # INSERT, and the statement stays in its compiled cache.
-    inserted = await session.execute(
-        insert(table)
-        .on_conflict_do_nothing(index_elements=[table.c.storage_key])
-        .returning(table.c.storage_key, table.c.id),
-        rows,
-    )
+    inserted = await session.execute(_insert_new(session.get_bind().dialect.name), rows)
     ids: dict[str, str] = dict(inserted.all())
     missing = [row["storage_key"] for row in rows if row["storage_key"] not in ids]
     if missing:

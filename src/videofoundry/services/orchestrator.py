@@ -8,6 +8,7 @@ numbered `JobEvent`. Callers publish the returned events on the status bus after
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Integer, Row, Table, Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.core import metrics
@@ -260,31 +261,64 @@ def emit(session: AsyncSession, job: RenderJob, payload: dict[str, Any], events:
 
 _JOB = cast(Table, RenderJob.__table__)
 _EVENTS = cast(Table, JobEvent.__table__)
+_INSERT_EVENTS = insert(_EVENTS)
+
+
+@functools.cache
+def _reserve_statement(only_generating: bool, tally: bool, new_status: bool) -> Update:
+    """The job UPDATE of `reserve_events` for one shape, built once: building and hashing a
+    statement costs several times what executing a prebuilt one does, per segment."""
+    values: dict[str, Any] = {"event_seq": _JOB.c.event_seq + bindparam("p_count", type_=Integer)}
+    if tally:
+        values["completed_count"] = _JOB.c.completed_count + bindparam("p_done", type_=Integer)
+        values["actual_cost"] = _JOB.c.actual_cost + bindparam(
+            "p_cost", type_=_JOB.c.actual_cost.type
+        )
+    if new_status:
+        values["status"] = bindparam("p_status", type_=_JOB.c.status.type)
+    where = [_JOB.c.id == bindparam("p_job", type_=_JOB.c.id.type)]
+    if only_generating:
+        where.append(_JOB.c.status == "generating")
+    return (
+        update(_JOB)
+        .where(*where)
+        .values(values)
+        .returning(
+            _JOB.c.event_seq,
+            _JOB.c.status,
+            _JOB.c.owner_id,
+            _JOB.c.project_id,
+            _JOB.c.completed_count,
+            _JOB.c.segment_count,
+        )
+    )
 
 
 async def reserve_events(
-    session: AsyncSession, job_id: str, count: int, *where: Any, **values: Any
+    session: AsyncSession,
+    job_id: str,
+    count: int,
+    *,
+    only_generating: bool = False,
+    completed: int = 0,
+    cost: Decimal = Decimal(0),
+    status: str | None = None,
 ) -> Row[Any] | None:
-    """Lock the job row and take the next `count` event numbers in one UPDATE (with `values`,
-    if `where` holds); returns the row as updated, or None when nothing matched.
+    """Lock the job row and take the next `count` event numbers in one UPDATE, adding
+    `completed` segments and their `cost` and setting `status` if given; returns the row as
+    updated, or None when there is no such job (or, with `only_generating`, it is no longer
+    generating).
 
     The statement-level twin of `emit` for hot paths that do not load the job; the caller then
     persists the numbered events with `append_events` in the same transaction."""
-    return (
-        await session.execute(
-            update(_JOB)
-            .where(_JOB.c.id == job_id, *where)
-            .values(event_seq=_JOB.c.event_seq + count, **values)
-            .returning(
-                _JOB.c.event_seq,
-                _JOB.c.status,
-                _JOB.c.owner_id,
-                _JOB.c.project_id,
-                _JOB.c.completed_count,
-                _JOB.c.segment_count,
-            )
-        )
-    ).one_or_none()
+    tally = bool(completed or cost)
+    params: dict[str, Any] = {"p_job": job_id, "p_count": count}
+    if tally:
+        params |= {"p_done": completed, "p_cost": cost}
+    if status is not None:
+        params["p_status"] = status
+    statement = _reserve_statement(only_generating, tally, status is not None)
+    return (await session.execute(statement, params)).one_or_none()
 
 
 async def append_events(
@@ -304,7 +338,7 @@ async def append_events(
         rows.append({"job_id": job_id, "seq": seq, "payload": event})
         events.items.append(event)
     events.job_ids.add(job_id)
-    await session.execute(insert(_EVENTS), rows)
+    await session.execute(_INSERT_EVENTS, rows)
 
 
 def segment_event(row: SegmentRender | Row[Any]) -> dict[str, Any]:

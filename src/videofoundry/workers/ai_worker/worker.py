@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, literal_column, or_, select, update
+from sqlalchemy import Table, bindparam, literal_column, or_, select, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.sql.elements import Label
 
@@ -162,6 +162,75 @@ _RUNNING_ELSEWHERE: Label[int] = literal_column(
 """Rows of other jobs with the same spec being generated (any owner; checked precisely when
 there are some)."""
 
+# The per-segment statements, built once (building one costs more than running it).
+_NOW = bindparam("p_now", type_=_SR.c.started_at.type)
+_CLAIM_ROW = (
+    update(_SR)
+    .where(
+        _SR.c.id == bindparam("p_row", type_=_SR.c.id.type),
+        _SR.c.job_id == bindparam("p_job", type_=_SR.c.job_id.type),
+        # A twin with the same spec waits for the one that is generated.
+        _SR.c.reused.is_(False),
+        or_(
+            _SR.c.status == "pending",
+            (_SR.c.status == "running") & (_SR.c.lease_expires_at < _NOW),
+        ),
+    )
+    .values(
+        status="running",
+        lease_token=bindparam("p_lease", type_=_SR.c.lease_token.type),
+        lease_expires_at=bindparam("p_deadline", type_=_SR.c.lease_expires_at.type),
+        attempts=_SR.c.attempts + 1,
+        started_at=_NOW,
+        message=None,
+    )
+    .returning(
+        *_EVENT_COLUMNS,
+        _SR.c.spec,
+        _SR.c.spec_hash,
+        _SR.c.provider_task_id,
+        _SR.c.attempts,
+        _TWINS,
+        _RUNNING_ELSEWHERE,
+    )
+)
+_CLIP_ID = select(Asset.id).where(Asset.storage_key == bindparam("p_key"))
+_DONE: dict[str, Any] = {
+    "status": "completed",
+    "progress": 1.0,
+    "clip_asset_id": bindparam("p_clip", type_=_SR.c.clip_asset_id.type),
+    "lease_token": None,
+    "finished_at": _NOW,
+    "message": None,
+}
+_DONE_OWN = (
+    update(_SR)
+    .where(
+        _SR.c.id == bindparam("p_row", type_=_SR.c.id.type),
+        _SR.c.lease_token == bindparam("p_lease", type_=_SR.c.lease_token.type),
+        _SR.c.status == "running",
+    )
+    .values(
+        **_DONE,
+        reused=bindparam("p_reused", type_=_SR.c.reused.type),
+        actual_cost=bindparam("p_cost", type_=_SR.c.actual_cost.type),
+    )
+    .returning(*_EVENT_COLUMNS)
+)
+"""Our row, if we still hold it."""
+_DONE_TWINS = (
+    update(_SR)
+    .where(
+        _SR.c.job_id == bindparam("p_job", type_=_SR.c.job_id.type),
+        _SR.c.spec_hash == bindparam("p_spec", type_=_SR.c.spec_hash.type),
+        _SR.c.id != bindparam("p_row", type_=_SR.c.id.type),
+        _SR.c.status.not_in(TERMINAL_SEGMENT_STATES),
+    )
+    .values(**_DONE, reused=True)
+    .returning(*_EVENT_COLUMNS)
+)
+"""The rows of the same job with the same spec, which waited for our clip."""
+
 
 class _NothingToDo(Exception):
     """Rolls back a claim that found its segment taken (and its reserved event number)."""
@@ -185,45 +254,17 @@ async def _claim(runtime: Runtime, row_id: str, job_id: str) -> _Claim | None:
         async with runtime.sessions() as session, session.begin():
             # The job row first, then its segment rows: the lock order of every writer (cancel,
             # completion), so two transactions never deadlock. Events number from it.
-            job = await orchestrator.reserve_events(
-                session, job_id, 1, RenderJob.status == "generating"
-            )
+            job = await orchestrator.reserve_events(session, job_id, 1, only_generating=True)
             if job is None:
                 return None  # cancelled, failed or deleted meanwhile
-            row = (
-                await session.execute(
-                    update(_SR)
-                    .where(
-                        _SR.c.id == row_id,
-                        _SR.c.job_id == job_id,
-                        # A twin with the same spec waits for the one that is generated.
-                        _SR.c.reused.is_(False),
-                        or_(
-                            _SR.c.status == "pending",
-                            (_SR.c.status == "running") & (_SR.c.lease_expires_at < now),
-                        ),
-                    )
-                    .values(
-                        status="running",
-                        lease_token=lease,
-                        lease_expires_at=orchestrator.lease_deadline(
-                            runtime.settings.LEASE_SECONDS
-                        ),
-                        attempts=_SR.c.attempts + 1,
-                        started_at=now,
-                        message=None,
-                    )
-                    .returning(
-                        *_EVENT_COLUMNS,
-                        _SR.c.spec,
-                        _SR.c.spec_hash,
-                        _SR.c.provider_task_id,
-                        _SR.c.attempts,
-                        _TWINS,
-                        _RUNNING_ELSEWHERE,
-                    )
-                )
-            ).one_or_none()
+            params = {
+                "p_row": row_id,
+                "p_job": job_id,
+                "p_now": now,
+                "p_lease": lease,
+                "p_deadline": orchestrator.lease_deadline(runtime.settings.LEASE_SECONDS),
+            }
+            row = (await session.execute(_CLAIM_ROW, params)).one_or_none()
             if row is None:
                 # Finished, or a live worker holds it (if that one dies, the reconciler acts).
                 raise _NothingToDo
@@ -248,7 +289,7 @@ async def _claim(runtime: Runtime, row_id: str, job_id: str) -> _Claim | None:
             if row.running_elsewhere and await _generating_elsewhere(session, claim, now):
                 raise _GeneratingElsewhere
             clip_id = await session.scalar(
-                select(Asset.id).where(Asset.storage_key == keys.clip(job.owner_id, row.spec_hash))
+                _CLIP_ID, {"p_key": keys.clip(job.owner_id, row.spec_hash)}
             )
             if clip_id is not None:
                 # Another job made this clip meanwhile: nothing to generate.
@@ -286,9 +327,7 @@ async def _note_waiting(runtime: Runtime, row_id: str, job_id: str) -> None:
     events = orchestrator.Events()
     try:
         async with runtime.sessions() as session, session.begin():
-            job = await orchestrator.reserve_events(
-                session, job_id, 1, RenderJob.status == "generating"
-            )
+            job = await orchestrator.reserve_events(session, job_id, 1, only_generating=True)
             if job is None:
                 return
             row = (
@@ -508,53 +547,28 @@ async def _complete(
 
     Raises _LeaseLost, for the caller to roll back, when the row is no longer held with our
     lease; NoResultFound when the job is gone."""
-    job = await orchestrator.reserve_events(
-        session,
-        claim.job_id,
-        1,
-        completed_count=RenderJob.completed_count + 1,
-        actual_cost=RenderJob.actual_cost + cost,
-    )
+    job = await orchestrator.reserve_events(session, claim.job_id, 1, completed=1, cost=cost)
     if job is None:
         raise NoResultFound(f"render job {claim.job_id} is gone")
-    done_values = {
-        "status": "completed",
-        "progress": 1.0,
-        "clip_asset_id": clip_id,
-        "lease_token": None,
-        "finished_at": utcnow(),
-        "message": None,
-    }
-    owned = await _mark_done(
-        session,
-        done_values | {"reused": reused, "actual_cost": cost},
-        _SR.c.id == claim.row_id,
-        _SR.c.lease_token == claim.lease,
-        _SR.c.status == "running",
+    done = {"p_row": claim.row_id, "p_clip": clip_id, "p_now": utcnow()}
+    owned = await _rows(
+        session, _DONE_OWN, done | {"p_lease": claim.lease, "p_reused": reused, "p_cost": cost}
     )
     if not owned:
         raise _LeaseLost()
     own = owned[0]
-    done = [own]
+    rows = [own]
     if claim.twins:
-        twins = await _mark_done(
-            session,
-            done_values | {"reused": True},
-            _SR.c.job_id == claim.job_id,
-            _SR.c.spec_hash == claim.spec_hash,
-            _SR.c.id != claim.row_id,
-            _SR.c.status.not_in(TERMINAL_SEGMENT_STATES),
+        twins = await _rows(
+            session, _DONE_TWINS, done | {"p_job": claim.job_id, "p_spec": claim.spec_hash}
         )
         if twins:
-            done.extend(sorted(twins, key=lambda r: r.position))
+            rows.extend(sorted(twins, key=lambda r: r.position))
             job = await orchestrator.reserve_events(
-                session,
-                claim.job_id,
-                len(twins),
-                completed_count=RenderJob.completed_count + len(twins),
+                session, claim.job_id, len(twins), completed=len(twins)
             )
             assert job is not None  # locked by this transaction since the first UPDATE
-    payloads = [orchestrator.segment_event(row) for row in done]
+    payloads = [orchestrator.segment_event(row) for row in rows]
     if cost != own.estimated_cost:
         # The budget reserved the estimate at render time; settle it to what was charged.
         await session.execute(
@@ -574,12 +588,8 @@ async def _complete(
     return composing
 
 
-async def _mark_done(session: Any, values: dict[str, Any], *where: Any) -> list[Any]:
-    """Complete the segment rows matching `where`; returns what their events need."""
-    result = await session.execute(
-        update(_SR).where(*where).values(**values).returning(*_EVENT_COLUMNS)
-    )
-    return list(result.all())
+async def _rows(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
+    return list((await session.execute(statement, params)).all())
 
 
 async def _read(runtime: Runtime, key: str) -> bytes:
