@@ -194,7 +194,9 @@ _CLAIM_ROW = (
         _RUNNING_ELSEWHERE,
     )
 )
-_CLIP_ID = select(Asset.id).where(Asset.storage_key == bindparam("p_key"))
+_ASSET = cast(Table, Asset.__table__)
+_CLIP_ID = select(_ASSET.c.id).where(_ASSET.c.storage_key == bindparam("p_key"))
+"""On the table, not the mapped class: a Core statement skips the ORM's result processing."""
 _DONE: dict[str, Any] = {
     "status": "completed",
     "progress": 1.0,
