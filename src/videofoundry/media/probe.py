@@ -93,11 +93,16 @@ def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, VideoIndex]:
 
 
 def scan_with_frame(
-    path: Path, label: str | None = None, frame_at: float | None = None
+    path: Path,
+    label: str | None = None,
+    frame_at: float | None = None,
+    keyframe_until: float | None = None,
 ) -> tuple[MediaInfo, VideoIndex, av.VideoFrame | None]:
     """`scan`, plus the first picture at or after `frame_at` of the duration (0..1), decoded
     in the same pass: the packets of its group of pictures are kept while demuxing, so there
-    is no second open and no seek (a poster costs one decode more than a probe)."""
+    is no second open and no seek. With `keyframe_until`, the first keyframe between the two
+    shares is taken instead when there is one: it decodes alone, where the picture at
+    `frame_at` needs its whole group decoded up to it."""
     who = _label(path, label)
     try:
         size = path.stat().st_size
@@ -128,10 +133,14 @@ def scan_with_frame(
         audio_from_header = aus is not None and aus.duration is not None and aus.time_base
         streams = [vs] if aus is None or audio_from_header else [vs, aus]
         # The wanted picture's time, from the header's duration (exact enough for a poster).
-        target = None
+        target = limit = None
         if frame_at is not None and vs.time_base is not None:
             header = vs.duration or 0
             target = (vs.start_time or 0) + int(header * min(max(frame_at, 0.0), 1.0))
+            if keyframe_until is not None:
+                limit = (vs.start_time or 0) + int(header * min(max(keyframe_until, 0.0), 1.0))
+        keyframe: av.Packet[Stream] | None = None
+        """The first keyframe from `target` to `limit`."""
         group: list[av.Packet[Stream]] = []
         """Video packets from the last keyframe at or before `target`, in decode order."""
         collecting, past, reordered = target is not None, 0, False
@@ -148,6 +157,14 @@ def scan_with_frame(
                     if first_packet is None:
                         first_packet = packet
                     reordered = reordered or (bool(video) and packet.pts < video[-1][0])
+                    if (
+                        limit is not None
+                        and keyframe is None
+                        and packet.is_keyframe
+                        and target is not None
+                        and target <= packet.pts <= limit
+                    ):
+                        keyframe = packet
                     if collecting and target is not None:
                         if packet.is_keyframe and packet.pts <= target:
                             group = [packet]
@@ -181,7 +198,7 @@ def scan_with_frame(
             # One thread: starting a decoder thread pool costs more than these few pictures.
             vs.codec_context.thread_count = 1
             decoded: list[av.VideoFrame] = []
-            for packet in group or [first_packet]:
+            for packet in [keyframe] if keyframe else group or [first_packet]:
                 decoded.extend(vs.codec_context.decode(packet))
             decoded.extend(vs.codec_context.decode(None))
         except av.FFmpegError as exc:

@@ -70,10 +70,13 @@ def _save_jpeg(image: Image.Image, dst: Path) -> Path:
 
 POSTER_AT = 1 / 3
 """Where posters are cut, as a share of the duration: past fades and titles."""
+POSTER_KEYFRAME_UNTIL = 2 / 3
+"""A keyframe from POSTER_AT up to this share is the poster instead: one picture to decode,
+where the picture at POSTER_AT may need a whole group of pictures decoded up to it."""
 
 
 def poster(src: Path, dst_jpg: Path, at: float | None = None, width: int | None = None) -> Path:
-    """A JPEG of the frame at `at` seconds (default: a third in, past fades and titles)."""
+    """A JPEG of the frame at `at` seconds (default: the poster of `probe_with_poster`)."""
     if at is None:
         probe_with_poster(src, dst_jpg, width)
         return dst_jpg
@@ -83,8 +86,9 @@ def poster(src: Path, dst_jpg: Path, at: float | None = None, width: int | None 
 
 
 def probe_with_poster(src: Path, dst_jpg: Path, width: int | None = None) -> MediaInfo:
-    """`probe` the file and cut its poster (a third in) in the same pass: one open, no seek."""
-    info, _, frame = scan_with_frame(src, frame_at=POSTER_AT)
+    """`probe` the file and cut its poster (a third in, or the first keyframe after that up to
+    two thirds in) in the same pass: one open, no seek."""
+    info, _, frame = scan_with_frame(src, frame_at=POSTER_AT, keyframe_until=POSTER_KEYFRAME_UNTIL)
     assert frame is not None  # scan_with_frame raises when nothing decodes
     _save_jpeg(_rgb(frame, width), dst_jpg)
     return info

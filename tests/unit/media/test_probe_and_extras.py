@@ -78,15 +78,23 @@ def test_poster_is_the_frame_at_the_requested_time(clips: list[Path], tmp_path: 
     assert mean_abs(jpg, gray_frame(clips[1], 2)) > 3 * right
 
 
-@pytest.mark.parametrize("frames", [36, 45, 7])
-def test_probe_with_poster_is_probe_plus_the_frame_a_third_in(frames: int, tmp_path: Path) -> None:
-    # 45 frames: a third in is frame 15, mid-GOP (keyframes every 12); 7: a single GOP.
+@pytest.mark.parametrize(
+    ("frames", "wanted"),
+    [
+        (36, 12),  # a third in is a keyframe (keyframes every 12 frames)
+        (45, 24),  # a third in is frame 15, mid-GOP: the next keyframe, 24, is before 2/3
+        (17, 6),  # the next keyframe, 12, is past 2/3: the picture a third in, 6
+        (7, 3),  # a single GOP
+    ],
+)
+def test_probe_with_poster_is_probe_plus_a_picture_from_a_third_in(
+    frames: int, wanted: int, tmp_path: Path
+) -> None:
     clip = make_clip(tmp_path / "clip.mp4", frames, seed=5)
     info = probe_with_poster(clip, tmp_path / "poster.jpg")
     assert info == probe(clip)
     with Image.open(tmp_path / "poster.jpg") as img:
         jpg = np.asarray(img.convert("L"))
-    wanted = -(-frames // 3)  # the first frame at or after a third of the duration
     right = mean_abs(jpg, gray_frame(clip, wanted))
     assert right < 2
     assert mean_abs(jpg, gray_frame(clip, wanted - 2)) > 3 * right
