@@ -8,7 +8,7 @@ since the model itself costs nothing), event latency from commit to WebSocket de
 p99), total wall time, and the CPU time each process of the stack (and each service) spent per
 segment; and, side by side, how late a client polling GET every second learns of the same
 events. Also times the procedural model on a 5 s 1280x720 24 fps clip on one core, and a
-6-segment procedural render with one and with two segments in flight, and a fixed Python loop as
+6-segment procedural render with one, two and four segments in flight, and a fixed Python loop as
 a reference of the machine's speed that day.
 """
 
@@ -33,6 +33,7 @@ from tests.e2e.conftest import make_stack
 from tests.moto import moto_server
 
 from bench.pipeline.zero import CLIP_ENV
+from videofoundry.core.config import Settings
 from videofoundry.workers.ai_worker.adapters.base import (
     GenerationContext,
     GenerationRequest,
@@ -270,7 +271,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--segments", type=int, default=100)
     parser.add_argument(
-        "--concurrency", type=int, default=2, help="AI_WORKER_CONCURRENCY (segments in flight)"
+        "--concurrency",
+        type=int,
+        default=Settings.model_fields["AI_WORKER_CONCURRENCY"].default,
+        help="AI_WORKER_CONCURRENCY (segments in flight; default: the product's)",
     )
     parser.add_argument(
         "--ai-workers", type=int, default=1, help="AI worker processes (distributed run)"
@@ -312,7 +316,7 @@ async def main() -> None:
         print(f"{key:<34}" + "".join(f"{_summary(values[kind]):>20}" for kind in kinds))
     seconds = await procedural_clip_seconds()
     print(f"\nprocedural 5 s 1280x720 24 fps clip on one core: {seconds:.2f} s")
-    for concurrency in (1, 2):
+    for concurrency in (1, 2, 4):
         seconds = await procedural_render_seconds(concurrency)
         print(f"embedded render of 6 such segments, {concurrency} in flight: {seconds:.1f} s")
 
