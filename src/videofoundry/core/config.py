@@ -85,10 +85,11 @@ class Settings(BaseSettings):
     """How often a worker refreshes the lease of the segment it works on."""
     LEASE_SECONDS: float = Field(default=60.0, gt=0)
     """A segment whose lease is older than this is handed to another worker."""
-    AI_WORKER_CONCURRENCY: int = Field(default=2, ge=1)
-    """Segments one AI worker process takes at once. Two keep both cores busy with the local
-    model and overlap one segment's uploads and database round trips with the next one's work;
-    raise it with PROVIDER_CONCURRENCY for hosted models; 1 for a GPU diffusers worker."""
+    AI_WORKER_CONCURRENCY: int = Field(default=4, ge=1)
+    """Segments one AI worker process takes at once. Four keep both cores busy with the local
+    model and overlap each segment's uploads and database round trips with the others' work
+    (with two the worker mostly waits on them; docs/benchmarks.md); raise it with
+    PROVIDER_CONCURRENCY for hosted models; 1 for a GPU diffusers worker."""
     STATUS_TTL_SECONDS: int = Field(default=24 * 3600, ge=60)
 
     METRICS_PORT: int = Field(default=0, ge=0, le=65535)
