@@ -53,6 +53,17 @@ def test_env_file_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert s.SECRET_KEY == "abc"
 
 
+def test_luma_key_is_also_read_under_the_name_of_lumas_sdk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LUMA_API_KEY", raising=False)
+    monkeypatch.setenv("LUMAAI_API_KEY", "from-the-sdk-variable")
+    assert settings().LUMA_API_KEY == "from-the-sdk-variable"
+    monkeypatch.setenv("LUMA_API_KEY", "ours")
+    assert settings().LUMA_API_KEY == "ours"  # our own name wins
+    assert settings(LUMA_API_KEY="given").LUMA_API_KEY == "given"
+
+
 def test_provider_concurrency_reaches_the_adapter() -> None:
     from videofoundry.workers.ai_worker.adapters.runway import RunwayAdapter
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"
@@ -53,7 +53,10 @@ class Settings(BaseSettings):
     RUNWAY_FIRST_FRAME: Literal["", "stability"] = ""
     """How a text-only segment on an image-only Runway model gets its first frame: `stability`
     (Stable Image Core, needs STABILITY_API_KEY) or nothing (the segment is refused)."""
-    LUMA_API_KEY: str = ""
+    LUMA_API_KEY: str = Field(
+        default="", validation_alias=AliasChoices("LUMA_API_KEY", "LUMAAI_API_KEY")
+    )
+    """Also read from LUMAAI_API_KEY, the name Luma's own SDK uses."""
     LUMA_BASE_URL: str = "https://api.lumalabs.ai"
     REPLICATE_API_TOKEN: str = ""
     REPLICATE_BASE_URL: str = "https://api.replicate.com"
