@@ -36,6 +36,8 @@ lint:
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	cd frontend && npm run lint
 
 test-python:
 	$(BIN)/pytest

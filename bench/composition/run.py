@@ -34,6 +34,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from videofoundry.adapters.procedural import Scene
 from videofoundry.media import probe
 from videofoundry.media.encoder import (
     AUDIO_RATE,
@@ -44,8 +45,7 @@ from videofoundry.media.encoder import (
     samples_at,
     x264_params,
 )
-from videofoundry.workers.ai_worker.adapters.base import OutputFormat
-from videofoundry.workers.ai_worker.adapters.procedural import Scene
+from videofoundry.media.format import OutputFormat
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

@@ -33,13 +33,13 @@ from tests.e2e.conftest import make_stack
 from tests.moto import moto_server
 
 from bench.pipeline.zero import CLIP_ENV
-from videofoundry.core.config import Settings
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters.base import (
     GenerationContext,
     GenerationRequest,
-    OutputFormat,
 )
-from videofoundry.workers.ai_worker.adapters.procedural import ProceduralAdapter
+from videofoundry.adapters.procedural import ProceduralAdapter
+from videofoundry.core.config import Settings
+from videofoundry.media.format import OutputFormat
 
 SMALL = {"width": 320, "height": 180, "fps": 12}
 

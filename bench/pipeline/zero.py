@@ -8,13 +8,13 @@ import os
 import shutil
 from pathlib import Path
 
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters.base import (
     GenerationContext,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
 )
-from videofoundry.workers.ai_worker.adapters.procedural import MODEL, ProceduralAdapter
+from videofoundry.adapters.procedural import MODEL, ProceduralAdapter
 
 CLIP_ENV = "VF_BENCH_CLIP"
 

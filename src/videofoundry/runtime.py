@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from videofoundry.adapters.registry import Registry
 from videofoundry.core.config import Settings
 from videofoundry.database.engine import make_engine, make_sessionmaker
 from videofoundry.queue import make_broker
@@ -18,7 +19,6 @@ from videofoundry.status import make_status_bus
 from videofoundry.status.base import StatusBus
 from videofoundry.storage import make_storage
 from videofoundry.storage.base import Storage
-from videofoundry.workers.ai_worker.adapters.registry import Registry
 
 
 @dataclass

@@ -20,13 +20,13 @@ import av
 import pytest
 
 from tests.support.recorder import Recorder
+from videofoundry.adapters.base import (
+    GenerationRequest,
+)
+from videofoundry.adapters.diffusers import DiffusersAdapter
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import Cancelled
-from videofoundry.workers.ai_worker.adapters.base import (
-    GenerationRequest,
-    OutputFormat,
-)
-from videofoundry.workers.ai_worker.adapters.diffusers import DiffusersAdapter
+from videofoundry.media.format import OutputFormat
 
 # huggingface_hub reads this once, when first imported: set it before the imports below, so any
 # attempt to reach the hub fails at once (the adapter also loads with local_files_only=True).

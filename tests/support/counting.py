@@ -17,13 +17,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from videofoundry.core.errors import PromptRejected, ProviderUnavailable
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters.base import (
     GenerationContext,
     GenerationRequest,
     GenerationResult,
 )
-from videofoundry.workers.ai_worker.adapters.procedural import ProceduralAdapter
+from videofoundry.adapters.procedural import ProceduralAdapter
+from videofoundry.core.errors import PromptRejected, ProviderUnavailable
 
 _flaked: set[str] = set()
 

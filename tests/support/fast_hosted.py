@@ -5,8 +5,8 @@ fake on loopback that only slows the suite down. Same protocol code, shorter int
 
 from __future__ import annotations
 
-from videofoundry.workers.ai_worker.adapters.luma import LumaAdapter
-from videofoundry.workers.ai_worker.adapters.runway import RunwayAdapter
+from videofoundry.adapters.luma import LumaAdapter
+from videofoundry.adapters.runway import RunwayAdapter
 
 
 class FastRunway(RunwayAdapter):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from videofoundry.workers.ai_worker.adapters.base import ModelInfo
-from videofoundry.workers.ai_worker.adapters.procedural import MODEL, ProceduralAdapter
+from videofoundry.adapters.base import ModelInfo
+from videofoundry.adapters.procedural import MODEL, ProceduralAdapter
 
 
 class PricedProcedural(ProceduralAdapter):

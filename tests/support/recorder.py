@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from videofoundry.workers.ai_worker.adapters.base import GenerationContext
+from videofoundry.adapters.base import GenerationContext
 
 
 class Recorder:

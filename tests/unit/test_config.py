@@ -65,7 +65,7 @@ def test_luma_key_is_also_read_under_the_name_of_lumas_sdk(
 
 
 def test_provider_concurrency_reaches_the_adapter() -> None:
-    from videofoundry.workers.ai_worker.adapters.runway import RunwayAdapter
+    from videofoundry.adapters.runway import RunwayAdapter
 
     assert RunwayAdapter(settings()).concurrency == 1
     tuned = settings(PROVIDER_CONCURRENCY={"runway": 3, "luma": 2})

@@ -9,15 +9,15 @@ import jsonschema
 import numpy as np
 import pytest
 
+from videofoundry.adapters.base import (
+    GenerationContext,
+    GenerationRequest,
+)
+from videofoundry.adapters.procedural import ProceduralAdapter
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import Cancelled, PromptRejected
 from videofoundry.media import is_canonical, keyframe_times, probe, stitch_sync
-from videofoundry.workers.ai_worker.adapters.base import (
-    GenerationContext,
-    GenerationRequest,
-    OutputFormat,
-)
-from videofoundry.workers.ai_worker.adapters.procedural import ProceduralAdapter
+from videofoundry.media.format import OutputFormat
 
 FMT = OutputFormat(width=160, height=96, fps=24)
 

@@ -17,9 +17,9 @@ import typer
 from videofoundry.core.errors import VideoFoundryError
 from videofoundry.media.captions import Cue, parse_webvtt
 from videofoundry.media.composition import ClipSpec, ComposeOptions, Transition, compose
+from videofoundry.media.format import OutputFormat
 from videofoundry.media.normalize import Aspect, normalize
 from videofoundry.media.probe import MediaInfo, is_canonical, probe
-from videofoundry.workers.ai_worker.adapters.base import OutputFormat
 
 
 def _output_format(

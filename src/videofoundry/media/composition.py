@@ -54,8 +54,8 @@ from videofoundry.media.encoder import (
     pcm_frame,
     samples_at,
 )
+from videofoundry.media.format import OutputFormat
 from videofoundry.media.probe import MediaInfo, VideoIndex, probe, scan
-from videofoundry.workers.ai_worker.adapters.base import OutputFormat
 
 TransitionKind = Literal["crossfade", "fade_black", "wipe_left", "wipe_right"]
 TRANSITION_KINDS: tuple[str, ...] = get_args(TransitionKind)

@@ -34,7 +34,7 @@ from av.container import OutputContainer
 from av.video.frame import PictureType
 from av.video.stream import VideoStream
 
-from videofoundry.workers.ai_worker.adapters.base import OutputFormat
+from videofoundry.media.format import OutputFormat
 
 VIDEO_CODEC = "h264"
 PIX_FMT = "yuv420p"

@@ -23,8 +23,8 @@ from videofoundry.media.encoder import (
     CanonicalWriter,
     Pcm,
 )
+from videofoundry.media.format import OutputFormat
 from videofoundry.media.probe import MediaInfo, is_canonical, probe
-from videofoundry.workers.ai_worker.adapters.base import OutputFormat
 
 Aspect = Literal["fit", "fill"]
 

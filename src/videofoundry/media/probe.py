@@ -27,7 +27,7 @@ from videofoundry.media.encoder import (
     CanonicalWriter,
     gop_size,
 )
-from videofoundry.workers.ai_worker.adapters.base import OutputFormat
+from videofoundry.media.format import OutputFormat
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from videofoundry.adapters.registry import Registry
 from videofoundry.core.errors import InvalidInput, NotFound
 from videofoundry.models import Asset, Project, Segment
 from videofoundry.schemas.project import (
@@ -18,7 +19,6 @@ from videofoundry.schemas.project import (
     SegmentUpdate,
 )
 from videofoundry.services import spec_hash as hashing
-from videofoundry.workers.ai_worker.adapters.registry import Registry
 
 
 async def get_project(session: AsyncSession, owner_id: str, project_id: str) -> Project:

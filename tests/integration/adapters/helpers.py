@@ -12,12 +12,12 @@ from typing import Any
 import av
 from PIL import Image
 
-from videofoundry.workers.ai_worker.adapters._http import RetryPolicy
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters._http import RetryPolicy
+from videofoundry.adapters.base import (
     GenerationContext,
     GenerationRequest,
-    OutputFormat,
 )
+from videofoundry.media.format import OutputFormat
 
 # Fake timings: short enough for a fast suite, long enough that a poll sees each state.
 FAKE_TIMINGS: dict[str, Any] = {

@@ -18,6 +18,7 @@ from tests.integration.adapters.helpers import (
     png,
     request,
 )
+from videofoundry.adapters.luma import LumaAdapter
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import (
     Cancelled,
@@ -25,9 +26,8 @@ from videofoundry.core.errors import (
     PromptRejected,
     ProviderUnavailable,
 )
+from videofoundry.media.format import OutputFormat
 from videofoundry.testing.fakes import FakeServer
-from videofoundry.workers.ai_worker.adapters.base import OutputFormat
-from videofoundry.workers.ai_worker.adapters.luma import LumaAdapter
 
 MakeAdapter = Callable[..., LumaAdapter]
 

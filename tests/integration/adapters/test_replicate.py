@@ -19,6 +19,11 @@ from tests.integration.adapters.helpers import (
     request,
     request_times,
 )
+from videofoundry.adapters.replicate import (
+    ReplicateAdapter,
+    output_url,
+    progress_of,
+)
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import (
     Cancelled,
@@ -28,11 +33,6 @@ from videofoundry.core.errors import (
 )
 from videofoundry.testing.fakes import FakeServer
 from videofoundry.testing.fakes.replicate import DEFAULT_MODELS
-from videofoundry.workers.ai_worker.adapters.replicate import (
-    ReplicateAdapter,
-    output_url,
-    progress_of,
-)
 
 MakeAdapter = Callable[..., ReplicateAdapter]
 MINIMAX = "replicate/minimax/video-01"

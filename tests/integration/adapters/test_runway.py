@@ -26,6 +26,7 @@ from tests.integration.adapters.helpers import (
     request,
     request_times,
 )
+from videofoundry.adapters.runway import RunwayAdapter, TextToImage
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import (
     Cancelled,
@@ -35,9 +36,8 @@ from videofoundry.core.errors import (
     RetryableError,
     TaskFailed,
 )
+from videofoundry.media.format import OutputFormat
 from videofoundry.testing.fakes import FakeServer
-from videofoundry.workers.ai_worker.adapters.base import OutputFormat
-from videofoundry.workers.ai_worker.adapters.runway import RunwayAdapter, TextToImage
 
 MakeAdapter = Callable[..., RunwayAdapter]
 

@@ -18,13 +18,13 @@ from tests.integration.adapters.helpers import (
     png,
     request,
 )
+from videofoundry.adapters._http import RetryPolicy
+from videofoundry.adapters.runway import RunwayAdapter
+from videofoundry.adapters.stability import StabilityAdapter
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import PermanentError, PromptRejected, ProviderUnavailable
+from videofoundry.media.format import OutputFormat
 from videofoundry.testing.fakes import FakeServer
-from videofoundry.workers.ai_worker.adapters._http import RetryPolicy
-from videofoundry.workers.ai_worker.adapters.base import OutputFormat
-from videofoundry.workers.ai_worker.adapters.runway import RunwayAdapter
-from videofoundry.workers.ai_worker.adapters.stability import StabilityAdapter
 
 MakeAdapter = Callable[..., StabilityAdapter]
 SVD = "stability/svd"

@@ -21,14 +21,11 @@ import numpy as np
 import pytest
 
 from tests.support.recorder import Recorder
-from videofoundry.core.config import Settings
-from videofoundry.core.errors import Cancelled, InvalidMedia, PermanentError, PromptRejected
-from videofoundry.workers.ai_worker.adapters import diffusers as module
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters import diffusers as module
+from videofoundry.adapters.base import (
     GenerationRequest,
-    OutputFormat,
 )
-from videofoundry.workers.ai_worker.adapters.diffusers import (
+from videofoundry.adapters.diffusers import (
     DiffusersAdapter,
     Job,
     frame_count,
@@ -36,6 +33,9 @@ from videofoundry.workers.ai_worker.adapters.diffusers import (
     to_uint8_frames,
     write_mp4,
 )
+from videofoundry.core.config import Settings
+from videofoundry.core.errors import Cancelled, InvalidMedia, PermanentError, PromptRejected
+from videofoundry.media.format import OutputFormat
 
 
 def make_model(root: Path, name: str, cls: str = "CogVideoXPipeline") -> Path:

@@ -17,16 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from videofoundry.core.config import Settings
-from videofoundry.core.errors import (
-    Cancelled,
-    InvalidMedia,
-    PermanentError,
-    PromptRejected,
-    ProviderUnavailable,
-)
-from videofoundry.testing.fakes._common import make_mp4
-from videofoundry.workers.ai_worker.adapters._http import (
+from videofoundry.adapters._http import (
     ExpiredURL,
     HostedAdapter,
     ProviderHTTP,
@@ -41,12 +32,21 @@ from videofoundry.workers.ai_worker.adapters._http import (
     poll_until,
     validate_params,
 )
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters.base import (
     GenerationContext,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
 )
+from videofoundry.core.config import Settings
+from videofoundry.core.errors import (
+    Cancelled,
+    InvalidMedia,
+    PermanentError,
+    PromptRejected,
+    ProviderUnavailable,
+)
+from videofoundry.testing.fakes._common import make_mp4
 
 KEY = "key_" + "c3" * 64
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -520,7 +520,7 @@ class SlowAdapter(HostedAdapter):
 
 @pytest.mark.parametrize("limit", [1, 3])
 async def test_concurrency_is_capped_per_instance(tmp_path: Path, limit: int) -> None:
-    from videofoundry.workers.ai_worker.adapters.base import OutputFormat
+    from videofoundry.media.format import OutputFormat
 
     adapter = SlowAdapter(Settings(RUNWAY_API_KEY="k" * 10), max_concurrent_tasks=limit)
     assert adapter.concurrency == limit

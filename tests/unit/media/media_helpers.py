@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from videofoundry.media.encoder import AUDIO_RATE, CanonicalWriter, samples_at
-from videofoundry.workers.ai_worker.adapters.base import OutputFormat
+from videofoundry.media.format import OutputFormat
 
 FMT = OutputFormat(width=160, height=96, fps=24)
 BEEP_HZ = 1000.0

@@ -122,7 +122,7 @@ def test_canonical_input_is_copied_unchanged(clips: list[Path], tmp_path: Path) 
 
 
 def test_h264_in_another_format_is_reencoded(clips: list[Path], tmp_path: Path) -> None:
-    from videofoundry.workers.ai_worker.adapters.base import OutputFormat
+    from videofoundry.media.format import OutputFormat
 
     target = OutputFormat(128, 72, 12)
     info = normalize(clips[0], tmp_path / "small.mp4", target)

@@ -117,7 +117,7 @@ async def test_compose_without_extras_equals_stitch(
 async def test_clip_in_another_format_is_refused_by_name(
     clips: list[Path], media_dir: Path
 ) -> None:
-    from videofoundry.workers.ai_worker.adapters.base import OutputFormat
+    from videofoundry.media.format import OutputFormat
 
     other = make_clip(media_dir / "other.mp4", 12, seed=3, fmt=OutputFormat(128, 96, 24))
     specs = [ClipSpec(clips[0], label="segment 1"), ClipSpec(other, label="segment 2")]

@@ -26,6 +26,11 @@ from sqlalchemy.exc import NoResultFound
 from sqlalchemy.sql.elements import Label
 
 from videofoundry import media
+from videofoundry.adapters.base import (
+    GenerationContext,
+    GenerationRequest,
+    GenerationResult,
+)
 from videofoundry.core import metrics
 from videofoundry.core.errors import (
     Cancelled,
@@ -35,18 +40,13 @@ from videofoundry.core.errors import (
     TaskFailed,
 )
 from videofoundry.database.base import utcnow
+from videofoundry.media.format import OutputFormat
 from videofoundry.models import Asset, Project, RenderJob, SegmentRender, User
 from videofoundry.models.segment_render import TERMINAL_SEGMENT_STATES
 from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
 from videofoundry.runtime import Runtime
 from videofoundry.services import assets, orchestrator, task_publisher
 from videofoundry.storage import keys
-from videofoundry.workers.ai_worker.adapters.base import (
-    GenerationContext,
-    GenerationRequest,
-    GenerationResult,
-    OutputFormat,
-)
 from videofoundry.workers.leases import heartbeat
 
 log = logging.getLogger(__name__)

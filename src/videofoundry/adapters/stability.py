@@ -22,9 +22,7 @@ import logging
 from pathlib import Path
 from typing import Any, Unpack
 
-from videofoundry.core.config import Settings
-from videofoundry.core.errors import PermanentError, PromptRejected, ProviderUnavailable
-from videofoundry.workers.ai_worker.adapters._http import (
+from videofoundry.adapters._http import (
     SEGMENT_HEADER,
     HostedAdapter,
     HostedOptions,
@@ -35,12 +33,14 @@ from videofoundry.workers.ai_worker.adapters._http import (
     sniff_image,
     validate_params,
 )
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters.base import (
     GenerationContext,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
 )
+from videofoundry.core.config import Settings
+from videofoundry.core.errors import PermanentError, PromptRejected, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import jsonschema
 
+from videofoundry.adapters.base import Adapter, ModelInfo
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import InvalidInput
-from videofoundry.workers.ai_worker.adapters.base import Adapter, ModelInfo
 
 log = logging.getLogger(__name__)
 GROUP = "videofoundry.adapters"

@@ -27,15 +27,7 @@ from typing import Any, Literal, Unpack
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from videofoundry.core.config import Settings
-from videofoundry.core.errors import (
-    Cancelled,
-    GenerationError,
-    InvalidMedia,
-    PermanentError,
-    PromptRejected,
-)
-from videofoundry.workers.ai_worker.adapters._http import (
+from videofoundry.adapters._http import (
     SEGMENT_HEADER,
     HostedAdapter,
     HostedOptions,
@@ -45,11 +37,19 @@ from videofoundry.workers.ai_worker.adapters._http import (
     parse_model,
     validate_params,
 )
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters.base import (
     GenerationContext,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
+)
+from videofoundry.core.config import Settings
+from videofoundry.core.errors import (
+    Cancelled,
+    GenerationError,
+    InvalidMedia,
+    PermanentError,
+    PromptRejected,
 )
 
 log = logging.getLogger(__name__)

@@ -27,16 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from videofoundry.core.config import Settings
-from videofoundry.core.errors import Cancelled, InvalidMedia, PermanentError, PromptRejected
-from videofoundry.workers.ai_worker.adapters._http import validate_params
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters._http import validate_params
+from videofoundry.adapters.base import (
     Adapter,
     GenerationContext,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
 )
+from videofoundry.core.config import Settings
+from videofoundry.core.errors import Cancelled, InvalidMedia, PermanentError, PromptRejected
 
 log = logging.getLogger(__name__)
 

@@ -48,6 +48,12 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from videofoundry.adapters.base import (
+    Adapter,
+    GenerationContext,
+    GenerationRequest,
+    GenerationResult,
+)
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import (
     Cancelled,
@@ -56,12 +62,6 @@ from videofoundry.core.errors import (
     PermanentError,
     PromptRejected,
     ProviderUnavailable,
-)
-from videofoundry.workers.ai_worker.adapters.base import (
-    Adapter,
-    GenerationContext,
-    GenerationRequest,
-    GenerationResult,
 )
 
 log = logging.getLogger(__name__)

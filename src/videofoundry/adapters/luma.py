@@ -22,13 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from videofoundry.core.errors import (
-    GenerationError,
-    PermanentError,
-    PromptRejected,
-    ProviderUnavailable,
-)
-from videofoundry.workers.ai_worker.adapters._http import (
+from videofoundry.adapters._http import (
     SEGMENT_HEADER,
     HostedAdapter,
     RetryPolicy,
@@ -39,11 +33,17 @@ from videofoundry.workers.ai_worker.adapters._http import (
     pick_duration,
     validate_params,
 )
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters.base import (
     GenerationContext,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
+)
+from videofoundry.core.errors import (
+    GenerationError,
+    PermanentError,
+    PromptRejected,
+    ProviderUnavailable,
 )
 
 log = logging.getLogger(__name__)

@@ -24,16 +24,7 @@ from typing import Any, Literal, Unpack
 
 from pydantic import BaseModel, ConfigDict
 
-from videofoundry.core.config import Settings
-from videofoundry.core.errors import (
-    Cancelled,
-    GenerationError,
-    PermanentError,
-    PromptRejected,
-    ProviderUnavailable,
-    TaskFailed,
-)
-from videofoundry.workers.ai_worker.adapters._http import (
+from videofoundry.adapters._http import (
     SEGMENT_HEADER,
     ExpiredURL,
     HostedAdapter,
@@ -46,11 +37,20 @@ from videofoundry.workers.ai_worker.adapters._http import (
     pick_duration,
     validate_params,
 )
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters.base import (
     GenerationContext,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
+)
+from videofoundry.core.config import Settings
+from videofoundry.core.errors import (
+    Cancelled,
+    GenerationError,
+    PermanentError,
+    PromptRejected,
+    ProviderUnavailable,
+    TaskFailed,
 )
 
 log = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ class RunwayAdapter(HostedAdapter):
         self._stills: HostedAdapter | None = None
         if text_to_image is None and settings.RUNWAY_FIRST_FRAME == "stability":
             # Stability's still-image API is alive (only its video endpoint was shut down).
-            from videofoundry.workers.ai_worker.adapters.stability import StabilityAdapter
+            from videofoundry.adapters.stability import StabilityAdapter
 
             stills = StabilityAdapter(settings)
             self._stills, text_to_image = stills, stills.text_to_image

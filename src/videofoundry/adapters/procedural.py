@@ -25,17 +25,17 @@ import jsonschema
 import numpy as np
 import numpy.typing as npt
 
-from videofoundry.core.errors import Cancelled, PromptRejected
-from videofoundry.media.captions import CaptionOverlay
-from videofoundry.media.encoder import PIX_FMT, CanonicalWriter
-from videofoundry.workers.ai_worker.adapters.base import (
+from videofoundry.adapters.base import (
     Adapter,
     GenerationContext,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
-    OutputFormat,
 )
+from videofoundry.core.errors import Cancelled, PromptRejected
+from videofoundry.media.captions import CaptionOverlay
+from videofoundry.media.encoder import PIX_FMT, CanonicalWriter
+from videofoundry.media.format import OutputFormat
 
 STYLES = ("waves", "orbs", "stripes")
 

@@ -21,15 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from videofoundry.core.config import Settings
-
-
-@dataclass(frozen=True)
-class OutputFormat:
-    """The project's canonical video format."""
-
-    width: int = 1280
-    height: int = 720
-    fps: int = 24
+from videofoundry.media.format import OutputFormat
 
 
 @dataclass(frozen=True)
