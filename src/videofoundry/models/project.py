@@ -23,3 +23,5 @@ class Project(TimestampMixin, Base):
     soundtrack_asset_id: Mapped[str | None] = mapped_column(
         ForeignKey("asset.id", ondelete="SET NULL"), nullable=True
     )
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """Bumped on every edit of the project's own fields (If-Match on updates)."""

@@ -33,3 +33,6 @@ class Segment(TimestampMixin, Base):
     )
     spec_hash: Mapped[str] = mapped_column(String(64))
     """Its clip, once generated, is the asset under `keys.clip(owner, spec_hash)`."""
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """Bumped on every edit; clients send it back in If-Match so two tabs cannot overwrite
+    each other silently."""
