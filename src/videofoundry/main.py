@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from videofoundry import __version__
 from videofoundry.api import assets, auth, files, health, models, projects, render, segments
-from videofoundry.core.config import Settings, get_settings
+from videofoundry.core.config import Settings, get_settings, signing_key
 from videofoundry.core.errors import InvalidInput, VideoFoundryError
 from videofoundry.runtime import Runtime
 from videofoundry.services import task_publisher
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, companions: tuple[Companion, ..
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        signing_key(settings)  # development without SECRET_KEY: generate the data dir's key now
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
         tasks = [asyncio.create_task(relay_forever(runtime))]

@@ -16,7 +16,7 @@ def test_embedded_defaults() -> None:
     s = settings(ENVIRONMENT="development", DATA_DIR=Path("/tmp/vf"))
     assert s.database_url == "sqlite+aiosqlite:////tmp/vf/videofoundry.db"
     assert s.embedded
-    assert s.SECRET_KEY  # a development key is filled in
+    assert s.SECRET_KEY == ""  # the key comes from the data directory (tests/security)
 
 
 @pytest.mark.parametrize("environment", ["production", "test"])
@@ -25,9 +25,10 @@ def test_missing_secret_key_outside_development_is_an_error(environment: str) ->
         settings(ENVIRONMENT=environment, SECRET_KEY="")
 
 
-def test_placeholder_secret_refused_in_production() -> None:
+@pytest.mark.parametrize("environment", ["production", "test", "development"])
+def test_placeholder_secret_refused_everywhere(environment: str) -> None:
     with pytest.raises(ValidationError, match="placeholder"):
-        settings(ENVIRONMENT="production", SECRET_KEY="changethis")
+        settings(ENVIRONMENT=environment, SECRET_KEY="changethis")
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,7 @@ def test_database_url_gets_an_async_driver(url: str, expected: str) -> None:
 
 def test_env_file_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("REDIS_URL=redis://example:6379/0\nSECRET_KEY=abc\n")
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("SECRET_KEY", raising=False)

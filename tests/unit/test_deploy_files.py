@@ -133,10 +133,14 @@ def test_compose_sets_only_real_settings(path: Path) -> None:
 
 def test_dev_compose_is_the_embedded_run() -> None:
     (service,) = ours(DEV_COMPOSE).values()
+    host_env = {"SECRET_KEY": secrets.token_hex(32)}
     assert command(service["command"])[0] == "up"
-    assert settings_of(service, {}).embedded
+    assert settings_of(service, host_env).embedded
     mounts = [volume.split(":")[1] for volume in service["volumes"]]
-    assert str(settings_of(service, {}).DATA_DIR) in mounts, "DATA_DIR is not on a volume"
+    assert str(settings_of(service, host_env).DATA_DIR) in mounts, "DATA_DIR is not on a volume"
+    # It publishes the port on every interface: no start without a key of the host's own.
+    with pytest.raises(LookupError, match="SECRET_KEY"):
+        settings_of(service, {})
 
 
 def test_prod_compose_is_a_valid_production_configuration() -> None:

@@ -6,6 +6,9 @@ queue and status bus, files under `DATA_DIR`), set it for the distributed deploy
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,17 +16,37 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-insecure-secret-change-me"
+MIN_SECRET_BYTES = 32
+SECRET_KEY_FILE = "secret_key"
+# Keys published in this repository's history, its templates and common tutorials: anyone can
+# sign tokens with them, so no environment accepts them.
+KNOWN_DEFAULT_KEYS = frozenset(
+    {
+        "dev-insecure-secret-change-me",
+        "changethis",
+        "changeme",
+        "change-me",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "your_secret_key_here",
+        "your-secret-key",
+        "supersecret",
+    }
+)
+_KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     ENVIRONMENT: Literal["development", "test", "production"] = "development"
-    """`development` tolerates a missing SECRET_KEY; anything else refuses to start without one."""
+    """`development` generates a SECRET_KEY in DATA_DIR when none is set; anything else refuses
+    to start without a real one."""
 
     SECRET_KEY: str = ""
-    """Signs access tokens. Required outside development."""
+    """Signs access tokens and media links. Required outside development, at least 32 bytes;
+    empty in development means a random key kept in DATA_DIR/secret_key (see `signing_key`)."""
 
     DATA_DIR: Path = Path("var")
     """Embedded run: where the SQLite file and local media live."""
@@ -98,22 +121,41 @@ class Settings(BaseSettings):
     METRICS_PORT: int = Field(default=0, ge=0, le=65535)
     """Worker processes: serve Prometheus metrics on this port (0: off; the API uses /metrics)."""
 
+    WEBHOOK_ALLOWED_HOSTS: str = ""
+    """Comma-separated `host` or `host:port` that webhooks may reach even when they resolve to a
+    loopback or private address (a receiver on the same network); nothing else private is."""
+    WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    """Connect-and-answer limit of one delivery attempt."""
+    WEBHOOK_RETRY_BASE_SECONDS: float = Field(default=5.0, gt=0)
+    """Delay before the first retry; multiplied by 4 per attempt up to the maximum below."""
+    WEBHOOK_RETRY_MAX_DELAY_SECONDS: float = Field(default=6 * 3600.0, gt=0)
+    WEBHOOK_RETRY_WINDOW_SECONDS: float = Field(default=28 * 3600.0, gt=0)
+    """Retries stop once this long has passed since the event (the default: over a day)."""
+    WEBHOOK_DELIVERY: bool = True
+    """Whether this API process dispatches and delivers webhooks (any number may; they share)."""
+
     CORS_ORIGINS: list[str] = []
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if not self.SECRET_KEY:
-            if self.ENVIRONMENT != "development":
+        key = self.SECRET_KEY
+        if key.strip().lower() in KNOWN_DEFAULT_KEYS:
+            raise ValueError(
+                "SECRET_KEY is a published placeholder that anyone could sign tokens with; "
+                + _KEY_HINT
+            )
+        if self.ENVIRONMENT != "development":
+            if not key:
                 raise ValueError(
-                    f"SECRET_KEY must be set when ENVIRONMENT={self.ENVIRONMENT} "
-                    "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+                    f"SECRET_KEY must be set when ENVIRONMENT={self.ENVIRONMENT}; " + _KEY_HINT
                 )
-            self.SECRET_KEY = DEV_SECRET
-        elif self.SECRET_KEY in {DEV_SECRET, "changethis", "your_secret_key_here"}:
-            if self.ENVIRONMENT == "production":
-                raise ValueError("SECRET_KEY is a placeholder; set a random value in production")
+            if len(key.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"SECRET_KEY is too short ({len(key.encode())} bytes, at least "
+                    f"{MIN_SECRET_BYTES} needed when ENVIRONMENT={self.ENVIRONMENT}); " + _KEY_HINT
+                )
         return self
 
     @property
@@ -142,3 +184,38 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def signing_key(settings: Settings) -> str:
+    """The key that signs tokens and media links: SECRET_KEY, or (development only, where it
+    may be empty) a random key generated on first start and kept in the data directory."""
+    if settings.SECRET_KEY:
+        return settings.SECRET_KEY
+    return _data_dir_key(settings.DATA_DIR.resolve())
+
+
+@lru_cache
+def _data_dir_key(data_dir: Path) -> str:
+    path = data_dir / SECRET_KEY_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Written whole to a private temporary file, then linked into place: a concurrent
+        # first start either wins the link or reads the winner's complete key.
+        staging = data_dir / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(MIN_SECRET_BYTES) + "\n")
+            with contextlib.suppress(FileExistsError):
+                os.link(staging, path)
+        finally:
+            staging.unlink(missing_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # a copy restored with looser permissions
+    key = path.read_text().strip()
+    if len(key.encode()) < MIN_SECRET_BYTES or key.lower() in KNOWN_DEFAULT_KEYS:
+        raise ValueError(
+            f"{path} does not hold a usable key; delete it to have a new one generated "
+            "(everyone is signed out) or set SECRET_KEY"
+        )
+    return key

@@ -12,7 +12,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 
-from videofoundry.core.config import Settings
+from videofoundry.core.config import Settings, signing_key
 
 _hasher = PasswordHasher()
 _ISSUER = "videofoundry"
@@ -41,7 +41,7 @@ def create_access_token(settings: Settings, user_id: str) -> str:
         "iat": now,
         "exp": now + timedelta(minutes=settings.ACCESS_TOKEN_MINUTES),
     }
-    return jwt.encode(claims, settings.SECRET_KEY, algorithm=_ALGORITHM)
+    return jwt.encode(claims, signing_key(settings), algorithm=_ALGORITHM)
 
 
 def decode_access_token(settings: Settings, token: str) -> str | None:
@@ -49,7 +49,7 @@ def decode_access_token(settings: Settings, token: str) -> str | None:
     try:
         claims = jwt.decode(
             token,
-            settings.SECRET_KEY,
+            signing_key(settings),
             algorithms=[_ALGORITHM],
             audience=_AUDIENCE,
             issuer=_ISSUER,
@@ -84,4 +84,4 @@ def verify_media(settings: Settings, asset_id: str, expires: int, signature: str
 
 def _media_signature(settings: Settings, asset_id: str, expires: int) -> str:
     message = f"media:{asset_id}:{expires}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.new(signing_key(settings).encode(), message, hashlib.sha256).hexdigest()
