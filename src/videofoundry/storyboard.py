@@ -31,7 +31,7 @@ from videofoundry.core.errors import VideoFoundryError
 from videofoundry.models import Asset, RenderJob, User
 from videofoundry.runtime import Runtime
 from videofoundry.schemas.project import ProjectCreate, SegmentCreate, Transition
-from videofoundry.services import orchestrator, projects, task_publisher
+from videofoundry.services import job_events, job_views, orchestrator, projects, task_publisher
 from videofoundry.services.users import create_user
 from videofoundry.workers.runner import run_workers
 
@@ -125,10 +125,10 @@ async def _start(runtime: Runtime, board: Storyboard) -> str:
                 segment,
                 runtime.settings.MAX_SEGMENTS_PER_PROJECT,
             )
-        events = orchestrator.Events()
+        events = job_events.Events()
         job = await orchestrator.start_render(session, runtime, user.id, project.id, events)
         await session.commit()
-    await orchestrator.publish(runtime, events)
+    await job_events.publish(runtime, events)
     await task_publisher.relay(runtime.sessions, runtime.broker)
     return job.id
 
@@ -145,7 +145,7 @@ async def _follow(runtime: Runtime, job_id: str, console: Console) -> str:
         while True:
             async with runtime.sessions() as session:
                 job = await session.get_one(RenderJob, job_id)
-                view = await orchestrator.job_view(session, runtime, job)
+                view = await job_views.job_view(session, runtime, job)
             done = sum(1 for s in view.segments if s.status == "completed")
             reused = sum(1 for s in view.segments if s.reused)
             bar.update(

@@ -17,7 +17,7 @@ from videofoundry.models.render_job import TERMINAL_JOB_STATES
 from videofoundry.runtime import Runtime
 from videofoundry.schemas.common import Page
 from videofoundry.schemas.render import RenderJobPublic, RenderPlan
-from videofoundry.services import orchestrator, task_publisher
+from videofoundry.services import job_events, job_views, orchestrator, render_plan, task_publisher
 from videofoundry.services.projects import get_project
 
 log = logging.getLogger(__name__)
@@ -47,16 +47,16 @@ async def render_project(
     """Render the timeline: unchanged segments are reused, the rest generated, then stitched."""
     if dry_run:
         response.status_code = 200
-        return await orchestrator.plan(session, runtime, user.id, project_id)
-    events = orchestrator.Events()
+        return await render_plan.plan(session, runtime, user.id, project_id)
+    events = job_events.Events()
     job = await orchestrator.start_render(session, runtime, user.id, project_id, events)
     await session.commit()
-    await orchestrator.publish(runtime, events)
+    await job_events.publish(runtime, events)
     try:
         await task_publisher.relay(runtime.sessions, runtime.broker)
     except Exception:  # the outbox keeps the tasks; the background relay retries
         log.exception("publishing render tasks failed; they stay in the outbox")
-    return await orchestrator.job_view(session, runtime, job)
+    return await job_views.job_view(session, runtime, job)
 
 
 @router.get("/projects/{project_id}/render-jobs", response_model=Page[RenderJobPublic])
@@ -76,7 +76,7 @@ async def list_render_jobs(
         .offset(page.offset)
     )
     return Page(
-        items=[await orchestrator.job_view(session, runtime, j) for j in jobs],
+        items=[await job_views.job_view(session, runtime, j) for j in jobs],
         total=int(total or 0),
         limit=page.limit,
         offset=page.offset,
@@ -90,8 +90,8 @@ async def get_render_job(
     """Status of a render job: overall and per segment, and the video once completed."""
     # Ownership and freshness always come from the database; the cached snapshot only saves
     # rebuilding the view while it is current. A flushed cache just means a rebuild.
-    job = await orchestrator.get_job(session, user.id, job_id)
-    return await orchestrator.cached_view(session, runtime, job)
+    job = await job_views.get_job(session, user.id, job_id)
+    return await job_views.cached_view(session, runtime, job)
 
 
 @router.post("/render-jobs/{job_id}/cancel", response_model=RenderJobPublic)
@@ -99,17 +99,17 @@ async def cancel_render_job(
     job_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> RenderJobPublic:
     """Stop a render; finished clips are kept for the next render."""
-    events = orchestrator.Events()
+    events = job_events.Events()
     job, provider_tasks = await orchestrator.cancel(session, user.id, job_id, events)
     await session.commit()
-    await orchestrator.publish(runtime, events)
+    await job_events.publish(runtime, events)
     for row in provider_tasks:
         try:
             adapter, _ = runtime.registry.resolve(row.spec["model"])
             await adapter.cancel(row.provider_task_id or "")
         except Exception:  # best effort: the job is cancelled on our side either way
             log.warning("could not cancel provider task of segment render %s", row.id)
-    return await orchestrator.job_view(session, runtime, job)
+    return await job_views.job_view(session, runtime, job)
 
 
 @router.websocket("/render-jobs/{job_id}/progress")
@@ -132,7 +132,7 @@ async def render_progress(websocket: WebSocket, job_id: str) -> None:
         job = None
         if user is not None:
             try:
-                job = await orchestrator.get_job(session, user.id, job_id)
+                job = await job_views.get_job(session, user.id, job_id)
             except NotFound:
                 job = None
     if job is None:
@@ -156,7 +156,7 @@ async def render_progress(websocket: WebSocket, job_id: str) -> None:
             if last is None:
                 async with runtime.sessions() as session:
                     job = await session.get_one(RenderJob, job_id)
-                    view = await orchestrator.job_view(session, runtime, job)
+                    view = await job_views.job_view(session, runtime, job)
                 snapshot = {
                     "type": "snapshot",
                     "seq": view.seq,
@@ -247,5 +247,5 @@ async def _with_video(runtime: Runtime, job_id: str, event: dict[str, Any]) -> d
         return event
     async with runtime.sessions() as session:
         job = await session.get_one(RenderJob, job_id)
-        view = await orchestrator.job_view(session, runtime, job)
+        view = await job_views.job_view(session, runtime, job)
     return {**event, "video_url": view.video_url, "duration": view.duration}

@@ -1,0 +1,147 @@
+"""Planning a render: which segments to generate or reuse, at what cost, and the budget check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from videofoundry.adapters.registry import Registry
+from videofoundry.core.errors import BudgetExceeded, InvalidInput
+from videofoundry.models import Asset, Project, Segment, User
+from videofoundry.schemas.render import PlannedSegment, RenderPlan
+from videofoundry.services import assets
+from videofoundry.services import spec_hash as hashing
+from videofoundry.services.projects import clip_spec_of, get_project, segments_of
+from videofoundry.storage import keys
+
+
+class HasRegistry(Protocol):
+    """What planning needs: the model registry (a `Runtime` has it)."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+
+def composition_settings(project: Project, segments: list[Segment]) -> dict[str, Any]:
+    return {
+        "width": project.width,
+        "height": project.height,
+        "fps": project.fps,
+        "default_transition": project.default_transition,
+        "transitions": [s.transition for s in segments],
+        "captions": [(s.caption, s.burn_caption) for s in segments],
+        "soundtrack": project.soundtrack_asset_id,
+    }
+
+
+@dataclass
+class PlannedWork:
+    """One segment of a planned render: its clip spec, and the clip when it already exists."""
+
+    segment: Segment
+    spec: dict[str, Any]
+    spec_hash: str
+    clip: Asset | None
+    cost: Decimal
+
+
+@dataclass
+class Planned:
+    project: Project
+    segments: list[PlannedWork]
+    composition_hash: str
+    final: Asset | None
+
+
+async def plan_project(
+    session: AsyncSession, runtime: HasRegistry, owner_id: str, project_id: str
+) -> Planned:
+    project = await get_project(session, owner_id, project_id)
+    segments = await segments_of(session, project.id)
+    if not segments:
+        raise InvalidInput(f"project {project.id} has no segments to render", "segments")
+    specs: list[tuple[Segment, dict[str, Any], str, Decimal]] = []
+    for segment in segments:
+        adapter, model = runtime.registry.resolve(segment.model)
+        reason = adapter.availability()
+        if reason:
+            raise InvalidInput(
+                f"segment {segment.position + 1} uses {segment.model}, which is unavailable: "
+                f"{reason}",
+                "model",
+            )
+        spec = await clip_spec_of(session, project, segment)
+        digest = hashing.spec_hash(spec)
+        segment.spec_hash = digest
+        cost = Decimal(str(adapter.estimate_cost(model, segment.duration, segment.params)))
+        specs.append((segment, spec, digest, cost))
+    # One query for every clip already made, not one per segment.
+    made = await assets.by_keys(session, [keys.clip(owner_id, digest) for _, _, digest, _ in specs])
+    planned: list[PlannedWork] = []
+    for segment, spec, digest, cost in specs:
+        clip = made.get(keys.clip(owner_id, digest))
+        planned.append(PlannedWork(segment, spec, digest, clip, Decimal(0) if clip else cost))
+    comp_hash = hashing.composition_hash(
+        [p.spec_hash for p in planned], composition_settings(project, segments)
+    )
+    final = await assets.by_key(session, keys.final(owner_id, comp_hash))
+    return Planned(project, planned, comp_hash, final)
+
+
+async def plan(
+    session: AsyncSession, runtime: HasRegistry, owner_id: str, project_id: str
+) -> RenderPlan:
+    """What a render would do and cost, without doing it."""
+    planned = await plan_project(session, runtime, owner_id, project_id)
+    generate_once: set[str] = set()
+    items = []
+    for p in planned.segments:
+        reuse = p.clip is not None or p.spec_hash in generate_once
+        generate_once.add(p.spec_hash)
+        items.append(
+            PlannedSegment(
+                segment_id=p.segment.id,
+                position=p.segment.position,
+                model=p.segment.model,
+                action="reuse" if reuse else "generate",
+                estimated_cost=0.0 if reuse else float(p.cost),
+            )
+        )
+    return RenderPlan(
+        segments=items,
+        total_estimated_cost=round(sum(i.estimated_cost for i in items), 4),
+        compose=planned.final is None,
+    )
+
+
+async def reserve_budget(session: AsyncSession, owner_id: str, estimate: Decimal) -> None:
+    if estimate <= 0:
+        return
+    # One conditional UPDATE: two racing renders cannot both pass the check.
+    result = await session.execute(
+        update(User)
+        .where(
+            User.id == owner_id,
+            (User.budget_usd.is_(None)) | (User.spent_usd + estimate <= User.budget_usd),
+        )
+        .values(spent_usd=User.spent_usd + estimate)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        user = await session.get_one(User, owner_id)
+        left = (user.budget_usd or Decimal(0)) - user.spent_usd
+        raise BudgetExceeded(
+            f"this render is estimated at ${estimate:.2f} but only ${left:.2f} of your "
+            f"${user.budget_usd:.2f} budget is left; raise the budget or render fewer segments"
+        )
+
+
+async def refund_unspent(session: AsyncSession, owner_id: str, unspent: Decimal) -> None:
+    """Return reserved budget that was never spent."""
+    if unspent > 0:
+        await session.execute(
+            update(User).where(User.id == owner_id).values(spent_usd=User.spent_usd - unspent)
+        )
