@@ -16,9 +16,8 @@ from videofoundry.schemas.project import (
     SegmentOrder,
     SegmentPublic,
 )
-from videofoundry.services import assets
+from videofoundry.services import assets, segment_state
 from videofoundry.services import projects as service
-from videofoundry.storage import keys
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 
@@ -39,15 +38,23 @@ async def project_public(session: AsyncSession, project: Project) -> ProjectPubl
 async def segment_public(
     session: AsyncSession, runtime: Runtime, segment: Segment
 ) -> SegmentPublic:
-    """The segment with URLs of the clip and poster of its current spec, if generated."""
+    """The segment with its state and the URLs of its current spec's clip and poster."""
     project = await session.get_one(Project, segment.project_id)
-    clip = await assets.by_key(session, keys.clip(project.owner_id, segment.spec_hash))
-    poster = await assets.by_key(session, keys.clip_poster(project.owner_id, segment.spec_hash))
+    state = await segment_state.states_of(session, runtime.registry, project.owner_id, [segment])
+    return await _segment_public(runtime, segment, state.segments[segment.id])
+
+
+async def _segment_public(
+    runtime: Runtime, segment: Segment, state: segment_state.SegmentState
+) -> SegmentPublic:
     return SegmentPublic.model_validate(
         {
             **_columns(segment),
-            "clip_url": await _url(runtime, clip),
-            "poster_url": await _url(runtime, poster),
+            "state": state.state,
+            "state_progress": state.progress,
+            "state_error": state.error,
+            "clip_url": await _url(runtime, state.clip),
+            "poster_url": await _url(runtime, state.poster),
         }
     )
 
@@ -60,11 +67,15 @@ async def project_detail(
     session: AsyncSession, runtime: Runtime, project: Project
 ) -> ProjectDetail:
     public = await project_public(session, project)
-    segments = [
-        await segment_public(session, runtime, s)
-        for s in await service.segments_of(session, project.id)
-    ]
-    return ProjectDetail(**public.model_dump(), segments=segments)
+    rows = await service.segments_of(session, project.id)
+    state = await segment_state.states_of(session, runtime.registry, project.owner_id, rows)
+    segments = [await _segment_public(runtime, s, state.segments[s.id]) for s in rows]
+    return ProjectDetail(
+        **public.model_dump(),
+        segments=segments,
+        needs_render_count=state.needs_render_count,
+        render_estimate=state.render_estimate,
+    )
 
 
 def _columns(row: object) -> dict[str, object]:

@@ -1,13 +1,48 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import update
 
 from videofoundry.api.deps import CurrentUser, RuntimeDep, SessionDep
 from videofoundry.api.projects import segment_public
-from videofoundry.schemas.project import SegmentCreate, SegmentPublic, SegmentUpdate
+from videofoundry.core.errors import InvalidInput
+from videofoundry.models import Segment
+from videofoundry.schemas.project import (
+    SegmentConflict,
+    SegmentCreate,
+    SegmentPublic,
+    SegmentUpdate,
+)
 from videofoundry.services import projects as service
 
 router = APIRouter(prefix="/api", tags=["segments"])
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description='The `version` the edit is based on, as `"3"` (an ETag); '
+        "a stale one answers 412 with the current segment"
+    ),
+]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match header names; None when absent or `*` (any version)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise InvalidInput(
+            f'If-Match: expected a segment version such as "3", got {if_match!r}', "If-Match"
+        )
+    return int(tag)
 
 
 @router.post("/projects/{project_id}/segments", status_code=201, response_model=SegmentPublic)
@@ -33,25 +68,61 @@ async def add_segment(
 
 @router.get("/segments/{segment_id}", response_model=SegmentPublic)
 async def get_segment(
-    segment_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    segment_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
 ) -> SegmentPublic:
-    """One segment."""
+    """One segment; its ETag is its version."""
     segment = await service.get_segment(session, user.id, segment_id)
+    response.headers["ETag"] = etag(segment.version)
     return await segment_public(session, runtime, segment)
 
 
-@router.put("/segments/{segment_id}", response_model=SegmentPublic)
+@router.put(
+    "/segments/{segment_id}",
+    response_model=SegmentPublic,
+    responses={412: {"model": SegmentConflict, "description": "Changed since If-Match"}},
+)
 async def update_segment(
     segment_id: str,
     body: SegmentUpdate,
     user: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
-) -> SegmentPublic:
-    """Edit a segment; only the fields sent change."""
-    segment = await service.update_segment(session, runtime.registry, user.id, segment_id, body)
+    response: Response,
+    if_match: IfMatch = None,
+) -> SegmentPublic | JSONResponse:
+    """Edit a segment; only the fields sent change. Each edit bumps its `version`."""
+    expected = expected_version(if_match)
+    owner_id = user.id  # read now: the rollback below expires every loaded object
+    await service.get_segment(session, owner_id, segment_id)  # 404 for someone else's
+    # One conditional UPDATE takes the row lock: of two edits based on the same version, the
+    # second finds the version moved on and gets 412 instead of overwriting the first.
+    bump = update(Segment).where(Segment.id == segment_id).values(version=Segment.version + 1)
+    if expected is not None:
+        bump = bump.where(Segment.version == expected)
+    if (await session.execute(bump)).rowcount == 0:  # type: ignore[attr-defined]
+        await session.rollback()
+        current = await segment_public(
+            session, runtime, await service.get_segment(session, owner_id, segment_id)
+        )
+        conflict = SegmentConflict(
+            detail=f"segment {segment_id} was changed elsewhere since version {expected}; "
+            f"it is now at version {current.version}",
+            current=current,
+        )
+        return JSONResponse(
+            conflict.model_dump(mode="json"),
+            status_code=412,
+            headers={"ETag": etag(current.version)},
+        )
+    segment = await service.update_segment(session, runtime.registry, owner_id, segment_id, body)
     await session.commit()
-    return await segment_public(session, runtime, segment)
+    public = await segment_public(session, runtime, segment)
+    response.headers["ETag"] = etag(public.version)
+    return public
 
 
 @router.post("/segments/{segment_id}/duplicate", status_code=201, response_model=SegmentPublic)

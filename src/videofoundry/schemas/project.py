@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from videofoundry.schemas.common import Public, Strict
 
@@ -75,6 +75,9 @@ class SegmentOrder(Strict):
     segment_ids: list[str]
 
 
+SegmentState = Literal["ready", "needs_render", "generating", "failed"]
+
+
 class SegmentPublic(Public):
     id: str
     project_id: str
@@ -90,6 +93,13 @@ class SegmentPublic(Public):
     transition: dict[str, Any] | None
     init_image_asset_id: str | None
     spec_hash: str
+    version: int = 1
+    """Send it back as `If-Match: "<version>"` on an update; a stale one answers 412."""
+    state: SegmentState = "needs_render"
+    """Where the segment stands, from the database: `ready` (a clip of its current spec
+    exists), `needs_render`, `generating` (see `state_progress`) or `failed` (`state_error`)."""
+    state_progress: float | None = None
+    state_error: str | None = None
     poster_url: str | None = None
     clip_url: str | None = None
     created_at: datetime
@@ -98,6 +108,7 @@ class SegmentPublic(Public):
 
 class ProjectPublic(Public):
     id: str
+    version: int = 1
     name: str
     width: int
     height: int
@@ -113,3 +124,21 @@ class ProjectPublic(Public):
 
 class ProjectDetail(ProjectPublic):
     segments: list[SegmentPublic]
+    needs_render_count: int = 0
+    """Segments with no clip of their current spec and none generating."""
+    render_estimate: float = 0.0
+    """USD a render would cost now (each distinct spec that needs a render, once)."""
+
+
+class SegmentConflict(BaseModel):
+    """412: the segment changed since the version the client sent."""
+
+    detail: str
+    current: SegmentPublic
+
+
+class ProjectConflict(BaseModel):
+    """412: the project changed since the version the client sent."""
+
+    detail: str
+    current: ProjectDetail

@@ -1,0 +1,99 @@
+"""Where each segment stands, derived from the database rather than from the last job a client
+saw: `ready` when a clip of its current spec exists, `generating` while an active job works on
+that spec, `failed` when the latest attempt at that spec failed, `needs_render` otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from videofoundry.adapters.registry import Registry
+from videofoundry.core.errors import VideoFoundryError
+from videofoundry.models import Asset, RenderJob, Segment, SegmentRender
+from videofoundry.models.render_job import ACTIVE_JOB_STATES
+from videofoundry.services import assets
+from videofoundry.storage import keys
+
+_WORKING = ("pending", "running")
+
+
+@dataclass(frozen=True)
+class SegmentState:
+    state: str
+    progress: float | None = None
+    error: str | None = None
+    clip: Asset | None = None
+    poster: Asset | None = None
+
+
+@dataclass(frozen=True)
+class ProjectState:
+    segments: dict[str, SegmentState]
+    needs_render_count: int
+    render_estimate: float
+
+
+async def states_of(
+    session: AsyncSession, registry: Registry, owner_id: str, segments: list[Segment]
+) -> ProjectState:
+    """The state of every segment (of one owner), and what rendering them now would cost."""
+    clip_keys = [keys.clip(owner_id, s.spec_hash) for s in segments]
+    poster_keys = [keys.clip_poster(owner_id, s.spec_hash) for s in segments]
+    found = await assets.by_keys(session, clip_keys + poster_keys)
+    unready = [s for s in segments if keys.clip(owner_id, s.spec_hash) not in found]
+    latest = await _latest_attempts(session, unready)
+
+    states: dict[str, SegmentState] = {}
+    estimate = Decimal(0)
+    priced: set[str] = set()
+    needs = 0
+    for segment in segments:
+        poster = found.get(keys.clip_poster(owner_id, segment.spec_hash))
+        clip = found.get(keys.clip(owner_id, segment.spec_hash))
+        if clip is not None:
+            states[segment.id] = SegmentState("ready", 1.0, None, clip, poster)
+            continue
+        row, job_status = latest.get(segment.id, (None, None))
+        if row is not None and row.status in _WORKING and job_status in ACTIVE_JOB_STATES:
+            states[segment.id] = SegmentState("generating", row.progress)
+            continue
+        if row is not None and row.status == "failed":
+            states[segment.id] = SegmentState("failed", None, row.error or "failed")
+        else:
+            states[segment.id] = SegmentState("needs_render")
+        needs += 1
+        if segment.spec_hash not in priced:
+            priced.add(segment.spec_hash)
+            estimate += _cost(registry, segment)
+    return ProjectState(states, needs, round(float(estimate), 4))
+
+
+async def _latest_attempts(
+    session: AsyncSession, segments: list[Segment]
+) -> dict[str, tuple[SegmentRender, str]]:
+    """Per segment, its newest render row for its current spec, with that job's status."""
+    if not segments:
+        return {}
+    current = {s.id: s.spec_hash for s in segments}
+    rows = await session.execute(
+        select(SegmentRender, RenderJob.status)
+        .join(RenderJob, RenderJob.id == SegmentRender.job_id)
+        .where(SegmentRender.segment_id.in_(list(current)))
+        .order_by(RenderJob.created_at, SegmentRender.id)
+    )
+    latest: dict[str, tuple[SegmentRender, str]] = {}
+    for row, job_status in rows:
+        if current.get(row.segment_id) == row.spec_hash:
+            latest[row.segment_id] = (row, job_status)  # later jobs overwrite earlier ones
+    return latest
+
+
+def _cost(registry: Registry, segment: Segment) -> Decimal:
+    try:
+        adapter, model = registry.resolve(segment.model)
+    except VideoFoundryError:  # an unknown model costs nothing until it can be rendered
+        return Decimal(0)
+    return Decimal(str(adapter.estimate_cost(model, segment.duration, segment.params)))

@@ -1,0 +1,188 @@
+"""What the UI relies on to never mislead (issue 13): each segment's state from the database,
+the render estimate, If-Match/412 on segment edits, job snapshots of what a render used, and
+duration-weighted, monotonic job progress. Real app, real workers, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.app import api_client, make_settings, postgres_database, register
+from videofoundry.runtime import Runtime
+from videofoundry.workers.runner import run_workers
+
+pytestmark = pytest.mark.timeout(180)
+SMALL = {"width": 160, "height": 96, "fps": 8}
+ADAPTERS = "tests.support.gated:GatedProcedural,tests.support.priced:PricedProcedural"
+
+
+async def _workers(runtime: Runtime) -> None:
+    await run_workers(runtime, ("ai", "composition"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[httpx.AsyncClient]:
+    data_dir: Path = tmp_path_factory.mktemp(f"state-{request.param}")
+    extra = {"EXTRA_ADAPTERS": ADAPTERS}
+    if request.param == "sqlite":
+        async with api_client(make_settings(data_dir, **extra), companions=(_workers,)) as c:
+            yield c
+    else:
+        async with (
+            postgres_database() as url,
+            api_client(
+                make_settings(data_dir, DATABASE_URL=url, **extra), companions=(_workers,)
+            ) as c,
+        ):
+            yield c
+
+
+async def _project(
+    client: httpx.AsyncClient, auth: dict[str, str], segments: list[dict[str, Any]]
+) -> tuple[str, list[str]]:
+    r = await client.post("/api/projects", json={"name": "p", **SMALL}, headers=auth)
+    project_id: str = r.json()["id"]
+    ids = []
+    for body in segments:
+        r = await client.post(f"/api/projects/{project_id}/segments", json=body, headers=auth)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    return project_id, ids
+
+
+async def _detail(client: httpx.AsyncClient, pid: str, auth: dict[str, str]) -> dict[str, Any]:
+    r = await client.get(f"/api/projects/{pid}", headers=auth)
+    assert r.status_code == 200, r.text
+    detail: dict[str, Any] = r.json()
+    return detail
+
+
+async def _finished(client: httpx.AsyncClient, job_id: str, auth: dict[str, str]) -> dict[str, Any]:
+    for _ in range(600):
+        job: dict[str, Any] = (await client.get(f"/api/render-jobs/{job_id}", headers=auth)).json()
+        if job["status"] in ("completed", "failed", "cancelled"):
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+async def _render(client: httpx.AsyncClient, pid: str, auth: dict[str, str]) -> dict[str, Any]:
+    r = await client.post(f"/api/projects/{pid}/render", headers=auth)
+    assert r.status_code == 202, r.text
+    return await _finished(client, r.json()["id"], auth)
+
+
+def _states(detail: dict[str, Any]) -> list[str]:
+    return [s["state"] for s in detail["segments"]]
+
+
+async def test_states_follow_edits_renders_and_failures(client: httpx.AsyncClient) -> None:
+    auth = await register(client)
+    pid, (first, second) = await _project(
+        client,
+        auth,
+        [
+            {"prompt": "dawn", "duration": 1, "seed": 1, "model": "priced"},
+            {"prompt": "dusk", "duration": 2, "seed": 2, "model": "priced"},
+        ],
+    )
+    detail = await _detail(client, pid, auth)
+    assert _states(detail) == ["needs_render", "needs_render"]
+    assert detail["needs_render_count"] == 2
+    assert detail["render_estimate"] == pytest.approx(0.3)  # $0.10 per second, 3 seconds
+
+    assert (await _render(client, pid, auth))["status"] == "completed"
+    detail = await _detail(client, pid, auth)
+    assert _states(detail) == ["ready", "ready"]
+    assert detail["needs_render_count"] == 0 and detail["render_estimate"] == 0
+    assert all(s["clip_url"] for s in detail["segments"])
+
+    r = await client.put(f"/api/segments/{first}", json={"prompt": "noon"}, headers=auth)
+    assert r.status_code == 200 and r.json()["state"] == "needs_render"
+    assert r.json()["clip_url"] is None
+    detail = await _detail(client, pid, auth)
+    assert _states(detail) == ["needs_render", "ready"]
+    assert detail["needs_render_count"] == 1
+    assert detail["render_estimate"] == pytest.approx(0.1)
+
+    # Back to the rendered prompt: its clip exists, so it is ready again without a render.
+    await client.put(f"/api/segments/{first}", json={"prompt": "dawn"}, headers=auth)
+    assert _states(await _detail(client, pid, auth)) == ["ready", "ready"]
+
+    await client.put(
+        f"/api/segments/{second}",
+        json={"prompt": "[reject] dusk", "model": "procedural"},
+        headers=auth,
+    )
+    assert (await _render(client, pid, auth))["status"] == "failed"
+    detail = await _detail(client, pid, auth)
+    assert _states(detail) == ["ready", "failed"]
+    assert "rejected" in detail["segments"][1]["state_error"]
+    assert detail["needs_render_count"] == 1
+
+
+async def test_stale_if_match_answers_412_with_the_current_segment(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await register(client)
+    _, (sid,) = await _project(client, auth, [{"prompt": "a", "duration": 1}])
+    r = await client.get(f"/api/segments/{sid}", headers=auth)
+    version = r.json()["version"]
+    assert r.headers["etag"] == f'"{version}"'
+
+    # Tab A saves on top of the version it read.
+    r = await client.put(
+        f"/api/segments/{sid}",
+        json={"prompt": "from A"},
+        headers={**auth, "If-Match": f'"{version}"'},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == version + 1 and r.headers["etag"] == f'"{version + 1}"'
+
+    # Tab B still holds the old version: refused, and told what is there now.
+    r = await client.put(
+        f"/api/segments/{sid}",
+        json={"prompt": "from B"},
+        headers={**auth, "If-Match": f'"{version}"'},
+    )
+    assert r.status_code == 412, r.text
+    body = r.json()
+    assert body["current"]["prompt"] == "from A" and body["current"]["version"] == version + 1
+    assert "version" in body["detail"]
+    assert (await client.get(f"/api/segments/{sid}", headers=auth)).json()["prompt"] == "from A"
+
+    # Weak tags and no header at all are accepted; a malformed one names the header.
+    r = await client.put(
+        f"/api/segments/{sid}",
+        json={"prompt": "B again"},
+        headers={**auth, "If-Match": f'W/"{version + 1}"'},
+    )
+    assert r.status_code == 200 and r.json()["version"] == version + 2
+    r = await client.put(f"/api/segments/{sid}", json={"prompt": "script"}, headers=auth)
+    assert r.status_code == 200 and r.json()["version"] == version + 3
+    r = await client.put(
+        f"/api/segments/{sid}", json={"prompt": "x"}, headers={**auth, "If-Match": "yesterday"}
+    )
+    assert r.status_code == 422 and "If-Match" in r.text
+
+
+async def test_concurrent_edits_on_one_version_let_exactly_one_through(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await register(client)
+    _, (sid,) = await _project(client, auth, [{"prompt": "a", "duration": 1}])
+    headers = {**auth, "If-Match": '"1"'}
+    answers = await asyncio.gather(
+        *(
+            client.put(f"/api/segments/{sid}", json={"prompt": f"tab {i}"}, headers=headers)
+            for i in range(4)
+        )
+    )
+    assert sorted(r.status_code for r in answers) == [200, 412, 412, 412]
