@@ -24,6 +24,9 @@ from videofoundry.models import Asset, JobEvent, RenderJob, SegmentRender
 from videofoundry.queue.base import Message
 from videofoundry.runtime import Runtime
 from videofoundry.storage import keys
+from videofoundry.workers.ai_worker import claim as segment_claim
+from videofoundry.workers.ai_worker import generate as segment_generate
+from videofoundry.workers.ai_worker import segment_row
 from videofoundry.workers.ai_worker import worker as ai_worker
 
 pytestmark = pytest.mark.timeout(120)
@@ -161,19 +164,19 @@ async def test_a_clip_in_generation_for_another_render_is_awaited_not_paid_twice
         client, auth, {"prompt": "racing", "duration": 1, "seed": 10}
     )
     first_job, second_job = first.job_id, second.job_id
-    claim = await ai_worker._claim(runtime, first.id, first_job)  # a worker is generating it
+    claim = await segment_claim.claim(runtime, first.id, first_job)  # a worker is generating it
     assert claim is not None
 
     waiting = asyncio.create_task(ai_worker.handle(runtime, task(second)))
     for _ in range(100):
         (second,) = await rows_of(runtime, second_job)
-        if second.message == ai_worker.WAITING_NOTE:
+        if second.message == segment_claim.WAITING_NOTE:
             break
         await asyncio.sleep(0.05)
-    assert (second.status, second.message) == ("pending", ai_worker.WAITING_NOTE)
+    assert (second.status, second.message) == ("pending", segment_claim.WAITING_NOTE)
     assert not waiting.done() and generations(tmp_path) == 0
 
-    await ai_worker._generate(runtime, claim)  # the first render's worker finishes
+    await segment_generate.generate(runtime, claim)  # the first render's worker finishes
     await asyncio.wait_for(waiting, 10)
 
     assert generations(tmp_path) == 1
@@ -191,7 +194,7 @@ async def test_a_dead_generation_elsewhere_is_not_awaited(
     first, second = await same_segment_twice(
         client, auth, {"prompt": "abandoned", "duration": 1, "seed": 11}
     )
-    assert await ai_worker._claim(runtime, first.id, first.job_id) is not None
+    assert await segment_claim.claim(runtime, first.id, first.job_id) is not None
     async with runtime.sessions() as session, session.begin():
         # That worker died: its lease ran out (the reconciler has not swept it yet).
         await session.execute(
@@ -214,7 +217,7 @@ async def test_a_lease_lost_before_the_commit_keeps_the_clip_and_changes_no_row(
     auth = await register(client)
     job_id = await render(client, auth, [{"prompt": "late", "duration": 1, "seed": 9}])
     (row,) = await rows_of(runtime, job_id)
-    claim = await ai_worker._claim(runtime, row.id, job_id)
+    claim = await segment_claim.claim(runtime, row.id, job_id)
     assert claim is not None
     _, seqs_after_claim = await job_of(runtime, job_id)
     async with runtime.sessions() as session, session.begin():
@@ -225,8 +228,8 @@ async def test_a_lease_lost_before_the_commit_keeps_the_clip_and_changes_no_row(
             .values(lease_token="someone-else")
         )
 
-    with pytest.raises(ai_worker._LeaseLost):
-        await ai_worker._generate(runtime, claim)
+    with pytest.raises(segment_row.LeaseLost):
+        await segment_generate.generate(runtime, claim)
 
     assert generations(tmp_path) == 1
     (row,) = await rows_of(runtime, job_id)

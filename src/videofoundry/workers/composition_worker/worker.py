@@ -8,6 +8,7 @@ The final video is content-addressed, so a retry after a crash reuses an already
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import shutil
 import tempfile
@@ -17,13 +18,13 @@ from sqlalchemy import or_, update
 
 from videofoundry import media
 from videofoundry.core import metrics
-from videofoundry.core.errors import GenerationError
 from videofoundry.database.base import utcnow
 from videofoundry.models import Asset, RenderJob
 from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
 from videofoundry.runtime import Runtime
 from videofoundry.services import assets, orchestrator
 from videofoundry.storage import keys
+from videofoundry.workers import failure
 from videofoundry.workers.leases import heartbeat
 
 log = logging.getLogger(__name__)
@@ -38,18 +39,18 @@ async def handle(runtime: Runtime, message: Message) -> None:
     lease = await _claim(runtime, job_id)
     if lease is None:
         return
-    try:
-        with metrics.COMPOSITION_SECONDS.time():
-            await _compose(runtime, job_id, lease)
-    except GenerationError as exc:
-        await _fail(runtime, job_id, lease, exc.message)
-        raise DeadLetter(exc.message) from exc
-    except Exception as exc:
-        if message.delivery_count >= runtime.broker.delivery_limit:
-            await _fail(runtime, job_id, lease, f"internal error: {type(exc).__name__}: {exc}")
-        else:
-            await _release(runtime, job_id, lease)
-        raise
+    await failure.settle(
+        runtime,
+        message,
+        _timed_compose(runtime, job_id, lease),
+        fail=functools.partial(_fail, runtime, job_id, lease),
+        release=functools.partial(_release, runtime, job_id, lease),
+    )
+
+
+async def _timed_compose(runtime: Runtime, job_id: str, lease: str) -> None:
+    with metrics.COMPOSITION_SECONDS.time():
+        await _compose(runtime, job_id, lease)
 
 
 async def _claim(runtime: Runtime, job_id: str) -> str | None:
