@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import itertools
 import math
 import os
 import tempfile
@@ -55,7 +54,8 @@ from videofoundry.media.encoder import (
     samples_at,
 )
 from videofoundry.media.format import OutputFormat
-from videofoundry.media.probe import MediaInfo, VideoIndex, probe, scan
+from videofoundry.media.probe import MediaInfo, VideoIndex, canonical_fingerprint, probe, scan
+from videofoundry.media.x264_settings import EncoderSettings, reproduce
 
 TransitionKind = Literal["crossfade", "fade_black", "wipe_left", "wipe_right"]
 TRANSITION_KINDS: tuple[str, ...] = get_args(TransitionKind)
@@ -131,6 +131,9 @@ class ComposeOptions:
     """Timed captions that replace the per-clip ones (e.g. from a WebVTT file)."""
     threads: int = 0
     """Encoder threads for re-encoded pieces (0: automatic)."""
+    encoder: EncoderSettings | None = None
+    """How to encode pieces of clips that are not canonical; recovered from the first clip's
+    x264 SEI when not given (see `x264_settings`)."""
 
 
 @dataclass(frozen=True)
@@ -173,8 +176,8 @@ def _label(spec: ClipSpec, index: int) -> str:
 def plan_timeline(clips: Sequence[ClipSpec]) -> Timeline:
     """Probe the clips and lay them out; the final duration is `Timeline.duration`.
 
-    Raises InvalidMedia naming the clip when one is unusable or not in the same canonical
-    format as the first (same size, fps and H.264 configuration).
+    Raises InvalidMedia naming the clip when one is unusable or not in the same format as the
+    first (same size, fps and H.264 parameter sets, whichever encoder made them).
     """
     if not clips:
         raise InvalidMedia("nothing to compose: no clips")
@@ -194,8 +197,8 @@ def plan_timeline(clips: Sequence[ClipSpec]) -> Timeline:
                 f"{who}: {info.width}x{info.height} at {info.fps:g} fps does not match "
                 f"{first.width}x{first.height} at {fps} fps; normalise it first"
             )
-        if not info.constant_frame_rate or not scans[i][1].in_order:
-            raise InvalidMedia(f"{who}: variable frame rate or B-frames; normalise it first")
+        if not info.constant_frame_rate:
+            raise InvalidMedia(f"{who}: variable frame rate; normalise it first")
         if info.video_fingerprint != first.video_fingerprint:
             raise InvalidMedia(
                 f"{who}: encoded with different H.264 settings than {_label(clips[0], 0)}, "
@@ -310,7 +313,8 @@ def _plan_ops(clips: Sequence[ClipSpec], timeline: Timeline) -> list[_Op]:
         burn = bool(spec.burn_caption and spec.caption and spec.caption.strip())
         copy_start = copy_end = None
         if not burn:
-            keys = timeline.indexes[i].keyframes
+            # Cut points: keyframes that start a closed GOP (all of them without B-frames).
+            keys = timeline.indexes[i].cuts
             starts = [k for k in keys if k >= head]
             ends = [k for k in keys if k <= n - tail] if tail else [n]
             if starts and ends and starts[0] < ends[-1]:
@@ -734,6 +738,24 @@ class _Composer:
         self._last_report = -1.0
         self.rendered_frames = render_frames
         self.copied_frames = copy_frames
+        self.settings = self._piece_settings() if render_frames else None
+
+    def _piece_settings(self) -> EncoderSettings | None:
+        """None (the canonical encoder) for canonical clips; otherwise the clips' own x264
+        configuration, checked to reproduce their parameter sets."""
+        fingerprint = self.timeline.infos[0].video_fingerprint
+        if fingerprint == canonical_fingerprint(self.fmt):
+            return None
+        if self.options.encoder is not None:
+            return self.options.encoder
+        first = self.timeline.entries[0].label
+        try:
+            return reproduce(self.clips[0].path, self.fmt, fingerprint, source=first)
+        except ValueError as exc:
+            raise InvalidMedia(
+                f"{first}: transitions need pieces encoded like the clips, and its H.264 "
+                f"settings cannot be reproduced ({exc}); normalise the clips first"
+            ) from exc
 
     def _progress(self, units: int) -> None:
         """Count work done; called from both threads, reported in order under the lock.
@@ -833,6 +855,7 @@ class _Composer:
             threads=self.options.threads,
             faststart=False,
             analysis="fast",
+            settings=self.settings,
         ) as writer:
             for op in renders:
                 first = writer.frames
@@ -851,12 +874,19 @@ class _Composer:
 
     def _mux(self, tmp: Path, pieces: Path, audio_path: Path) -> None:
         out = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
+        pieces_index = self._pieces_index(pieces)
+        # Decode timestamps run this many frames behind presentation all along the output, so
+        # that clips with B-frames keep a valid order wherever they are spliced (0 without).
+        delay = max(
+            [index.delay for index in self.timeline.indexes]
+            + ([pieces_index.delay] if pieces_index else [])
+        )
         try:
             with av.open(str(self.clips[0].path), "r") as template_src:
                 vout = out.add_stream_from_template(template_src.streams.video[0])
             vout.time_base = Fraction(1, self.fps)
             audio_in = av.open(str(audio_path), "r")
-            with audio_in, contextlib.ExitStack() as stack:
+            with audio_in:
                 ain = audio_in.streams.audio[0]
                 aout = out.add_stream_from_template(ain)
                 aout.metadata.update({k: v for k, v in ain.metadata.items() if k == "handler_name"})
@@ -866,11 +896,6 @@ class _Composer:
                     _add_subtitle_stream(out) if self.cues and self.options.captions_track else None
                 )
                 pending_cues = list(self.cues)
-                piece_packets: Iterator[av.Packet[VideoStream]] | None = None
-                if any(isinstance(op, _Render) for op in self.ops):
-                    piece_packets = stack.enter_context(
-                        contextlib.closing(self._packets(pieces, 0, 1 << 62, "", piece=True))
-                    )
 
                 def mux_audio_until(index: int) -> None:
                     # Audio up to the start of this picture, then the captions that begin.
@@ -895,23 +920,31 @@ class _Composer:
                         out.mux(_subtitle_packet(subs, pending_cues.pop(0)))
 
                 written = 0
-                source: Iterator[av.Packet[VideoStream]]
+                piece_start = 0
+                source: Iterator[tuple[av.Packet[VideoStream], int]]
                 for op in self.ops:
                     if isinstance(op, _Copy):
                         who = self.timeline.entries[op.clip].label
                         source = self._copied_packets(op, who)
                         count = op.end - op.start
                     else:
-                        assert piece_packets is not None
-                        who, source, count = "re-encoded piece", piece_packets, op.frames
+                        assert pieces_index is not None
+                        who, count = "re-encoded piece", op.frames
+                        if piece_start not in pieces_index.cuts:
+                            raise GenerationError(f"{who}: does not start a closed GOP")
+                        source = _indexed_packets(
+                            pieces, pieces_index, piece_start, piece_start + count, who
+                        )
+                        piece_start += count
                     copied = 0
-                    for packet in itertools.islice(source, count):
+                    for packet, shown in source:
                         index = written + copied
                         if copied == 0 and not packet.is_keyframe:
                             raise GenerationError(f"{who}: does not start on a keyframe")
                         if index % max(1, self.fps // 2) == 0:
                             mux_audio_until(index)
-                        packet.pts = packet.dts = index
+                        packet.pts = written + shown
+                        packet.dts = index - delay
                         packet.duration = 1
                         packet.time_base = Fraction(1, self.fps)
                         packet.stream = vout
@@ -930,35 +963,38 @@ class _Composer:
                 out.close()
             raise
 
-    def _copied_packets(self, op: _Copy, who: str) -> Iterator[av.Packet[VideoStream]]:
-        """Packets of frames [op.start, op.end) of a clip, read by byte range when the scan
-        recorded where they are (no second demux of the clip), otherwise demuxed."""
+    def _pieces_index(self, pieces: Path) -> VideoIndex | None:
+        """Where the re-encoded pieces' packets are; their parameter sets must be the clips'
+        (joining streams with different headers gives a file that plays as garbage)."""
+        if not any(isinstance(op, _Render) for op in self.ops):
+            return None
+        info, index = scan(pieces, label="re-encoded pieces")
+        if info.video_fingerprint != self.timeline.infos[0].video_fingerprint:
+            raise GenerationError(
+                "a re-encoded transition does not share the clips' H.264 settings; "
+                "the clips were probably made by another encoder build, normalise them"
+            )
+        if not index.offsets:  # pragma: no cover - our own MP4 always has byte positions
+            raise GenerationError("re-encoded pieces: no packet positions")
+        return index
+
+    def _copied_packets(self, op: _Copy, who: str) -> Iterator[tuple[av.Packet[VideoStream], int]]:
+        """Packets of frames [op.start, op.end) of a clip with their presentation index from
+        op.start, read by byte range when the scan recorded where they are (no second demux of
+        the clip), otherwise demuxed."""
         index = self.timeline.indexes[op.clip]
         path = self.clips[op.clip].path
-        if not index.offsets:
-            yield from self._packets(path, op.start, op.end, who, piece=False)
-            return
-        keyframes = set(index.keyframes)
-        try:
-            with path.open("rb") as f:
-                for k in range(op.start, op.end):
-                    f.seek(index.offsets[k])
-                    data = f.read(index.sizes[k])
-                    if len(data) != index.sizes[k]:
-                        raise InvalidMedia(f"{who}: the file changed or was cut while composing")
-                    packet = cast("av.Packet[VideoStream]", av.Packet(data))
-                    packet.is_keyframe = k in keyframes
-                    yield packet
-        except OSError as exc:
-            raise InvalidMedia(f"{who}: cannot be read ({exc.strerror})") from exc
+        if index.offsets:
+            return _indexed_packets(path, index, op.start, op.end, who)
+        return self._packets(path, op.start, op.end, who)
 
     def _packets(
-        self, path: Path, start: int, end: int, who: str, *, piece: bool
-    ) -> Generator[av.Packet[VideoStream]]:
-        """Video packets of frames [start, end) of a clip or of the pieces file, in order.
+        self, path: Path, start: int, end: int, who: str
+    ) -> Generator[tuple[av.Packet[VideoStream], int]]:
+        """Demuxed video packets of frames [start, end) of a clip, in decode order.
 
-        The SPS/PPS are compared with the first clip's before any packet is copied: joining
-        streams with different headers would give a file that plays as garbage.
+        `start` and `end` are cut points (or the clip's end), so the packets between them in
+        decode order are exactly the pictures between them in presentation order.
         """
         expected = self.timeline.infos[0].video_fingerprint
         try:
@@ -968,11 +1004,6 @@ class _Composer:
         with container:
             vs = container.streams.video[0]
             if probe_fingerprint(vs) != expected:
-                if piece:
-                    raise GenerationError(
-                        "a re-encoded transition does not share the clips' H.264 settings; "
-                        "the clips were probably made by another encoder build, normalise them"
-                    )
                 raise InvalidMedia(f"{who}: H.264 settings changed while composing")
             tb = vs.time_base
             assert tb is not None
@@ -990,7 +1021,7 @@ class _Composer:
                         continue
                     if index >= end:
                         break
-                    yield packet
+                    yield packet, index - start
             except av.FFmpegError as exc:
                 raise InvalidMedia(f"{who}: unreadable data ({exc})") from exc
 
@@ -1012,6 +1043,28 @@ class _Composer:
             if ob:
                 ob.apply(b)
             yield blend_frames(step.kind, a, b, _alpha(j, step.frames), fmt.width, fmt.height)
+
+
+def _indexed_packets(
+    path: Path, index: VideoIndex, start: int, end: int, who: str
+) -> Iterator[tuple[av.Packet[VideoStream], int]]:
+    """Packets at decode positions [start, end) read by byte range, each with its presentation
+    index counted from `start` (both ends are cut points: the two orders cover the same
+    pictures)."""
+    keyframes = set(index.keyframes)
+    try:
+        with path.open("rb") as f:
+            for k in range(start, end):
+                f.seek(index.offsets[k])
+                data = f.read(index.sizes[k])
+                if len(data) != index.sizes[k]:
+                    raise InvalidMedia(f"{who}: the file changed or was cut while composing")
+                packet = cast("av.Packet[VideoStream]", av.Packet(data))
+                shown = index.presentation(k)
+                packet.is_keyframe = shown in keyframes
+                yield packet, shown - start
+    except OSError as exc:
+        raise InvalidMedia(f"{who}: cannot be read ({exc.strerror})") from exc
 
 
 def probe_fingerprint(stream: Stream) -> str:

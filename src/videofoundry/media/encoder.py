@@ -35,6 +35,7 @@ from av.video.frame import PictureType
 from av.video.stream import VideoStream
 
 from videofoundry.media.format import OutputFormat
+from videofoundry.media.x264_settings import EncoderSettings
 
 VIDEO_CODEC = "h264"
 PIX_FMT = "yuv420p"
@@ -111,18 +112,43 @@ def add_canonical_video_stream(
     `threads` and `analysis` do not change the headers; one thread makes the output bytes
     independent of the machine's core count.
     """
-    stream = container.add_stream("libx264", rate=fmt.fps)
-    stream.width = fmt.width
-    stream.height = fmt.height
-    stream.pix_fmt = PIX_FMT
-    stream.time_base = Fraction(1, fmt.fps)
+    stream = _add_h264_stream(container, fmt, threads)
     stream.options = {
         "preset": X264_PRESET,
         "crf": crf,
         "profile": "high",
         "x264-params": x264_params(fmt) + (FAST_ANALYSIS if analysis == "fast" else ""),
     }
+    return stream
+
+
+def _add_h264_stream(container: OutputContainer, fmt: OutputFormat, threads: int) -> VideoStream:
+    stream = container.add_stream("libx264", rate=fmt.fps)
+    stream.width = fmt.width
+    stream.height = fmt.height
+    stream.pix_fmt = PIX_FMT
+    stream.time_base = Fraction(1, fmt.fps)
     stream.codec_context.thread_count = threads
+    return stream
+
+
+def add_matching_video_stream(
+    container: OutputContainer, fmt: OutputFormat, settings: EncoderSettings, threads: int = 0
+) -> VideoStream:
+    """An H.264 stream configured like another encoder's (see `x264_settings`)."""
+    stream = _add_h264_stream(container, fmt, threads)
+    ctx = stream.codec_context
+    ctx.color_primaries = settings.color_primaries
+    ctx.color_trc = settings.color_trc
+    ctx.colorspace = settings.colorspace
+    ctx.color_range = settings.color_range
+    if settings.sample_aspect_ratio is not None:
+        ctx.sample_aspect_ratio = settings.sample_aspect_ratio
+    # A forced keyframe must be an IDR even with open GOPs: a piece decodes on its own.
+    options: dict[str, object] = {"x264-params": settings.x264_params, "forced-idr": "1"}
+    if settings.profile:
+        options["profile"] = settings.profile
+    stream.options = options
     return stream
 
 
@@ -185,6 +211,8 @@ class CanonicalWriter:
     """Writes one canonical MP4: frames in, exact-length audio guaranteed.
 
     Parameters:
+        settings: encode like another x264 stream instead of the canonical configuration
+            (`analysis` and `crf` then do not apply).
         audio: "silence" writes a silent track paced with the video; "pcm" takes the caller's
             samples through `write_audio` (padded with silence or cut to the video length on
             close); "none" writes video only (used for re-encoded pieces that are spliced into
@@ -203,6 +231,7 @@ class CanonicalWriter:
         faststart: bool = True,
         analysis: Analysis = "standard",
         crf: str = X264_CRF,
+        settings: EncoderSettings | None = None,
     ) -> None:
         self.dst = dst
         self.fmt = fmt
@@ -210,7 +239,10 @@ class CanonicalWriter:
         self._mode = audio
         options = {"movflags": "+faststart"} if faststart else {}
         self._container = av.open(str(dst), "w", format="mp4", options=options)
-        self._video = add_canonical_video_stream(self._container, fmt, threads, analysis, crf)
+        if settings is None:
+            self._video = add_canonical_video_stream(self._container, fmt, threads, analysis, crf)
+        else:
+            self._video = add_matching_video_stream(self._container, fmt, settings, threads)
         self._audio: AudioEncoder | None = None
         if audio != "none":
             stream = add_canonical_audio_stream(self._container)

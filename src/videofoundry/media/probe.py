@@ -84,6 +84,18 @@ class VideoIndex:
     sizes: tuple[int, ...] = ()
     in_order: bool = True
     """Presentation order equals decode order (no B-frames): the canonical case."""
+    order: tuple[int, ...] = ()
+    """With B-frames: the presentation index of each packet, in decode order (empty without)."""
+    cuts: tuple[int, ...] = ()
+    """Keyframes where the stream can be cut and joined by copy: every earlier picture is
+    decoded before it and no later one (a closed GOP starts there). All keyframes without
+    B-frames."""
+    delay: int = 0
+    """How many pictures decoding runs ahead of presentation (0 without B-frames)."""
+
+    def presentation(self, position: int) -> int:
+        """Presentation index of the packet at decode `position`."""
+        return self.order[position] if self.order else position
 
 
 def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, VideoIndex]:
@@ -213,8 +225,11 @@ def scan_with_frame(
         tb = vs.time_base
         assert tb is not None
         in_order = all(a[0] < b[0] for a, b in itertools.pairwise(video))
+        order, cuts, delay = _reordering(video, in_order)
         video.sort()
         keyframes = tuple(i for i, (_, key) in enumerate(video) if key)
+        if in_order:
+            cuts = keyframes
         start = video[0][0]
         assert v_end is not None
         duration = float((v_end - start) * tb)
@@ -258,8 +273,33 @@ def scan_with_frame(
             offsets=tuple(offsets) if has_offsets else (),
             sizes=tuple(sizes) if has_offsets else (),
             in_order=in_order,
+            order=order,
+            cuts=cuts,
+            delay=delay,
         )
         return info, index, frame
+
+
+def _reordering(
+    video: list[tuple[int, bool]], in_order: bool
+) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """(presentation index per decode position, cut points, decode delay) of a stream whose
+    packets are `video` = (pts, keyframe) in decode order."""
+    if in_order:
+        return (), (), 0
+    pts = np.asarray([p for p, _ in video], dtype=np.int64)
+    order = np.empty(len(video), dtype=np.int64)
+    order[np.argsort(pts, kind="stable")] = np.arange(len(video))
+    positions = np.arange(len(video))
+    delay = int(max(0, (positions - order).max()))
+    # A keyframe shown at k and decoded at k, after exactly the pictures 0..k-1: a closed GOP.
+    seen = np.maximum.accumulate(order)
+    cuts = tuple(
+        int(k)
+        for k in positions
+        if video[k][1] and order[k] == k and (k == 0 or seen[k - 1] == k - 1)
+    )
+    return tuple(int(i) for i in order), cuts, delay
 
 
 def keyframe_times(path: Path) -> list[float]:
