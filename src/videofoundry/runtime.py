@@ -45,9 +45,7 @@ class Runtime:
         )
         await runtime.broker.connect()
         await runtime.status.connect()
-        ensure_bucket = getattr(runtime.storage, "ensure_bucket", None)
-        if ensure_bucket is not None:
-            await ensure_bucket()
+        await runtime.storage.ensure_bucket()
         return runtime
 
     async def close(self) -> None:

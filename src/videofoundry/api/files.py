@@ -25,10 +25,10 @@ async def download(
     asset = await session.get(Asset, asset_id)
     if asset is None:
         raise HTTPException(status_code=404, detail="file not found")
-    path_for = getattr(runtime.storage, "path_for", None)
-    if path_for is not None:
+    path = runtime.storage.path_for(asset.storage_key)
+    if path is not None:
         # Local files: Starlette's FileResponse answers Range requests itself.
-        return FileResponse(path_for(asset.storage_key), media_type=asset.content_type)
+        return FileResponse(path, media_type=asset.content_type)
     return StreamingResponse(
         runtime.storage.iter_range(asset.storage_key),
         media_type=asset.content_type,

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 def make_storage(settings: Settings) -> Storage:
     """S3 when S3_BUCKET is set, else files under `settings.media_dir`.
 
-    For S3, await `ensure_bucket()` once at startup if the bucket may not exist yet."""
+    Await `ensure_bucket()` once at startup (`Runtime.start` does)."""
     if settings.S3_BUCKET:
         from videofoundry.storage.s3 import S3Storage
 

@@ -44,3 +44,13 @@ class Storage(ABC):
     async def presigned_url(self, key: str, expires: int = 3600) -> str | None:
         """A direct download URL where the backend has one; None means stream through the API."""
         return None
+
+    def path_for(self, key: str) -> Path | None:
+        """The local file holding `key` where the backend keeps files on this machine (the API
+        then serves it with range support); None means stream it with `iter_range`."""
+        return None
+
+    async def ensure_bucket(self) -> None:
+        """Create the container objects live in, if the backend has one and it may be missing
+        (called once at startup; idempotent). Nothing to do by default."""
+        return None

@@ -223,6 +223,19 @@ async def test_local_refuses_symlinks_out_of_the_root(tmp_path: Path) -> None:
     assert list(outside.iterdir()) == []
 
 
+async def test_every_backend_answers_path_for_and_ensure_bucket(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """Callers use the base interface, never getattr: each backend answers both calls."""
+    await storage.ensure_bucket()  # idempotent on every backend
+    await storage.put_file(KEY, write(tmp_path / "in", b"content"), "video/mp4")
+    path = storage.path_for(KEY)
+    if isinstance(storage, LocalStorage):
+        assert path is not None and path.read_bytes() == b"content"
+    else:
+        assert path is None  # not on this machine: the API streams it with iter_range
+
+
 def test_local_path_for_stays_under_the_root(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path / "media")
     assert storage.path_for(KEY) == (tmp_path / "media" / KEY).resolve()
