@@ -3,6 +3,7 @@ indistinguishable from a missing one."""
 
 from __future__ import annotations
 
+import copy
 import secrets
 from typing import Any
 
@@ -146,10 +147,7 @@ async def add_segment(
     project = await get_project(session, owner_id, project_id)
     registry.validate_segment(data.model, data.prompt, data.duration, data.params)
     segments = await segments_of(session, project.id)
-    if len(segments) >= max_segments:
-        raise InvalidInput(
-            f"project {project.id} already has {len(segments)} segments, the maximum", "segments"
-        )
+    _check_room(project.id, len(segments), max_segments)
     position = len(segments) if data.position is None else min(data.position, len(segments))
     values = data.model_dump(exclude={"position"})
     if values["transition"] is not None:
@@ -167,23 +165,38 @@ async def add_segment(
     return segment
 
 
+# Columns a duplicate gets afresh; every other column is copied from the original.
+_FRESH_ON_DUPLICATE = frozenset({"id", "position", "version", "created_at", "updated_at"})
+
+
 async def duplicate_segment(
     session: AsyncSession, registry: Registry, owner_id: str, segment_id: str, max_segments: int
 ) -> Segment:
+    """Insert a copy of the segment right after it. Copies the row's columns rather than a list
+    of fields, so a field added to `Segment` later is carried over too."""
     original = await get_segment(session, owner_id, segment_id)
-    data = SegmentCreate(
-        prompt=original.prompt,
-        model=original.model,
-        duration=original.duration,
-        params=dict(original.params),
-        seed=original.seed,
-        negative_prompt=original.negative_prompt,
-        caption=original.caption,
-        burn_caption=original.burn_caption,
-        init_image_asset_id=original.init_image_asset_id,
-        position=original.position + 1,
-    )
-    return await add_segment(session, registry, owner_id, original.project_id, data, max_segments)
+    registry.validate_segment(original.model, original.prompt, original.duration, original.params)
+    segments = await segments_of(session, original.project_id)
+    _check_room(original.project_id, len(segments), max_segments)
+    values = {
+        column.key: copy.deepcopy(getattr(original, column.key))
+        for column in Segment.__table__.columns
+        if column.key not in _FRESH_ON_DUPLICATE
+    }
+    position = original.position + 1
+    for later in segments[position:]:
+        later.position += 1
+    duplicate = Segment(position=position, **values)
+    session.add(duplicate)
+    await session.flush()
+    return duplicate
+
+
+def _check_room(project_id: str, count: int, max_segments: int) -> None:
+    if count >= max_segments:
+        raise InvalidInput(
+            f"project {project_id} already has {count} segments, the maximum", "segments"
+        )
 
 
 async def update_segment(
