@@ -15,7 +15,7 @@ from sqlalchemy import select
 from videofoundry.database.base import utcnow
 from videofoundry.models import RenderJob, SegmentRender
 from videofoundry.runtime import Runtime
-from videofoundry.services import orchestrator, task_publisher
+from videofoundry.services import job_events, orchestrator, task_publisher
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 async def sweep(runtime: Runtime) -> int:
     """Re-queue segments and compositions whose lease expired. Returns how many."""
     requeued = 0
-    events = orchestrator.Events()
+    events = job_events.Events()
     async with runtime.sessions() as session, session.begin():
         now = utcnow()
         rows = await session.scalars(
@@ -37,14 +37,14 @@ async def sweep(runtime: Runtime) -> int:
                 # A segment that keeps killing its workers must not be retried forever.
                 row.status, row.lease_token, row.finished_at = "failed", None, now
                 row.error = f"workers stopped responding {row.attempts} times while generating it"
-                orchestrator.emit(session, job, orchestrator.segment_event(row), events)
+                job_events.emit(session, job, job_events.segment_event(row), events)
                 await orchestrator.fail_job(
                     session, job, f"segment {row.position + 1}: {row.error}", events
                 )
                 continue
             row.status, row.lease_token = "pending", None
             row.message = "the worker stopped responding; handed to another worker"
-            orchestrator.emit(session, job, orchestrator.segment_event(row), events)
+            job_events.emit(session, job, job_events.segment_event(row), events)
             task_publisher.enqueue_segment(session, row.id, row.job_id)
             requeued += 1
         jobs = await session.scalars(
@@ -61,7 +61,7 @@ async def sweep(runtime: Runtime) -> int:
             requeued += 1
     if requeued:
         log.info("reconciler re-queued %d task(s)", requeued)
-        await orchestrator.publish(runtime, events)
+        await job_events.publish(runtime, events)
     return requeued
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from videofoundry.database.base import utcnow
 from videofoundry.models import RenderJob
 from videofoundry.runtime import Runtime
-from videofoundry.services import orchestrator, task_publisher
+from videofoundry.services import job_events, orchestrator, task_publisher
 from videofoundry.storage import keys
 from videofoundry.workers.ai_worker.completion import complete
 from videofoundry.workers.ai_worker.segment_row import Claim
@@ -34,7 +34,7 @@ async def claim(runtime: Runtime, row_id: str, job_id: str) -> Claim | None:
 
     A few statements and no ORM loading: this runs once per segment, and with fast or cached
     models it is most of the product's own cost."""
-    events = orchestrator.Events()
+    events = job_events.Events()
     lease = orchestrator.new_lease()
     now = utcnow()
     clip_id: str | None = None
@@ -43,7 +43,7 @@ async def claim(runtime: Runtime, row_id: str, job_id: str) -> Claim | None:
         async with runtime.sessions() as session, session.begin():
             # The job row first, then its segment rows: the lock order of every writer (cancel,
             # completion), so two transactions never deadlock. Events number from it.
-            job = await orchestrator.reserve_events(session, job_id, 1, only_generating=True)
+            job = await job_events.reserve_events(session, job_id, 1, only_generating=True)
             if job is None:
                 return None  # cancelled, failed or deleted meanwhile
             params = {
@@ -57,8 +57,8 @@ async def claim(runtime: Runtime, row_id: str, job_id: str) -> Claim | None:
             if row is None:
                 # Finished, or a live worker holds it (if that one dies, the reconciler acts).
                 raise _NothingToDo
-            await orchestrator.append_events(
-                session, job_id, job.event_seq, [orchestrator.segment_event(row)], events
+            await job_events.append_events(
+                session, job_id, job.event_seq, [job_events.segment_event(row)], events
             )
             claimed = Claim(
                 lease=lease,
@@ -85,7 +85,7 @@ async def claim(runtime: Runtime, row_id: str, job_id: str) -> Claim | None:
                 composing = await complete(session, claimed, clip_id, Decimal(0), events, True)
     except _NothingToDo:
         return None
-    await orchestrator.publish(runtime, events)
+    await job_events.publish(runtime, events)
     if clip_id is None:
         return claimed
     if composing:
@@ -113,10 +113,10 @@ async def _generating_elsewhere(session: Any, claimed: Claim, now: datetime) -> 
 
 async def note_waiting(runtime: Runtime, row_id: str, job_id: str) -> None:
     """Say on the pending segment why it does not start (one event)."""
-    events = orchestrator.Events()
+    events = job_events.Events()
     try:
         async with runtime.sessions() as session, session.begin():
-            job = await orchestrator.reserve_events(session, job_id, 1, only_generating=True)
+            job = await job_events.reserve_events(session, job_id, 1, only_generating=True)
             if job is None:
                 return
             row = (
@@ -129,9 +129,9 @@ async def note_waiting(runtime: Runtime, row_id: str, job_id: str) -> None:
             ).one_or_none()
             if row is None:
                 raise _NothingToDo
-            await orchestrator.append_events(
-                session, job_id, job.event_seq, [orchestrator.segment_event(row)], events
+            await job_events.append_events(
+                session, job_id, job.event_seq, [job_events.segment_event(row)], events
             )
     except _NothingToDo:
         return
-    await orchestrator.publish(runtime, events)
+    await job_events.publish(runtime, events)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import NoResultFound
 from videofoundry.database.base import utcnow
 from videofoundry.models import Project, RenderJob, SegmentRender, User
 from videofoundry.runtime import Runtime
-from videofoundry.services import orchestrator, task_publisher
+from videofoundry.services import job_events, orchestrator, task_publisher
 from videofoundry.workers.ai_worker.segment_row import Claim, LeaseLost
 from videofoundry.workers.ai_worker.statements import DONE_OWN, DONE_TWINS
 
@@ -21,7 +21,7 @@ async def complete(
     claim: Claim,
     clip_id: str,
     cost: Decimal,
-    events: orchestrator.Events,
+    events: job_events.Events,
     reused: bool,
 ) -> bool:
     """Mark our row (and its twins) done; the last one moves the job to composing, once.
@@ -29,7 +29,7 @@ async def complete(
 
     Raises LeaseLost, for the caller to roll back, when the row is no longer held with our
     lease; NoResultFound when the job is gone."""
-    job = await orchestrator.reserve_events(session, claim.job_id, 1, completed=1, cost=cost)
+    job = await job_events.reserve_events(session, claim.job_id, 1, completed=1, cost=cost)
     if job is None:
         raise NoResultFound(f"render job {claim.job_id} is gone")
     done = {"p_row": claim.row_id, "p_clip": clip_id, "p_now": utcnow()}
@@ -46,11 +46,11 @@ async def complete(
         )
         if twins:
             rows.extend(sorted(twins, key=lambda r: r.position))
-            job = await orchestrator.reserve_events(
+            job = await job_events.reserve_events(
                 session, claim.job_id, len(twins), completed=len(twins)
             )
             assert job is not None  # locked by this transaction since the first UPDATE
-    payloads = [orchestrator.segment_event(row) for row in rows]
+    payloads = [job_events.segment_event(row) for row in rows]
     if cost != own.estimated_cost:
         # The budget reserved the estimate at render time; settle it to what was charged.
         await session.execute(
@@ -62,11 +62,11 @@ async def complete(
     # UPDATE moved to completed, under the job row's lock.
     composing = bool(job.status == "generating" and job.completed_count == job.segment_count)
     if composing:
-        job = await orchestrator.reserve_events(session, claim.job_id, 1, status="composing")
+        job = await job_events.reserve_events(session, claim.job_id, 1, status="composing")
         assert job is not None
         task_publisher.enqueue_composition(session, claim.job_id)
         payloads.append({"type": "job", "status": "composing"})
-    await orchestrator.append_events(session, claim.job_id, job.event_seq, payloads, events)
+    await job_events.append_events(session, claim.job_id, job.event_seq, payloads, events)
     return composing
 
 
@@ -76,7 +76,7 @@ async def _rows(session: Any, statement: Any, params: dict[str, Any]) -> list[An
 
 async def fail(runtime: Runtime, row_id: str, lease: str, error: str) -> None:
     """Mark the segment failed and its job with it, naming the segment and its project."""
-    events = orchestrator.Events()
+    events = job_events.Events()
     async with runtime.sessions() as session, session.begin():
         row = await session.get_one(SegmentRender, row_id)
         job = await session.get_one(RenderJob, row.job_id, with_for_update=True)
@@ -87,6 +87,6 @@ async def fail(runtime: Runtime, row_id: str, lease: str, error: str) -> None:
         if project is not None:
             where += f" of {project.name!r}"
         row.status, row.error, row.lease_token, row.finished_at = "failed", error, None, utcnow()
-        orchestrator.emit(session, job, orchestrator.segment_event(row), events)
+        job_events.emit(session, job, job_events.segment_event(row), events)
         await orchestrator.fail_job(session, job, f"{where}: {error}", events)
-    await orchestrator.publish(runtime, events)
+    await job_events.publish(runtime, events)

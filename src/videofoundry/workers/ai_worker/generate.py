@@ -26,7 +26,7 @@ from videofoundry.core.errors import GenerationError, PermanentError, RetryableE
 from videofoundry.media.format import OutputFormat
 from videofoundry.models import RenderJob
 from videofoundry.runtime import Runtime
-from videofoundry.services import assets, orchestrator, task_publisher
+from videofoundry.services import assets, job_events, orchestrator, task_publisher
 from videofoundry.storage import keys
 from videofoundry.workers.ai_worker.completion import complete
 from videofoundry.workers.ai_worker.segment_row import Claim, LeaseLost, update_row
@@ -64,7 +64,7 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
             return
         last_tick = now
         fraction = max(0.0, min(1.0, fraction))
-        await orchestrator.ring(
+        await job_events.ring(
             runtime,
             {
                 "type": "segment",
@@ -186,7 +186,7 @@ async def _store(
         assets.fields(claim.owner_id, "poster", stored_poster, "image/jpeg"),
     ]
     cost = claim.estimated_cost if result.cost is None else Decimal(str(result.cost))
-    events = orchestrator.Events()
+    events = job_events.Events()
     try:
         async with runtime.sessions() as session, session.begin():
             ids = await assets.record_all(session, records)
@@ -198,7 +198,7 @@ async def _store(
             await assets.record_all(session, records)
         raise
     metrics.COST_USD.labels(str(claim.spec["model"]).split("/", 1)[0]).inc(float(cost))
-    await orchestrator.publish(runtime, events)
+    await job_events.publish(runtime, events)
     if composing:
         await task_publisher.relay(runtime.sessions, runtime.broker)
 

@@ -22,7 +22,7 @@ from videofoundry.database.base import utcnow
 from videofoundry.models import Asset, RenderJob
 from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
 from videofoundry.runtime import Runtime
-from videofoundry.services import assets, orchestrator
+from videofoundry.services import assets, job_events, job_views, orchestrator
 from videofoundry.storage import keys
 from videofoundry.workers import failure
 from videofoundry.workers.leases import heartbeat
@@ -97,7 +97,7 @@ async def _refresh(runtime: Runtime, job_id: str, lease: str) -> bool:
 async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
     async with runtime.sessions() as session:
         job = await session.get_one(RenderJob, job_id)
-        rows = await orchestrator.segment_rows(session, job_id)
+        rows = await job_views.segment_rows(session, job_id)
         clip_keys: list[tuple[str, str]] = []
         for row in rows:
             clip = await session.get_one(Asset, row.clip_asset_id)
@@ -146,7 +146,7 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
                 )
             stored = await runtime.storage.put_file(final_key, final_path, "video/mp4")
             stored_poster = await runtime.storage.put_file(poster_key, poster_path, "image/jpeg")
-        events = orchestrator.Events()
+        events = job_events.Events()
         async with runtime.sessions() as session, session.begin():
             job = await session.get_one(RenderJob, job_id, with_for_update=True)
             if job.composition_lease != lease or job.status != "composing":
@@ -182,7 +182,7 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
                 )
                 job.captions_asset_id = captions.id
             orchestrator.finish_job(session, job, "completed", events)
-        await orchestrator.publish(runtime, events)
+        await job_events.publish(runtime, events)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -199,9 +199,9 @@ async def _run_compose(
     default_transition = output.get("default_transition")
 
     async def report(fraction: float) -> None:
-        progress = round(orchestrator.GENERATION_SHARE + 0.1 * fraction, 4)
+        progress = round(job_views.GENERATION_SHARE + 0.1 * fraction, 4)
         event = {"type": "job", "tick": True, "job_id": job_id, "status": "composing"}
-        await orchestrator.ring(runtime, {**event, "progress": progress})
+        await job_events.ring(runtime, {**event, "progress": progress})
 
     specs_for_media = []
     for index, ((label, path), spec) in enumerate(zip(clips, specs, strict=True)):
@@ -238,10 +238,10 @@ async def _release(runtime: Runtime, job_id: str, lease: str) -> None:
 
 
 async def _fail(runtime: Runtime, job_id: str, lease: str, error: str) -> None:
-    events = orchestrator.Events()
+    events = job_events.Events()
     async with runtime.sessions() as session, session.begin():
         job = await session.get_one(RenderJob, job_id, with_for_update=True)
         if job.composition_lease != lease:
             return
         await orchestrator.fail_job(session, job, f"composition failed: {error}", events)
-    await orchestrator.publish(runtime, events)
+    await job_events.publish(runtime, events)
