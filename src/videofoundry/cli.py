@@ -14,6 +14,7 @@ import typer
 from videofoundry.core.config import Settings, get_settings
 from videofoundry.core.logging import configure
 from videofoundry.media.cli import register as register_media_commands
+from videofoundry.services.users_cli import register as register_user_commands
 
 app = typer.Typer(help="Video Foundry: timeline-aware AI video generation.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -174,38 +175,6 @@ def db_downgrade(
     downgrade(settings.database_url, revision)
 
 
-@users_app.command("create")
-def users_create(
-    email: str,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
-    data_dir: DataDir = None,
-) -> None:
-    """Create a user account."""
-    from videofoundry.core.errors import Conflict
-    from videofoundry.database.engine import make_engine, make_sessionmaker
-    from videofoundry.services.users import create_user
-
-    settings = _settings(data_dir)
-    _migrate(settings)
-
-    async def main() -> str:
-        engine = make_engine(settings)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                user = await create_user(session, email, password)
-                await session.commit()
-                return user.id
-        finally:
-            await engine.dispose()
-
-    try:
-        user_id = asyncio.run(main())
-    except Conflict as exc:
-        typer.echo(exc.message, err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(f"created user {email} ({user_id})")
-
-
 @app.command()
 def render(
     storyboard: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="YAML project")],
@@ -230,3 +199,4 @@ def openapi() -> None:
 
 
 register_media_commands(app)
+register_user_commands(users_app)

@@ -10,14 +10,23 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from videofoundry import __version__
-from videofoundry.api import assets, auth, files, health, models, projects, render, segments
+from videofoundry.api import (
+    assets,
+    auth,
+    errors,
+    files,
+    health,
+    models,
+    projects,
+    render,
+    segments,
+)
 from videofoundry.core.config import Settings, get_settings, signing_key
-from videofoundry.core.errors import InvalidInput, VideoFoundryError
 from videofoundry.runtime import Runtime
 from videofoundry.services import task_publisher
 
@@ -74,14 +83,7 @@ def create_app(settings: Settings | None = None, companions: tuple[Companion, ..
             allow_headers=["*"],
         )
 
-    @app.exception_handler(VideoFoundryError)
-    async def _domain_error(_request: Request, exc: VideoFoundryError) -> JSONResponse:
-        if isinstance(exc, InvalidInput):
-            # Same shape as FastAPI's own validation errors, so clients parse one format.
-            loc = ["body", *(exc.field.split(".") if exc.field else [])]
-            detail = [{"loc": loc, "msg": exc.message, "type": "value_error"}]
-            return JSONResponse({"detail": detail}, status_code=422)
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+    errors.install(app)
 
     for module in (health, auth, projects, segments, render, models, assets, files):
         app.include_router(module.router)

@@ -32,6 +32,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "REPLICATE_API_TOKEN": "",
         "STABILITY_API_KEY": "",
         "EXTRA_ADAPTERS": "",
+        # New accounts start uncapped here; tests/security covers the real default of 0.
+        "DEFAULT_BUDGET_USD": None,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

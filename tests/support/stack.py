@@ -108,6 +108,7 @@ def base_env(workdir: Path) -> dict[str, str]:
             "SECRET_KEY": uuid.uuid4().hex,
             "PYTHONPATH": str(REPO),
             "EXTRA_ADAPTERS": "tests.support.counting:CountingProcedural",
+            "DEFAULT_BUDGET_USD": "none",  # paid fakes render without an operator's grant
             "VF_TEST_LEDGER": str(workdir / "ledger.jsonl"),
             # Short leases so a killed worker's task is handed on within seconds.
             "LEASE_SECONDS": "4",

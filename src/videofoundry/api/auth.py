@@ -1,22 +1,14 @@
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from videofoundry.api.deps import CurrentUser, RuntimeDep, SessionDep
-from videofoundry.core.errors import Conflict, NotFound
-from videofoundry.core.security import (
-    create_access_token,
-    hash_api_token,
-    hash_password,
-    new_api_token,
-    verify_password,
-)
+from videofoundry.core.errors import NotFound
+from videofoundry.core.security import create_access_token, hash_api_token, new_api_token
 from videofoundry.models import ApiToken, User
 from videofoundry.schemas.auth import (
     ApiTokenCreate,
@@ -27,23 +19,15 @@ from videofoundry.schemas.auth import (
     UserRegister,
     UserUpdate,
 )
+from videofoundry.services import users
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
 
 @router.post("/auth/register", status_code=201, response_model=UserPublic)
-async def register(body: UserRegister, session: SessionDep) -> User:
-    """Create an account."""
-    email = body.email.lower()
-    if await session.scalar(select(User.id).where(User.email == email)):
-        raise Conflict(f"an account with email {email} already exists")
-    user = User(email=email, password_hash=hash_password(body.password))
-    session.add(user)
-    try:
-        await session.commit()
-    except IntegrityError as exc:  # a concurrent registration won the race
-        raise Conflict(f"an account with email {email} already exists") from exc
-    return user
+async def register(body: UserRegister, session: SessionDep, runtime: RuntimeDep) -> User:
+    """Create an account (when REGISTRATION allows it), with the instance's default budget."""
+    return await users.register(session, runtime.settings, body.email, body.password, body.invite)
 
 
 @router.post("/auth/token", response_model=Token)
@@ -53,8 +37,8 @@ async def login(
     runtime: RuntimeDep,
 ) -> Token:
     """Exchange email (as `username`) and password for a bearer token."""
-    user = await session.scalar(select(User).where(User.email == form.username.lower()))
-    if user is None or not verify_password(user.password_hash, form.password):
+    user = await users.authenticate(session, form.username, form.password)
+    if user is None:
         raise HTTPException(
             status_code=401,
             detail="incorrect email or password",
@@ -71,12 +55,8 @@ async def me(user: CurrentUser) -> User:
 
 @router.patch("/me", response_model=UserPublic)
 async def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) -> User:
-    """Set or remove the spending budget for paid models."""
-    merged = await session.merge(user)
-    if "budget_usd" in body.model_fields_set:
-        merged.budget_usd = None if body.budget_usd is None else Decimal(str(body.budget_usd))
-    await session.commit()
-    return merged
+    """Lower your own spending cap for paid models (an operator raises or removes it)."""
+    return await users.lower_own_budget(session, user.id, body.budget_usd)
 
 
 @router.post("/tokens", status_code=201, response_model=ApiTokenCreated)

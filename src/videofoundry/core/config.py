@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -97,6 +98,14 @@ class Settings(BaseSettings):
     EXTRA_ADAPTERS: str = ""
     """Comma-separated `module:Class` adapters to load besides the installed entry points."""
 
+    REGISTRATION: Literal["open", "closed", "invite"] = "open"
+    """Who may create an account with POST /api/auth/register: anyone, nobody (operators use
+    `videofoundry users create`), or whoever holds an invitation from `videofoundry users
+    invite EMAIL`."""
+    DEFAULT_BUDGET_USD: Decimal | None = Field(default=Decimal(0), ge=0, max_digits=12)
+    """Spending cap of a new account for paid models; `none` for no cap. Only an operator
+    raises it (`videofoundry users budget`); a user may only lower their own."""
+
     ACCESS_TOKEN_MINUTES: int = Field(default=60 * 24, ge=1)
     """Lifetime of tokens issued by /api/auth/token."""
 
@@ -137,6 +146,16 @@ class Settings(BaseSettings):
     CORS_ORIGINS: list[str] = []
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = False
+
+    @field_validator("DEFAULT_BUDGET_USD", mode="before")
+    @classmethod
+    def _no_cap(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip().lower() in {"none", "null", "unlimited"}:
+                return None
+            if not value.strip():
+                return Decimal(0)  # an empty variable must not lift every new account's cap
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

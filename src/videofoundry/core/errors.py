@@ -6,6 +6,8 @@
     ├── Conflict                      409
     ├── BudgetExceeded                402: the render would cost more than is left
     ├── Unauthorized                  401
+    ├── Forbidden                     403: allowed to nobody in this role (e.g. closed sign-up)
+    ├── RateLimited                   429: too many attempts; `retry_after` seconds
     ├── NotAvailable                  501/503: a feature or backend that is not there
     └── GenerationError               raised by adapters and media code inside workers
         ├── RetryableError            transient: worth another attempt after a backoff
@@ -54,6 +56,18 @@ class BudgetExceeded(VideoFoundryError):
 
 class Unauthorized(VideoFoundryError):
     status_code = 401
+
+
+class Forbidden(VideoFoundryError):
+    status_code = 403
+
+
+class RateLimited(VideoFoundryError):
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotAvailable(VideoFoundryError):

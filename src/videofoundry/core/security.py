@@ -7,6 +7,7 @@ import hmac
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import jwt
 from argon2 import PasswordHasher
@@ -21,15 +22,32 @@ _ALGORITHM = "HS256"
 API_TOKEN_PREFIX = "vf_"
 
 
+def _utf8(text: str) -> bytes:
+    # surrogatepass: a lone surrogate in a password is odd input, not a server error.
+    return text.encode("utf-8", "surrogatepass")
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher.hash(_utf8(password))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash, _utf8(password))
     except (VerifyMismatchError, InvalidHashError):
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def verify_password_or_dummy(password_hash: str | None, password: str) -> bool:
+    """Unknown accounts (None) are checked against a dummy hash, so a login costs the same
+    whether or not the email is registered: timing does not reveal who has an account."""
+    ok = verify_password(password_hash or _dummy_hash(), password)
+    return ok and password_hash is not None
 
 
 def create_access_token(settings: Settings, user_id: str) -> str:
@@ -79,9 +97,32 @@ def sign_media(settings: Settings, asset_id: str, expires_in: int = 6 * 3600) ->
 def verify_media(settings: Settings, asset_id: str, expires: int, signature: str) -> bool:
     if expires < time.time():
         return False
-    return hmac.compare_digest(_media_signature(settings, asset_id, expires), signature)
+    return _same(_media_signature(settings, asset_id, expires), signature)
 
 
 def _media_signature(settings: Settings, asset_id: str, expires: int) -> str:
-    message = f"media:{asset_id}:{expires}".encode()
-    return hmac.new(signing_key(settings).encode(), message, hashlib.sha256).hexdigest()
+    return _sign(settings, f"media:{asset_id}:{expires}")
+
+
+def sign_invite(settings: Settings, email: str, days: int = 7) -> str:
+    """An invitation to register EMAIL (REGISTRATION=invite). It needs no storage: it is
+    good for that one address, which can hold one account, until it expires."""
+    expires = int(time.time()) + days * 86400
+    return f"{expires}.{_sign(settings, f'invite:{email.lower()}:{expires}')}"
+
+
+def verify_invite(settings: Settings, email: str, invite: str) -> bool:
+    expires_text, _, signature = invite.partition(".")
+    if not expires_text.isascii() or not expires_text.isdigit() or int(expires_text) < time.time():
+        return False
+    return _same(_sign(settings, f"invite:{email.lower()}:{expires_text}"), signature)
+
+
+def _sign(settings: Settings, message: str) -> str:
+    key = signing_key(settings).encode()
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def _same(expected: str, given: str) -> bool:
+    # compare_digest refuses non-ASCII str; bytes compare any input in constant time.
+    return hmac.compare_digest(expected.encode(), _utf8(given))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import EmailStr, Field
 
@@ -10,6 +11,8 @@ from videofoundry.schemas.common import Public, Strict
 class UserRegister(Strict):
     email: EmailStr
     password: str = Field(min_length=8, max_length=200)
+    invite: str | None = Field(default=None, max_length=200)
+    """Required when the instance registers by invitation (`videofoundry users invite`)."""
 
 
 class UserPublic(Public):
@@ -21,8 +24,8 @@ class UserPublic(Public):
 
 
 class UserUpdate(Strict):
-    budget_usd: float | None = Field(default=None, ge=0)
-    """Spending cap in USD for paid models; null removes the cap."""
+    budget_usd: Decimal = Field(ge=0, max_digits=12, decimal_places=4, allow_inf_nan=False)
+    """A lower spending cap in USD for paid models. Only an operator raises or removes it."""
 
 
 class Token(Public):
