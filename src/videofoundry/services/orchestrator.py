@@ -19,20 +19,8 @@ from videofoundry.models import Asset, RenderJob, SegmentRender
 from videofoundry.models.render_job import ACTIVE_JOB_STATES, TERMINAL_JOB_STATES
 from videofoundry.models.segment_render import TERMINAL_SEGMENT_STATES
 from videofoundry.services import task_publisher
-
-# The workers still reach the event and view helpers through `orchestrator` while their own
-# split is under way, hence the explicit re-exports; new code imports them from `job_events`
-# and `job_views`. Drop the `as` forms that are no longer used once the workers have moved.
-from videofoundry.services.job_events import Events as Events
-from videofoundry.services.job_events import append_events as append_events
-from videofoundry.services.job_events import emit as emit
-from videofoundry.services.job_events import publish as publish
-from videofoundry.services.job_events import reserve_events as reserve_events
-from videofoundry.services.job_events import ring as ring
-from videofoundry.services.job_events import segment_event as segment_event
-from videofoundry.services.job_views import GENERATION_SHARE as GENERATION_SHARE
-from videofoundry.services.job_views import get_job
-from videofoundry.services.job_views import segment_rows as segment_rows
+from videofoundry.services.job_events import Events, emit, segment_event
+from videofoundry.services.job_views import get_job, segment_rows
 from videofoundry.services.render_plan import (
     HasRegistry,
     plan_project,
