@@ -18,8 +18,9 @@ from videofoundry.core.errors import VideoFoundryError
 from videofoundry.media.captions import Cue, parse_webvtt
 from videofoundry.media.composition import ClipSpec, ComposeOptions, Transition, compose
 from videofoundry.media.format import OutputFormat
-from videofoundry.media.normalize import Aspect, normalize
-from videofoundry.media.probe import MediaInfo, is_canonical, probe
+from videofoundry.media.matching import plan_inputs
+from videofoundry.media.normalize import Aspect, NormalizeJob, normalize_many
+from videofoundry.media.probe import MediaInfo, probe
 
 
 def _output_format(
@@ -149,7 +150,8 @@ def _run(
 ) -> tuple[MediaInfo, int, int]:
     if len(captions) > len(paths):
         raise ValueError(f"{len(captions)} captions for {len(paths)} clips")
-    infos = [probe(p, label=f"clip {i + 1} ({p.name})") for i, p in enumerate(paths)]
+    labels = [f"clip {i + 1} ({p.name})" for i, p in enumerate(paths)]
+    infos = [probe(p, label=label) for p, label in zip(paths, labels, strict=True)]
     fmt = _output_format(infos[0], *size)
     cues: tuple[Cue, ...] = ()
     if vtt is not None:
@@ -160,26 +162,31 @@ def _run(
         if not cues:
             raise ValueError(f"{vtt}: no cues found")
         options = replace(options, cues=cues)
+    reencodes = any(transitions[:-1]) or (burn and any(c.strip() for c in captions))
+    plan = plan_inputs(paths, infos, labels, fmt, reencodes=reencodes)
+    if not quiet:
+        for i, why in plan.normalise.items():
+            typer.echo(f"{labels[i]}: {why}", err=True)
     with tempfile.TemporaryDirectory(prefix="vf-compose-cli-") as tmp:
-        specs: list[ClipSpec] = []
-        normalised = 0
-        for i, (path, info) in enumerate(zip(paths, infos, strict=True)):
-            label = f"clip {i + 1} ({path.name})"
-            if not is_canonical(info, fmt):
-                target = Path(tmp) / f"clip-{i}.mp4"
-                normalize(path, target, fmt, aspect, label=label)
-                path = target
-                normalised += 1
-            specs.append(
-                ClipSpec(
-                    path,
-                    transition=transitions[i],
-                    caption=captions[i] if i < len(captions) else None,
-                    burn_caption=burn,
-                    label=label,
-                )
+        sources = list(paths)
+        jobs = []
+        for i in plan.normalise:
+            sources[i] = Path(tmp) / f"clip-{i}.mp4"
+            jobs.append(NormalizeJob(paths[i], sources[i], fmt, aspect, labels[i], plan.settings))
+        normalize_many(jobs)
+        specs = [
+            ClipSpec(
+                path,
+                transition=transitions[i],
+                caption=captions[i] if i < len(captions) else None,
+                burn_caption=burn,
+                label=labels[i],
             )
+            for i, path in enumerate(sources)
+        ]
+        options = replace(options, encoder=plan.settings)
         result = asyncio.run(_compose_with_bar(specs, output, options, quiet))
+    normalised = len(jobs)
     n_cues = len(cues) or sum(1 for c in captions if c.strip())
     return result, normalised, n_cues
 

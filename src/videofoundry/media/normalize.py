@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import threading
 import uuid
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +30,7 @@ from videofoundry.media.encoder import (
 )
 from videofoundry.media.format import OutputFormat
 from videofoundry.media.probe import MediaInfo, is_canonical, probe
+from videofoundry.media.x264_settings import EncoderSettings
 
 Aspect = Literal["fit", "fill"]
 
@@ -59,8 +65,12 @@ def normalize(
     *,
     label: str | None = None,
     threads: int = 0,
+    settings: EncoderSettings | None = None,
 ) -> MediaInfo:
     """Re-encode `src` into the canonical format at `dst` and return the result's facts.
+
+    With `settings`, the video is encoded like another x264 stream instead (see
+    `x264_settings`), so that it joins clips of that stream by copy.
 
     The frame count is the source's video duration times the project fps, rounded; frames are
     resampled by sample-and-hold (variable frame rate in, constant out). Audio is resampled to
@@ -71,10 +81,10 @@ def normalize(
     info = probe(src, label=who)
     tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        if is_canonical(info, fmt):
+        if settings is None and is_canonical(info, fmt):
             shutil.copyfile(src, tmp)
         else:
-            _transcode(src, tmp, fmt, aspect, info, who, threads)
+            _transcode(src, tmp, fmt, aspect, info, who, threads, settings)
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
@@ -89,6 +99,7 @@ def _transcode(
     info: MediaInfo,
     who: str,
     threads: int,
+    settings: EncoderSettings | None = None,
 ) -> None:
     target = max(1, round(info.duration * fmt.fps))
     try:
@@ -97,7 +108,8 @@ def _transcode(
         raise InvalidMedia(f"{who}: not a readable media file ({exc})") from exc
     # A source without audio gets a tagged silent track (see encoder.SILENT_HANDLER).
     audio_mode: AudioMode = "pcm" if info.has_audio else "silence"
-    with container, CanonicalWriter(dst, fmt, audio=audio_mode, threads=threads) as writer:
+    writer = CanonicalWriter(dst, fmt, audio=audio_mode, threads=threads, settings=settings)
+    with container, writer:
         vs = container.streams.video[0]
         vs.thread_type = "AUTO"
         aus = container.streams.audio[0] if container.streams.audio else None
@@ -188,3 +200,67 @@ def _decode_audio(packet: av.Packet[Stream], resampler: av.AudioResampler) -> li
         assert isinstance(frame, av.AudioFrame)
         out.extend(resampler.resample(frame))
     return out
+
+
+# --- many at once ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NormalizeJob:
+    src: Path
+    dst: Path
+    fmt: OutputFormat
+    aspect: Aspect = "fit"
+    label: str | None = None
+    settings: EncoderSettings | None = None
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def normalize_many(jobs: Sequence[NormalizeJob], workers: int | None = None) -> list[MediaInfo]:
+    """Normalise several clips at once, one per core, and return their facts in order.
+
+    Decoding, scaling and x264 run outside the GIL, so threads use the cores; each clip is
+    streamed, so memory grows with `workers` (at most the core count), not with the number of
+    clips. Each encoder gets its share of the cores.
+    """
+    if not jobs:
+        return []
+    cores = _cores()
+    workers = max(1, min(workers or cores, len(jobs)))
+    threads = max(1, cores // workers)
+    if workers == 1:
+        return [_run_job(job, threads) for job in jobs]
+    with ThreadPoolExecutor(workers, thread_name_prefix="vf-normalize") as pool:
+        return list(pool.map(lambda job: _run_job(job, threads), jobs))
+
+
+def _run_job(job: NormalizeJob, threads: int) -> MediaInfo:
+    return normalize(
+        job.src,
+        job.dst,
+        job.fmt,
+        job.aspect,
+        label=job.label,
+        threads=threads,
+        settings=job.settings,
+    )
+
+
+_slots_lock = threading.Lock()
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def normalize_async(job: NormalizeJob) -> MediaInfo:
+    """`normalize` in a thread, at most one per core at a time in this process whatever the
+    number of callers (e.g. an AI worker with several segments in flight), so memory and CPU
+    stay bounded; the ones over the limit wait their turn."""
+    loop = asyncio.get_running_loop()
+    with _slots_lock:
+        slots = _slots.setdefault(loop, asyncio.Semaphore(_cores()))
+    async with slots:
+        return await asyncio.to_thread(_run_job, job, 1 if _cores() > 1 else 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -12,6 +13,8 @@ import pytest
 from tests.unit.media.media_helpers import FMT, beep, decode_audio, decode_frames, onsets
 from videofoundry.media import is_canonical, keyframe_times, normalize, probe
 from videofoundry.media.encoder import samples_at
+from videofoundry.media.normalize import NormalizeJob, normalize_async, normalize_many
+from videofoundry.media.probe import MediaInfo
 
 FRAME = 1 / FMT.fps
 
@@ -128,3 +131,50 @@ def test_h264_in_another_format_is_reencoded(clips: list[Path], tmp_path: Path) 
     info = normalize(clips[0], tmp_path / "small.mp4", target)
     assert (info.width, info.height, info.fps, info.frame_count) == (128, 72, 12, 18)
     assert is_canonical(info, target)
+
+
+def test_many_clips_are_normalised_together_in_order(tmp_path: Path) -> None:
+    sources = [
+        write_source(tmp_path / f"src{i}.mp4", size=(200 + 40 * i, 200), beep_at=0.2 + 0.2 * i)
+        for i in range(3)
+    ]
+    jobs = [NormalizeJob(src, tmp_path / f"out{i}.mp4", FMT) for i, src in enumerate(sources)]
+    infos = normalize_many(jobs, workers=2)
+    for i, (job, info) in enumerate(zip(jobs, infos, strict=True)):
+        assert info == probe(job.dst)
+        assert is_canonical(info, FMT)
+        # Each output is its own source's: the beep it carried, where it carried it.
+        assert onsets(decode_audio(job.dst)) == pytest.approx([0.2 + 0.2 * i], abs=FRAME)
+
+
+async def test_concurrent_async_normalisations_are_bounded_by_the_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import importlib
+    import threading
+
+    module = importlib.import_module("videofoundry.media.normalize")
+
+    monkeypatch.setattr(module, "_cores", lambda: 1)
+    running, peak, lock = 0, 0, threading.Lock()
+    real = module.normalize
+
+    def counting(*args: Any, **kwargs: Any) -> MediaInfo:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            info: MediaInfo = real(*args, **kwargs)
+            return info
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(module, "normalize", counting)
+    src = write_source(tmp_path / "src.mp4")
+    jobs = [NormalizeJob(src, tmp_path / f"out{i}.mp4", FMT) for i in range(3)]
+    infos = await asyncio.gather(*(normalize_async(job) for job in jobs))
+    assert all(is_canonical(info, FMT) for info in infos)
+    assert peak == 1
