@@ -23,6 +23,12 @@ from typing import Any, ClassVar
 from videofoundry.core.config import Settings
 from videofoundry.media.format import OutputFormat
 
+MAX_TRIES_PER_PAID_CALL = 12
+"""Cap on the tries of one paid provider call across every layer that repeats it: the HTTP
+retries inside one `generate` (`Adapter.call_attempts`) times the `generate` calls the worker
+makes for one segment render, counted across queue deliveries. The worker stops a segment after
+`Adapter.max_generation_attempts()` calls; docs/providers.md ("Retry layers") has the numbers."""
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -99,6 +105,9 @@ class GenerationResult:
     provider_task_id: str | None = None
     cost: float | None = None
     """Actual cost in USD when the provider reports it; otherwise the estimate is recorded."""
+    estimated_cost: float | None = None
+    """The provider's own estimate in USD (Runway's `estimatedCost`), when it gives one: closer
+    than the catalogue's price when the actual cost is missing."""
 
 
 class Adapter(ABC):
@@ -114,11 +123,31 @@ class Adapter(ABC):
     name: ClassVar[str]
     """Adapter id: the part of a model id before the first `/` (or the whole id)."""
 
-    concurrency: int = 1
-    """Generations one worker process runs at once for this adapter (provider politeness)."""
+    concurrency: int | None = 1
+    """Generations one worker process runs at once with this adapter (provider politeness, GPU
+    memory); None for no limit of its own. The registry enforces it across the worker's tasks
+    (`Registry.generate`); `PROVIDER_CONCURRENCY` overrides it per adapter."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+
+    @property
+    def call_attempts(self) -> int:
+        """Tries of the paid call one `generate` may make by itself (its HTTP retries)."""
+        return 1
+
+    def max_generation_attempts(self) -> int:
+        """`generate` calls the worker may make for one segment render, all deliveries counted,
+        so that the tries of one paid call stay within `MAX_TRIES_PER_PAID_CALL`."""
+        return max(1, MAX_TRIES_PER_PAID_CALL // max(1, self.call_attempts))
+
+    def model_info(self, model_id: str) -> ModelInfo | None:
+        """The model for an id `models()` does not list (open-ended adapters such as
+        `replicate/<owner>/<name>`); None when the id is not one of this adapter's."""
+        return None
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release clients and pools (worker shutdown, tests)."""
 
     def availability(self) -> str | None:
         """None when usable; otherwise the reason, e.g. "RUNWAY_API_KEY is not set"."""

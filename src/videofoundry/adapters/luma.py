@@ -22,10 +22,16 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from videofoundry.adapters._http import (
+from videofoundry.adapters.base import (
+    GenerationContext,
+    GenerationRequest,
+    ModelInfo,
+)
+from videofoundry.adapters.hosted import (
     SEGMENT_HEADER,
     HostedAdapter,
     RetryPolicy,
+    TaskView,
     check_task_id,
     image_data_uri,
     nearest_ratio,
@@ -33,17 +39,10 @@ from videofoundry.adapters._http import (
     pick_duration,
     validate_params,
 )
-from videofoundry.adapters.base import (
-    GenerationContext,
-    GenerationRequest,
-    GenerationResult,
-    ModelInfo,
-)
 from videofoundry.core.errors import (
     GenerationError,
     PermanentError,
     PromptRejected,
-    ProviderUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def failure_error(generation_id: str, reason: str | None) -> GenerationError:
     return PermanentError(f"Luma generation {generation_id} failed: {text}")
 
 
-class LumaAdapter(HostedAdapter):
+class LumaAdapter(HostedAdapter[Generation]):
     """Luma Dream Machine (`luma/ray-2`, `luma/ray-flash-2`)."""
 
     name = "luma"
@@ -170,36 +169,40 @@ class LumaAdapter(HostedAdapter):
 
     # -- generation ------------------------------------------------------------------------
 
-    async def _generate(
+    async def create_task(
         self, request: GenerationRequest, context: GenerationContext
-    ) -> GenerationResult:
+    ) -> tuple[str, Generation | None]:
         name = self.model_name(request.model)
         model = MODELS.get(name)
         if model is None:
             raise PromptRejected(f"unknown Luma model {name!r}; choose one of {', '.join(MODELS)}")
         validate_params(self._info(model).params_schema, request.params, request.model)
-        generation_id: str | None = None
-        first: Generation | None = None
-        if request.provider_task_id:
-            generation_id = check_task_id(request.provider_task_id, self.provider)
-            first = await self._get(generation_id, missing_ok=True)
-            if first is None:
-                await context.progress(0.0, "the stored Luma generation is gone; restarting")
-                generation_id = None
-        if generation_id is None:
-            body = await self._body(request, model)
-            created = await self.http.request_json(
-                "POST",
-                "/generations/video",
-                json_body=body,
-                headers={SEGMENT_HEADER: request.segment_render_id},
-                idempotent=False,
-                ok=(200, 201),
-            )
-            first = parse_model(Generation, created, self.provider, "generation", self.redact)
-            generation_id = check_task_id(first.id, self.provider)
-            await context.save_task_id(generation_id)
-        return await self._finish(generation_id, first, context)
+        created = await self.http.request_json(
+            "POST",
+            "/generations/video",
+            json_body=await self._body(request, model),
+            headers={SEGMENT_HEADER: request.segment_render_id},
+            idempotent=False,
+            ok=(200, 201),
+        )
+        first = parse_model(Generation, created, self.provider, "generation", self.redact)
+        return check_task_id(first.id, self.provider), first
+
+    async def fetch_task(self, task_id: str, *, missing_ok: bool = False) -> Generation | None:
+        ok = (200, 404) if missing_ok else (200,)
+        reply = await self.http.request("GET", f"/generations/{task_id}", expect_json=True, ok=ok)
+        if reply.status == 404:
+            return None
+        return parse_model(Generation, reply.json(), self.provider, "generation", self.redact)
+
+    def view(self, task_id: str, task: Generation) -> TaskView:
+        if task.state == "queued":
+            return TaskView(False, 0.0, "queued at Luma")
+        if task.state == "dreaming":
+            return TaskView(False, 0.5, "generating at Luma")
+        if task.state == "failed":
+            return TaskView(True, error=failure_error(task_id, task.failure_reason))
+        return TaskView(True, url=task.assets.video if task.assets is not None else None)
 
     async def _body(self, request: GenerationRequest, model: LumaModel) -> dict[str, Any]:
         params = request.params
@@ -229,67 +232,6 @@ class LumaAdapter(HostedAdapter):
             url = request.init_image_url or image_data_uri(request.init_image)
             body["keyframes"] = {"frame0": {"type": "image", "url": url}}
         return body
-
-    async def _get(self, generation_id: str, *, missing_ok: bool = False) -> Generation | None:
-        ok = (200, 404) if missing_ok else (200,)
-        reply = await self.http.request(
-            "GET", f"/generations/{generation_id}", expect_json=True, ok=ok
-        )
-        if reply.status == 404:
-            return None
-        return parse_model(Generation, reply.json(), self.provider, "generation", self.redact)
-
-    async def _finish(
-        self, generation_id: str, first: Generation | None, context: GenerationContext
-    ) -> GenerationResult:
-        last: str | None = None
-        pending_first = first
-
-        async def fetch() -> Generation:
-            nonlocal last, pending_first
-            if pending_first is not None:
-                generation, pending_first = pending_first, None
-            else:
-                fetched = await self._get(generation_id)
-                assert fetched is not None
-                generation = fetched
-            if generation.state != last:
-                last = generation.state
-                if generation.state == "queued":
-                    await context.progress(0.0, "queued at Luma")
-                elif generation.state == "dreaming":
-                    await context.progress(0.5, "generating at Luma")
-            return generation
-
-        async def forward_cancel() -> None:
-            await self.cancel(generation_id)
-
-        generation = await self.poll(
-            fetch,
-            lambda g: g.state in ("completed", "failed"),
-            task_id=generation_id,
-            context=context,
-            on_cancel=forward_cancel,
-        )
-        if generation.state == "failed":
-            raise failure_error(generation_id, generation.failure_reason)
-        url = generation.assets.video if generation.assets is not None else None
-        if not url:
-            raise ProviderUnavailable(f"Luma generation {generation_id} completed without a video")
-
-        async def refresh() -> str:
-            again = await self._get(generation_id)
-            assert again is not None
-            fresh = again.assets.video if again.assets is not None else None
-            if not fresh:
-                raise ProviderUnavailable(f"Luma generation {generation_id} lost its video")
-            return fresh
-
-        dest = await self.download_result(
-            url, context.workdir / f"luma-{generation_id}.mp4", refresh
-        )
-        await context.progress(1.0, None)
-        return GenerationResult(path=dest, provider_task_id=generation_id)
 
     async def cancel(self, provider_task_id: str) -> None:
         """`DELETE /generations/{id}` (204); a missing generation is already gone."""

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import av
-import jsonschema
 import numpy as np
 import numpy.typing as npt
 
@@ -32,6 +31,7 @@ from videofoundry.adapters.base import (
     GenerationResult,
     ModelInfo,
 )
+from videofoundry.adapters.params import validate_params
 from videofoundry.core.errors import Cancelled, PromptRejected
 from videofoundry.media.captions import CaptionOverlay
 from videofoundry.media.encoder import PIX_FMT, CanonicalWriter
@@ -216,7 +216,8 @@ def render_clip(
 
 class ProceduralAdapter(Adapter):
     name: ClassVar[str] = "procedural"
-    concurrency = 1
+    concurrency = None
+    """CPU bound and free: the worker's own concurrency is the only limit."""
 
     def models(self) -> list[ModelInfo]:
         return [MODEL]
@@ -224,10 +225,7 @@ class ProceduralAdapter(Adapter):
     async def generate(
         self, request: GenerationRequest, context: GenerationContext
     ) -> GenerationResult:
-        try:
-            jsonschema.validate(request.params, PARAMS_SCHEMA)
-        except jsonschema.ValidationError as exc:
-            raise PromptRejected(f"invalid params for procedural: {exc.message}") from exc
+        validate_params(PARAMS_SCHEMA, request.params, request.model)
         if not (MODEL.min_duration <= request.duration <= MODEL.max_duration):
             raise PromptRejected(
                 f"duration {request.duration:g} s is outside "

@@ -3,19 +3,29 @@
 Built-in and third-party adapters register the same way. `EXTRA_ADAPTERS` (comma-separated
 `module:Class`) adds adapters without packaging, which tests and experiments use. An adapter
 that fails to import is listed as unavailable with the reason instead of breaking the product.
+
+The registry also holds each adapter's concurrency slots: `generate` runs at most
+`adapter.concurrency` generations of one adapter at once (or `PROVIDER_CONCURRENCY[name]`),
+however many tasks the worker runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-import jsonschema
-
-from videofoundry.adapters.base import Adapter, ModelInfo
+from videofoundry.adapters.base import (
+    Adapter,
+    GenerationContext,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+)
+from videofoundry.adapters.params import params_problem
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import InvalidInput
 
@@ -43,14 +53,38 @@ class Registry:
                 log.warning("adapter %s could not be loaded: %s", name, exc)
                 self.broken[name] = f"failed to load: {exc}"
                 continue
-            self.adapters[getattr(cls, "name", name)] = adapter
+            self.adapters[cls.name] = adapter
+        self._limits = {
+            name: settings.PROVIDER_CONCURRENCY.get(name, adapter.concurrency)
+            for name, adapter in self.adapters.items()
+        }
+        self._slots: dict[str, asyncio.Semaphore] = {}
+
+    def concurrency(self, adapter: Adapter) -> int | None:
+        """Generations of `adapter` this process runs at once (None: no limit of its own)."""
+        return self._limits.get(adapter.name, adapter.concurrency)
+
+    async def generate(
+        self, adapter: Adapter, request: GenerationRequest, context: GenerationContext
+    ) -> GenerationResult:
+        """`adapter.generate` within the adapter's concurrency slots, shared by every task of
+        this process; a task that has to wait says so on its segment."""
+        limit = self.concurrency(adapter)
+        if limit is None:
+            return await adapter.generate(request, context)
+        slots = self._slots.get(adapter.name)
+        if slots is None:
+            # Created on first use, inside the running loop.
+            slots = self._slots[adapter.name] = asyncio.Semaphore(max(1, limit))
+        if slots.locked():
+            await context.progress(0.0, f"waiting for a free {adapter.name} slot")
+        async with slots:
+            return await adapter.generate(request, context)
 
     async def aclose(self) -> None:
-        """Close adapters' HTTP clients."""
+        """Close adapters' clients."""
         for adapter in self.adapters.values():
-            close = getattr(adapter, "aclose", None)
-            if close is not None:
-                await close()
+            await adapter.aclose()
 
     def catalogue(self) -> list[CatalogueEntry]:
         entries: list[CatalogueEntry] = []
@@ -76,11 +110,9 @@ class Registry:
             if model.id == model_id:
                 return adapter, model
         # Open-ended adapters (e.g. replicate/<owner>/<name>) accept ids they do not list.
-        dynamic = getattr(adapter, "model_info", None)
-        if callable(dynamic):
-            info = dynamic(model_id)
-            if isinstance(info, ModelInfo):
-                return adapter, info
+        info = adapter.model_info(model_id)
+        if info is not None:
+            return adapter, info
         listed = ", ".join(m.id for m in adapter.models())
         raise InvalidInput(f"unknown model {model_id!r}; {adapter_name} offers: {listed}", "model")
 
@@ -109,12 +141,10 @@ class Registry:
                 f"seconds for {model_id}, got {duration:g}",
                 "duration",
             )
-        validator = jsonschema.Draft202012Validator(model.params_schema)
-        error = jsonschema.exceptions.best_match(validator.iter_errors(params))
-        if error is not None:
-            where = ".".join(str(p) for p in error.absolute_path)
-            field = f"params.{where}" if where else "params"
-            raise InvalidInput(f"{field}: {error.message}", field)
+        problem = params_problem(model.params_schema, params)
+        if problem is not None:
+            field, message = problem
+            raise InvalidInput(f"{field}: {message}", field)
         return model
 
 
@@ -129,4 +159,6 @@ def _load(target: str) -> type[Adapter]:
     cls = getattr(importlib.import_module(module_name), attr)
     if not (isinstance(cls, type) and issubclass(cls, Adapter)):
         raise TypeError(f"{target} is not an Adapter subclass")
+    if not isinstance(getattr(cls, "name", None), str):
+        raise TypeError(f"{target} sets no `name` (the model id prefix)")
     return cls

@@ -27,21 +27,21 @@ from typing import Any, Literal, Unpack
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from videofoundry.adapters._http import (
+from videofoundry.adapters.base import (
+    GenerationContext,
+    GenerationRequest,
+    ModelInfo,
+)
+from videofoundry.adapters.hosted import (
     SEGMENT_HEADER,
     HostedAdapter,
     HostedOptions,
     RetryPolicy,
+    TaskView,
     check_task_id,
     image_data_uri,
     parse_model,
     validate_params,
-)
-from videofoundry.adapters.base import (
-    GenerationContext,
-    GenerationRequest,
-    GenerationResult,
-    ModelInfo,
 )
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import (
@@ -134,7 +134,7 @@ def progress_of(logs: str | None) -> float | None:
     return min(100, int(matches[-1])) / 100 if matches else None
 
 
-class ReplicateAdapter(HostedAdapter):
+class ReplicateAdapter(HostedAdapter[Prediction]):
     """Replicate predictions (`replicate/<owner>/<name>` or a version id).
 
     Parameters (besides `HostedAdapter`'s):
@@ -244,103 +244,55 @@ class ReplicateAdapter(HostedAdapter):
             payload.setdefault(image_key, image_data_uri(request.init_image))
         return payload
 
-    async def _generate(
+    async def create_task(
         self, request: GenerationRequest, context: GenerationContext
-    ) -> GenerationResult:
+    ) -> tuple[str, Prediction | None]:
         path, target, spec = self._target(request.model)
         payload = self._input(request, spec)
-        first: Prediction | None = None
-        prediction_id: str | None = None
-        if request.provider_task_id:
-            prediction_id = check_task_id(request.provider_task_id, self.provider)
-            first = await self._get(prediction_id, missing_ok=True)
-            if first is None:
-                # Replicate deletes API predictions' data after an hour.
-                await context.progress(0.0, "the stored Replicate prediction is gone; restarting")
-                prediction_id = None
-        if prediction_id is None:
-            wait = self.prefer_wait
-            data = await self.http.request_json(
-                "POST",
-                path,
-                json_body={**target, "input": payload},
-                headers={"Prefer": f"wait={wait}", SEGMENT_HEADER: request.segment_render_id},
-                idempotent=False,
-                ok=(200, 201),
-                # The server holds the request for up to `wait` seconds before answering.
-                timeout=httpx.Timeout(wait + 30.0, connect=10.0),
-            )
-            first = parse_model(Prediction, data, self.provider, "prediction", self.redact)
-            prediction_id = check_task_id(first.id, self.provider)
-            await context.save_task_id(prediction_id)
-        return await self._finish(prediction_id, first, context)
+        wait = self.prefer_wait
+        data = await self.http.request_json(
+            "POST",
+            path,
+            json_body={**target, "input": payload},
+            headers={"Prefer": f"wait={wait}", SEGMENT_HEADER: request.segment_render_id},
+            idempotent=False,
+            ok=(200, 201),
+            # The server holds the request for up to `wait` seconds before answering.
+            timeout=httpx.Timeout(wait + 30.0, connect=10.0),
+        )
+        first = parse_model(Prediction, data, self.provider, "prediction", self.redact)
+        return check_task_id(first.id, self.provider), first
 
-    async def _get(self, prediction_id: str, *, missing_ok: bool = False) -> Prediction | None:
+    async def fetch_task(self, task_id: str, *, missing_ok: bool = False) -> Prediction | None:
+        # Built from our base URL: `urls.get` in the answer is not trusted with the token.
         ok = (200, 404) if missing_ok else (200,)
         reply = await self.http.request(
-            "GET", f"/v1/predictions/{prediction_id}", expect_json=True, ok=ok
+            "GET", f"/v1/predictions/{task_id}", expect_json=True, ok=ok
         )
         if reply.status == 404:
             return None
         return parse_model(Prediction, reply.json(), self.provider, "prediction", self.redact)
 
-    async def _finish(
-        self, prediction_id: str, first: Prediction | None, context: GenerationContext
-    ) -> GenerationResult:
-        last: tuple[float, str | None] | None = None
-        pending_first = first
-
-        async def fetch() -> Prediction:
-            nonlocal last, pending_first
-            if pending_first is not None:
-                prediction, pending_first = pending_first, None
-            else:
-                fetched = await self._get(prediction_id)
-                assert fetched is not None
-                prediction = fetched
-            update: tuple[float, str | None] | None = None
-            if prediction.status == "starting":
-                update = (0.0, "starting at Replicate (model may be booting)")
-            elif prediction.status == "processing":
-                update = (progress_of(prediction.logs) or 0.0, None)
-            if update is not None and update != last:
-                last = update
-                await context.progress(*update)
-            return prediction
-
-        async def forward_cancel() -> None:
-            await self.cancel(prediction_id)
-
-        prediction = await self.poll(
-            fetch,
-            lambda p: p.status in ("succeeded", "failed", "canceled"),
-            task_id=prediction_id,
-            context=context,
-            on_cancel=forward_cancel,
-        )
-        if prediction.status == "failed":
-            text = prediction.error or "no reason given"
+    def view(self, task_id: str, task: Prediction) -> TaskView:
+        if task.status == "starting":
+            return TaskView(False, 0.0, "starting at Replicate (model may be booting)")
+        if task.status == "processing":
+            return TaskView(False, progress_of(task.logs) or 0.0)
+        if task.status == "canceled":
+            return TaskView(True, error=Cancelled(f"Replicate prediction {task_id} was canceled"))
+        if task.status == "failed":
+            text = task.error or "no reason given"
             if _REJECTION_RE.search(text):
-                raise PromptRejected(f"Replicate refused the generation: {text}")
-            raise PermanentError(f"Replicate prediction {prediction_id} failed: {text}")
-        if prediction.status == "canceled":
-            raise Cancelled(f"Replicate prediction {prediction_id} was canceled")
-        url = output_url(prediction.output)
+                return TaskView(
+                    True, error=PromptRejected(f"Replicate refused the generation: {text}")
+                )
+            failed = PermanentError(f"Replicate prediction {task_id} failed: {text}")
+            return TaskView(True, error=failed)
+        url = output_url(task.output)
         if url is None:
-            raise InvalidMedia(f"Replicate prediction {prediction_id} has no video URL in output")
-
-        async def refresh() -> str:
-            again = await self._get(prediction_id)
-            fresh = output_url(again.output) if again is not None else None
-            if fresh is None:
-                raise InvalidMedia(f"Replicate prediction {prediction_id} lost its output")
-            return fresh
-
-        dest = await self.download_result(
-            url, context.workdir / f"replicate-{prediction_id}.mp4", refresh
-        )
-        await context.progress(1.0, None)
-        return GenerationResult(path=dest, provider_task_id=prediction_id)
+            missing = InvalidMedia(f"Replicate prediction {task_id} has no video URL in output")
+            return TaskView(True, error=missing)
+        return TaskView(True, url=url)
 
     async def cancel(self, provider_task_id: str) -> None:
         """`POST /v1/predictions/{id}/cancel`."""

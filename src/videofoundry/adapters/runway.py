@@ -10,8 +10,10 @@ Flow: `POST /v1/image_to_video` or `/v1/text_to_video` -> `{"id"}` -> the id is 
 download `output[0]` (a signed URL; if it has expired, GET the task once more for a fresh one).
 A cancel is `DELETE /v1/tasks/{id}`.
 
-`gen4_turbo` (the default) and `gen3a_turbo` are image-to-video only: a text-only segment gets
-its first frame from the `text_to_image` hook when one is configured, else a clear error.
+`gen4_turbo` (the default) is image-to-video only: a text-only segment gets its first frame from
+the `text_to_image` hook when one is configured, else a clear error. The catalogue lists only
+models the SDK's create parameters list (`gen3a_turbo` and `veo3` were dropped there);
+tests/contract compares it with the SDK.
 """
 
 from __future__ import annotations
@@ -19,29 +21,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Unpack
 
 from pydantic import BaseModel, ConfigDict
 
-from videofoundry.adapters._http import (
+from videofoundry.adapters.base import (
+    GenerationContext,
+    GenerationRequest,
+    ModelInfo,
+)
+from videofoundry.adapters.hosted import (
     SEGMENT_HEADER,
-    ExpiredURL,
     HostedAdapter,
     HostedOptions,
     RetryPolicy,
+    TaskView,
     check_task_id,
     image_data_uri,
     nearest_ratio,
     parse_model,
     pick_duration,
     validate_params,
-)
-from videofoundry.adapters.base import (
-    GenerationContext,
-    GenerationRequest,
-    GenerationResult,
-    ModelInfo,
 )
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import (
@@ -73,8 +73,6 @@ RATIO_NAMES = {
     "832:1104": "3:4",
     "960:960": "1:1",
     "1584:672": "21:9",
-    "1280:768": "5:3",
-    "768:1280": "3:5",
 }
 
 
@@ -118,17 +116,6 @@ MODELS: dict[str, RunwayModel] = {
             moderation=True,
         ),
         RunwayModel(
-            "gen3a_turbo",
-            "Runway Gen-3 Alpha Turbo (legacy, image to video)",
-            ("1280:768", "768:1280"),
-            (),
-            (5, 10),
-            prompt_required=True,
-            credits_per_second=5,
-            moderation=True,
-            deprecated="dropped from Runway's SDK on 2026-06-10 and likely retired; use gen4_turbo",
-        ),
-        RunwayModel(
             "gen4.5",
             "Runway Gen-4.5 (text or image to video)",
             GEN4_RATIOS,
@@ -160,16 +147,6 @@ MODELS: dict[str, RunwayModel] = {
             credits_per_second_silent=10,
             audio=True,
         ),
-        RunwayModel(
-            "veo3",
-            "Google Veo 3 via Runway",
-            VEO_RATIOS,
-            VEO_RATIOS,
-            (8,),
-            prompt_required=False,
-            credits_per_second=40,
-            audio=True,
-        ),
     )
 }
 DEFAULT_MODEL = "gen4_turbo"
@@ -192,6 +169,9 @@ class RunwayTask(BaseModel):
     failure: str | None = None
     failureCode: str | None = None  # the provider's member name
     cost: _Cost | None = None
+    """Credits charged, on SUCCEEDED/FAILED/CANCELLED tasks."""
+    estimatedCost: _Cost | None = None  # the provider's member name
+    """Credits expected, on create answers and PENDING/THROTTLED/RUNNING tasks."""
 
 
 class _Created(BaseModel):
@@ -235,9 +215,8 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-class RunwayAdapter(HostedAdapter):
-    """Runway (`runway/gen4_turbo` default, `gen3a_turbo`, `gen4.5`, `veo3`, `veo3.1`,
-    `veo3.1_fast`).
+class RunwayAdapter(HostedAdapter[RunwayTask]):
+    """Runway (`runway/gen4_turbo` default, `gen4.5`, `veo3.1`, `veo3.1_fast`).
 
     Parameters (besides `HostedAdapter`'s):
         text_to_image: optional first-frame maker for text-only segments on image-only models.
@@ -263,7 +242,7 @@ class RunwayAdapter(HostedAdapter):
         **options: Unpack[HostedOptions],
     ) -> None:
         super().__init__(settings, **options)
-        self._stills: HostedAdapter | None = None
+        self._stills: HostedAdapter[Any] | None = None
         if text_to_image is None and settings.RUNWAY_FIRST_FRAME == "stability":
             # Stability's still-image API is alive (only its video endpoint was shut down).
             from videofoundry.adapters.stability import StabilityAdapter
@@ -374,32 +353,61 @@ class RunwayAdapter(HostedAdapter):
             )
         return spec
 
-    # -- generation ------------------------------------------------------------------------
+    # -- generation: the protocol mapping of HostedAdapter's task flow ----------------------
 
-    async def _generate(
+    async def create_task(
         self, request: GenerationRequest, context: GenerationContext
-    ) -> GenerationResult:
+    ) -> tuple[str, RunwayTask | None]:
         model = self._model(request.model)
         validate_params(self._info(model).params_schema, request.params, request.model)
-        task_id: str | None = None
-        first: RunwayTask | None = None
-        if request.provider_task_id:
-            task_id = check_task_id(request.provider_task_id, self.provider)
-            first = await self._get_task(task_id, missing_ok=True)
-            if first is None:
-                # A deleted or purged task cannot be fetched again: its output is gone too.
-                await context.progress(0.0, "the stored Runway task no longer exists; restarting")
-                task_id = None
-            elif first.status == "FAILED" and isinstance(
-                failure_error(task_id, first.failureCode, first.failure), TaskFailed
-            ):
-                # A transient failure whose id was kept anyway: this attempt starts a new task.
-                task_id, first = None, None
-        if task_id is None:
-            endpoint, body = await self._build(request, model, context)
-            task_id = await self._create(endpoint, body, request)
-            await context.save_task_id(task_id)
-        return await self._finish(task_id, first, context)
+        endpoint, body = await self._build(request, model, context)
+        data = await self.http.request_json(
+            "POST",
+            endpoint,
+            json_body=body,
+            headers={SEGMENT_HEADER: request.segment_render_id},
+            idempotent=False,
+            ok=(200, 201),
+        )
+        created = parse_model(_Created, data, self.provider, "create answer", self.http.redact)
+        return check_task_id(created.id, self.provider), None
+
+    async def fetch_task(self, task_id: str, *, missing_ok: bool = False) -> RunwayTask | None:
+        ok = (200, 404) if missing_ok else (200,)
+        reply = await self.http.request("GET", f"/v1/tasks/{task_id}", expect_json=True, ok=ok)
+        if reply.status == 404:
+            return None
+        return parse_model(RunwayTask, reply.json(), self.provider, "task", self.http.redact)
+
+    def resumable(self, task_id: str, task: RunwayTask) -> bool:
+        # A transient failure whose id was kept anyway: this attempt starts a new task.
+        return not (
+            task.status == "FAILED"
+            and isinstance(failure_error(task_id, task.failureCode, task.failure), TaskFailed)
+        )
+
+    def view(self, task_id: str, task: RunwayTask) -> TaskView:
+        cost = _usd(task.cost)
+        if task.status == "SUCCEEDED":
+            if not task.output:
+                missing = ProviderUnavailable(
+                    f"Runway task {task_id} SUCCEEDED without an output URL"
+                )
+                return TaskView(True, error=missing, cost=cost)
+            return TaskView(True, url=task.output[0], cost=cost)
+        if task.status == "FAILED":
+            error = failure_error(task_id, task.failureCode, task.failure)
+            return TaskView(True, error=error, cost=cost)
+        if task.status == "CANCELLED":
+            cancelled = Cancelled(f"Runway task {task_id} was cancelled")
+            return TaskView(True, error=cancelled, cost=cost)
+        estimate = _usd(task.estimatedCost)
+        if task.status == "THROTTLED":
+            return TaskView(False, 0.0, "waiting for provider capacity", estimated_cost=estimate)
+        if task.status == "PENDING":
+            return TaskView(False, 0.0, "queued at Runway", estimated_cost=estimate)
+        progress = min(1.0, max(0.0, task.progress or 0.0))
+        return TaskView(False, progress, estimated_cost=estimate)
 
     async def _build(
         self, request: GenerationRequest, model: RunwayModel, context: GenerationContext
@@ -465,82 +473,6 @@ class RunwayAdapter(HostedAdapter):
             return str(wanted)
         return nearest_ratio(request.output.width, request.output.height, allowed)
 
-    async def _create(self, endpoint: str, body: dict[str, Any], request: GenerationRequest) -> str:
-        data = await self.http.request_json(
-            "POST",
-            endpoint,
-            json_body=body,
-            headers={SEGMENT_HEADER: request.segment_render_id},
-            idempotent=False,
-            ok=(200, 201),
-        )
-        created = parse_model(_Created, data, self.provider, "create answer", self.http.redact)
-        return check_task_id(created.id, self.provider)
-
-    async def _get_task(self, task_id: str, *, missing_ok: bool = False) -> RunwayTask | None:
-        ok = (200, 404) if missing_ok else (200,)
-        reply = await self.http.request("GET", f"/v1/tasks/{task_id}", expect_json=True, ok=ok)
-        if reply.status == 404:
-            return None
-        return parse_model(RunwayTask, reply.json(), self.provider, "task", self.http.redact)
-
-    async def _finish(
-        self, task_id: str, first: RunwayTask | None, context: GenerationContext
-    ) -> GenerationResult:
-        last: tuple[float, str | None] | None = None
-        pending_first = first
-
-        async def fetch() -> RunwayTask:
-            nonlocal last, pending_first
-            if pending_first is not None:
-                task, pending_first = pending_first, None
-            else:
-                fetched = await self._get_task(task_id)
-                assert fetched is not None
-                task = fetched
-            update = _progress_of(task)
-            if update is not None and update != last:
-                last = update
-                await context.progress(*update)
-            return task
-
-        async def forward_cancel() -> None:
-            await self.cancel(task_id)
-
-        task = await self.poll(
-            fetch,
-            lambda t: t.status in ("SUCCEEDED", "FAILED", "CANCELLED"),
-            task_id=task_id,
-            context=context,
-            on_cancel=forward_cancel,
-        )
-        if task.status == "FAILED":
-            raise failure_error(task_id, task.failureCode, task.failure)
-        if task.status == "CANCELLED":
-            raise Cancelled(f"Runway task {task_id} was cancelled")
-        dest = context.workdir / f"runway-{task_id}.mp4"
-        try:
-            await self._download(task, dest)
-        except ExpiredURL:
-            # Signed output URLs expire (24-48 h); a new GET of the task signs fresh ones.
-            log.info("Runway output URL of %s expired; fetching fresh URLs", task_id)
-            fresh = await self._get_task(task_id)
-            assert fresh is not None
-            if fresh.status != "SUCCEEDED":
-                raise ProviderUnavailable(
-                    f"Runway task {task_id} is {fresh.status} after having succeeded"
-                ) from None
-            task = fresh
-            await self._download(task, dest)
-        cost = task.cost.credits * USD_PER_CREDIT if task.cost is not None else None
-        await context.progress(1.0, None)
-        return GenerationResult(path=dest, provider_task_id=task_id, cost=cost)
-
-    async def _download(self, task: RunwayTask, dest: Path) -> None:
-        if not task.output:
-            raise ProviderUnavailable(f"Runway task {task.id} SUCCEEDED without an output URL")
-        await self.http.download(task.output[0], dest, max_bytes=self.max_download_bytes)
-
     async def cancel(self, provider_task_id: str) -> None:
         """`DELETE /v1/tasks/{id}`: cancels a running task (deletes a finished one)."""
         task_id = check_task_id(provider_task_id, self.provider)
@@ -557,12 +489,5 @@ class RunwayAdapter(HostedAdapter):
             log.warning("Runway cancel of %s failed: %s", task_id, exc.message)
 
 
-def _progress_of(task: RunwayTask) -> tuple[float, str | None] | None:
-    if task.status == "THROTTLED":
-        return 0.0, "waiting for provider capacity"
-    if task.status == "PENDING":
-        return 0.0, "queued at Runway"
-    if task.status == "RUNNING":
-        value = task.progress if task.progress is not None else 0.0
-        return min(1.0, max(0.0, value)), None
-    return None
+def _usd(cost: _Cost | None) -> float | None:
+    return round(cost.credits * USD_PER_CREDIT, 4) if cost is not None else None

@@ -22,7 +22,13 @@ import logging
 from pathlib import Path
 from typing import Any, Unpack
 
-from videofoundry.adapters._http import (
+from videofoundry.adapters.base import (
+    GenerationContext,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+)
+from videofoundry.adapters.hosted import (
     SEGMENT_HEADER,
     HostedAdapter,
     HostedOptions,
@@ -32,12 +38,6 @@ from videofoundry.adapters._http import (
     probe_video,
     sniff_image,
     validate_params,
-)
-from videofoundry.adapters.base import (
-    GenerationContext,
-    GenerationRequest,
-    GenerationResult,
-    ModelInfo,
 )
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import PermanentError, PromptRejected, ProviderUnavailable
@@ -86,7 +86,7 @@ def fit_image(data: bytes, width: int, height: int) -> bytes:
     return out.getvalue()
 
 
-class StabilityAdapter(HostedAdapter):
+class StabilityAdapter(HostedAdapter[str]):
     """Stable Video Diffusion (`stability/svd`), deprecated."""
 
     name = "stability"

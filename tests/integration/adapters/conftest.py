@@ -42,7 +42,6 @@ def _fresh(server: FakeServer) -> FakeServer:
     server.state.clock.offset = 0.0
     server.config.concurrency = FAKE_TIMINGS["concurrency"]
     server.config.wait_scale = FAKE_TIMINGS["wait_scale"]
-    server.config.estimated_cost = False
     return server
 
 

@@ -12,11 +12,11 @@ from typing import Any
 import av
 from PIL import Image
 
-from videofoundry.adapters._http import RetryPolicy
 from videofoundry.adapters.base import (
     GenerationContext,
     GenerationRequest,
 )
+from videofoundry.adapters.hosted import RetryPolicy
 from videofoundry.media.format import OutputFormat
 
 # Fake timings: short enough for a fast suite, long enough that a poll sees each state.

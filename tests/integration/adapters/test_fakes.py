@@ -68,7 +68,7 @@ def test_runway_auth_and_version_header(runway_fake: FakeServer) -> None:
         ),
         (
             "/v1/image_to_video",
-            {"model": "gen3a_turbo", "promptImage": DATA_URI, "ratio": "1280:768", "duration": 5},
+            {"model": "gen4.5", "promptImage": DATA_URI, "ratio": "1280:720", "duration": 5},
             "promptText",
         ),
         ("/v1/image_to_video", {"model": "gen4_turbo", "ratio": "1280:720"}, "promptImage"),
@@ -104,7 +104,7 @@ def test_runway_auth_and_version_header(runway_fake: FakeServer) -> None:
         ),
         (
             "/v1/text_to_video",
-            {"model": "veo3", "promptText": "a cat", "ratio": "1280:720", "duration": 6},
+            {"model": "veo3.1", "promptText": "a cat", "ratio": "1280:720", "duration": 5},
             "duration",
         ),
     ],

@@ -26,6 +26,7 @@ from tests.integration.adapters.helpers import (
     request,
     request_times,
 )
+from videofoundry.adapters.registry import Registry
 from videofoundry.adapters.runway import RunwayAdapter, TextToImage
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import (
@@ -130,8 +131,7 @@ async def test_text_only_segment_on_gen45_uses_text_to_video(
         ("runway/gen4_turbo", OutputFormat(1080, 1080, 24), 2.0, "960:960", 2),
         ("runway/gen4_turbo", OutputFormat(1920, 816, 24), 10.0, "1584:672", 10),
         ("runway/gen4_turbo", OutputFormat(1280, 720, 24), 12.0, "1280:720", 10),
-        ("runway/gen3a_turbo", OutputFormat(1280, 720, 24), 6.0, "1280:768", 10),
-        ("runway/gen3a_turbo", OutputFormat(720, 1280, 24), 4.0, "768:1280", 5),
+        ("runway/gen4.5", OutputFormat(720, 1280, 24), 4.5, "720:1280", 5),
         ("runway/veo3.1", OutputFormat(1280, 720, 24), 5.0, "1280:720", 6),
         ("runway/veo3.1_fast", OutputFormat(1080, 1920, 24), 8.0, "720:1280", 8),
     ],
@@ -247,13 +247,16 @@ async def test_concurrency_limit_queues_locally_instead_of_flooding(
     runway_fake: FakeServer, make_adapter: MakeAdapter, tmp_path: Path
 ) -> None:
     adapter = make_adapter(max_concurrent_tasks=1)
+    registry = Registry(Settings())  # holds the per-adapter slots the worker's tasks share
     recorders = [Recorder(tmp_path / str(i)) for i in range(3)]
     for r in recorders:
         r.workdir.mkdir()
     await asyncio.gather(
         *(
-            adapter.generate(
-                request("runway/gen4_turbo", init_image=png(), segment=f"s{i}"), r.context
+            registry.generate(
+                adapter,
+                request("runway/gen4_turbo", init_image=png(), segment=f"s{i}"),
+                r.context,
             )
             for i, r in enumerate(recorders)
         )
@@ -265,7 +268,7 @@ async def test_concurrency_limit_queues_locally_instead_of_flooding(
         if q["method"] == "POST" or q["path"].startswith("/_fake/media/")
     ]
     assert sequence == ["create", "download"] * 3
-    assert sum("waiting for a free Runway slot" in r.messages for r in recorders) == 2
+    assert sum("waiting for a free runway slot" in r.messages for r in recorders) == 2
 
 
 async def test_over_provider_concurrency_tasks_wait_throttled(
@@ -589,17 +592,25 @@ async def test_unknown_extra_fields_are_ignored(
     decode(result.path)
 
 
-async def test_reported_cost_is_recorded(
+async def test_reported_cost_and_estimate_are_recorded(
     runway_fake: FakeServer, make_adapter: MakeAdapter, rec: Recorder
 ) -> None:
-    runway_fake.config.estimated_cost = True
-    try:
-        result = await make_adapter().generate(
-            request("runway/gen4_turbo", init_image=png(), duration=4), rec.context
-        )
-    finally:
-        runway_fake.config.estimated_cost = False
-    assert result.cost == pytest.approx(0.20)  # 4 s x 5 credits x $0.01
+    result = await make_adapter().generate(
+        request("runway/gen4_turbo", init_image=png(), duration=4), rec.context
+    )
+    assert result.cost == pytest.approx(0.20)  # `cost`: 4 s x 5 credits x $0.01
+    assert result.estimated_cost == pytest.approx(0.20)  # `estimatedCost` of the running task
+
+
+async def test_cost_is_read_from_the_answer_not_the_catalogue(
+    runway_fake: FakeServer, make_adapter: MakeAdapter, rec: Recorder
+) -> None:
+    runway_fake.set_faults(extra_fields=True)
+    # gen4.5 bills 12 credits/s: a 3 s clip reports 36 credits, $0.36.
+    result = await make_adapter().generate(
+        request("runway/gen4.5", prompt="a red kite over dunes", duration=3), rec.context
+    )
+    assert result.cost == pytest.approx(0.36)
 
 
 # -- downloads -------------------------------------------------------------------------------
@@ -745,9 +756,7 @@ def test_availability_and_catalogue() -> None:
     models = {m.id: m for m in adapter.models()}
     assert set(models) == {
         "runway/gen4_turbo",
-        "runway/gen3a_turbo",
         "runway/gen4.5",
-        "runway/veo3",
         "runway/veo3.1",
         "runway/veo3.1_fast",
     }
@@ -759,8 +768,6 @@ def test_availability_and_catalogue() -> None:
     assert turbo.params_schema["additionalProperties"] is False
     assert models["runway/gen4.5"].text_to_video is True
     assert models["runway/gen4.5"].price_per_second == 0.12
-    assert models["runway/gen3a_turbo"].durations == (5.0, 10.0)
-    assert models["runway/gen3a_turbo"].deprecated is not None
     assert models["runway/veo3.1"].durations == (4.0, 6.0, 8.0)
     assert adapter.estimate_cost(turbo, 5, {}) == 0.25
     assert adapter.estimate_cost(turbo, 4.2, {}) == 0.25  # billed for the 5 s generated

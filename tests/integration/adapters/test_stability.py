@@ -18,7 +18,7 @@ from tests.integration.adapters.helpers import (
     png,
     request,
 )
-from videofoundry.adapters._http import RetryPolicy
+from videofoundry.adapters.hosted import RetryPolicy
 from videofoundry.adapters.runway import RunwayAdapter
 from videofoundry.adapters.stability import StabilityAdapter
 from videofoundry.core.config import Settings

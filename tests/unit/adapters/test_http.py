@@ -1,8 +1,7 @@
-"""Unit tests of the shared HTTP plumbing (`adapters/_http.py`) on httpx.MockTransport."""
+"""Unit tests of the shared hosted-adapter plumbing (`adapters/hosted/`) on httpx.MockTransport."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import email.utils
 import io
@@ -17,9 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from videofoundry.adapters._http import (
+from videofoundry.adapters.base import (
+    GenerationContext,
+)
+from videofoundry.adapters.hosted import (
     ExpiredURL,
-    HostedAdapter,
     ProviderHTTP,
     Redactor,
     RetryPolicy,
@@ -32,13 +33,6 @@ from videofoundry.adapters._http import (
     poll_until,
     validate_params,
 )
-from videofoundry.adapters.base import (
-    GenerationContext,
-    GenerationRequest,
-    GenerationResult,
-    ModelInfo,
-)
-from videofoundry.core.config import Settings
 from videofoundry.core.errors import (
     Cancelled,
     InvalidMedia,
@@ -482,55 +476,6 @@ async def test_poll_until_times_out(tmp_path: Path) -> None:
             timeout=0.05,
             context=context(tmp_path),
         )
-
-
-# -- concurrency -----------------------------------------------------------------------------
-
-
-class SlowAdapter(HostedAdapter):
-    name = "slow"
-    provider = "Slow"
-    key_setting = "RUNWAY_API_KEY"
-
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(settings, **kwargs)
-        self.active = 0
-        self.peak = 0
-
-    @property
-    def api_key(self) -> str:
-        return self.settings.RUNWAY_API_KEY
-
-    @property
-    def base_url(self) -> str:
-        return "https://api.example.com"
-
-    def models(self) -> list[ModelInfo]:
-        return []
-
-    async def _generate(
-        self, request: GenerationRequest, context: GenerationContext
-    ) -> GenerationResult:
-        self.active += 1
-        self.peak = max(self.peak, self.active)
-        await asyncio.sleep(0.02)
-        self.active -= 1
-        return GenerationResult(path=context.workdir)
-
-
-@pytest.mark.parametrize("limit", [1, 3])
-async def test_concurrency_is_capped_per_instance(tmp_path: Path, limit: int) -> None:
-    from videofoundry.media.format import OutputFormat
-
-    adapter = SlowAdapter(Settings(RUNWAY_API_KEY="k" * 10), max_concurrent_tasks=limit)
-    assert adapter.concurrency == limit
-    request = GenerationRequest("s", "h", "slow/x", "p", 1.0, 1, OutputFormat())
-    await asyncio.gather(*(adapter.generate(request, context(tmp_path)) for _ in range(6)))
-    assert adapter.peak == limit
-
-
-def test_default_concurrency_is_the_lowest_tier() -> None:
-    assert SlowAdapter(Settings(RUNWAY_API_KEY="k")).max_concurrent_tasks == 1
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-ttl", type=float, default=24 * 3600.0)
     parser.add_argument("--video-scale", type=float, default=1.0, help="1.0 = real pixel size")
     parser.add_argument("--wait-scale", type=float, default=1.0, help="Replicate Prefer: wait")
-    parser.add_argument("--estimated-cost", action="store_true", help="Runway cost members")
     parser.add_argument(
         "--allow-non-loopback", action="store_true", help="permit a --host that is not loopback"
     )
@@ -51,7 +50,6 @@ def main(argv: list[str] | None = None) -> int:
         output_ttl=args.output_ttl,
         video_scale=args.video_scale,
         wait_scale=args.wait_scale,
-        estimated_cost=args.estimated_cost,
     )
     print(  # noqa: T201 - the CLI's output
         f"fake {args.provider} on {server.base_url} (key {server.key}); "

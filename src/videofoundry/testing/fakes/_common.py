@@ -123,8 +123,6 @@ class FakeConfig:
     fps: int = 24
     wait_scale: float = 1.0
     """Replicate `Prefer: wait=N` blocks at most N * wait_scale real seconds."""
-    estimated_cost: bool = False
-    """Runway: add `estimatedCost`/`cost` members seen in 2026 captures [T]."""
 
 
 class Clock:
@@ -498,6 +496,54 @@ async def apply_fault(
     if fault.truncate:
         return None  # handled by the download route
     return fault_response(fault, request, error_body)
+
+
+def add_task_routes(
+    app: FastAPI,
+    state: FakeState,
+    *,
+    poll_path: str,
+    cancel_route: tuple[str, str],
+    auth: Callable[[Request], str | Response],
+    error_body: ErrorBody,
+    not_found: Callable[[], Response],
+    show: Callable[[FakeTask, Request], dict[str, Any]],
+    cancel: Callable[[FakeTask, Request], Response],
+) -> None:
+    """The poll and cancel routes every task-based fake has, written once.
+
+    Both check the key, take an injected fault (`poll` / `cancel`) and find the caller's task
+    (another key's task is not found). `show` renders a task; `cancel` (called under the state's
+    lock) applies the provider's cancel semantics and gives its answer. Paths carry `{task_id}`;
+    `cancel_route` is `(method, path)`.
+    """
+
+    async def lookup(request: Request, route: str, task_id: str) -> FakeTask | Response:
+        key = auth(request)
+        if isinstance(key, Response):
+            return key
+        faulted = await apply_fault(state, route, request, error_body)
+        if faulted is not None:
+            return faulted
+        task = state.get_task(task_id, key)
+        return not_found() if task is None else task
+
+    async def get_task(task_id: str, request: Request) -> Response:
+        found = await lookup(request, "poll", task_id)
+        return found if isinstance(found, Response) else JSONResponse(show(found, request))
+
+    async def cancel_task(task_id: str, request: Request) -> Response:
+        found = await lookup(request, "cancel", task_id)
+        if isinstance(found, Response):
+            return found
+        with state.lock:
+            answer = cancel(found, request)
+            state.advance()
+        return answer
+
+    app.add_api_route(poll_path, get_task, methods=["GET"])
+    method, path = cancel_route
+    app.add_api_route(path, cancel_task, methods=[method])
 
 
 def iso(wall: float) -> str:

@@ -23,6 +23,7 @@ from videofoundry.testing.fakes._common import (
     FakeConfig,
     FakeState,
     FakeTask,
+    add_task_routes,
     apply_fault,
     bearer,
     build_app,
@@ -175,19 +176,6 @@ def create_app(config: FakeConfig) -> FastAPI:
     async def create_legacy(request: Request) -> Response:
         return await create(request)
 
-    @app.get(f"{PREFIX}/generations/{{generation_id}}")
-    async def get_generation(generation_id: str, request: Request) -> Response:
-        key = auth(request)
-        if isinstance(key, Response):
-            return key
-        faulted = await apply_fault(state, "poll", request, error_body)
-        if faulted is not None:
-            return faulted
-        task = state.get_task(generation_id, key)
-        if task is None:
-            return JSONResponse({"detail": "Generation not found"}, status_code=404)
-        return JSONResponse(generation_json(state, task, str(request.base_url)))
-
     @app.get(f"{PREFIX}/generations")
     async def list_generations(request: Request, limit: int = 100, offset: int = 0) -> Response:
         key = auth(request)
@@ -206,22 +194,22 @@ def create_app(config: FakeConfig) -> FastAPI:
             }
         )
 
-    @app.delete(f"{PREFIX}/generations/{{generation_id}}")
-    async def delete_generation(generation_id: str, request: Request) -> Response:
-        key = auth(request)
-        if isinstance(key, Response):
-            return key
-        faulted = await apply_fault(state, "cancel", request, error_body)
-        if faulted is not None:
-            return faulted
-        task = state.get_task(generation_id, key)
-        if task is None:
-            return JSONResponse({"detail": "Generation not found"}, status_code=404)
-        with state.lock:
-            # Luma deletes the generation whatever its state; a later GET answers 404.
-            del state.tasks[generation_id]
-            state.advance()
+    def delete(task: FakeTask, request: Request) -> Response:
+        # Luma deletes the generation whatever its state; a later GET answers 404.
+        del state.tasks[task.id]
         return Response(status_code=204)
+
+    add_task_routes(
+        app,
+        state,
+        poll_path=f"{PREFIX}/generations/{{task_id}}",
+        cancel_route=("DELETE", f"{PREFIX}/generations/{{task_id}}"),
+        auth=auth,
+        error_body=error_body,
+        not_found=lambda: JSONResponse({"detail": "Generation not found"}, status_code=404),
+        show=lambda task, request: generation_json(state, task, str(request.base_url)),
+        cancel=delete,
+    )
 
     @app.get(f"{PREFIX}/credits")
     async def credits(request: Request) -> Response:

@@ -5,7 +5,10 @@ Creates (`POST /v1/predictions` with a version id, `POST /v1/models/{owner}/{nam
 request open under `Prefer: wait[=N]` until it finishes or N (scaled) seconds pass. The
 prediction goes `starting -> processing` (tqdm-like lines appended to `logs`) `-> succeeded`
 (output: URL of an MP4 the fake serves, 404 after `output_ttl`) or `failed` (`error`), and
-`POST /v1/predictions/{id}/cancel` makes it `canceled`. Errors are RFC 7807 problem details.
+`POST /v1/predictions/{id}/cancel` makes it `canceled`. `GET /v1/predictions` (list),
+`GET /v1/models/{owner}/{name}` (with `latest_version`), `.../versions/{id}` (what the SDK's
+`run("owner/name:version")` reads first) and `GET /v1/account` exist too. Every error, the
+framework's own (unknown route, wrong method) included, is an RFC 7807 problem document.
 
 Real-API references: https://replicate.com/docs/topics/predictions/create-a-prediction ,
 GitHub replicate/replicate-python.
@@ -20,7 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from videofoundry.testing.fakes._common import (
     SEGMENT_HEADER,
@@ -28,6 +33,7 @@ from videofoundry.testing.fakes._common import (
     FakeConfig,
     FakeState,
     FakeTask,
+    add_task_routes,
     apply_fault,
     bearer,
     build_app,
@@ -73,6 +79,69 @@ def error_body(status: int, message: str) -> dict[str, Any]:
     if status == 429:
         return {"detail": THROTTLE_DETAIL, "status": 429}
     return problem(status, message)
+
+
+def answer_problems_for_framework_errors(app: FastAPI) -> None:
+    """Unknown routes, wrong methods and unreadable bodies answer in Replicate's problem-details
+    shape too, instead of the framework's `{"detail": ...}`."""
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 404:
+            detail = "The requested resource could not be found."
+        return JSONResponse(problem(exc.status_code, detail), status_code=exc.status_code)
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        lines = [
+            f"- {'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        ]
+        return JSONResponse(problem(422, "\n".join(lines)), status_code=422)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+
+
+def model_json(owner: str, name: str, model: FakeModel) -> dict[str, Any]:
+    """A model in the shape of `GET /v1/models/{owner}/{name}`."""
+    return {
+        "url": f"https://replicate.com/{owner}/{name}",
+        "owner": owner,
+        "name": name,
+        "description": "A model of the fake Replicate API",
+        "visibility": "public",
+        "github_url": None,
+        "paper_url": None,
+        "license_url": None,
+        "run_count": 0,
+        "cover_image_url": None,
+        "default_example": None,
+        "latest_version": version_json(model),
+    }
+
+
+def version_json(model: FakeModel) -> dict[str, Any]:
+    """A version: its id, when it was pushed, and the OpenAPI schema of its inputs."""
+    inputs = {name: {"type": "string", "title": name.title()} for name in model.required}
+    return {
+        "id": model.version,
+        "created_at": "2025-01-01T00:00:00.000000Z",
+        "cog_version": "0.9.0",
+        "openapi_schema": {
+            "openapi": "3.0.2",
+            "components": {
+                "schemas": {
+                    "Input": {
+                        "type": "object",
+                        "required": list(model.required),
+                        "properties": inputs,
+                    },
+                    "Output": {"type": "string", "format": "uri"},
+                }
+            },
+        },
+    }
 
 
 def _prediction_id() -> str:
@@ -165,6 +234,12 @@ def create_app(config: FakeConfig, models: dict[str, FakeModel] | None = None) -
     catalogue = dict(DEFAULT_MODELS if models is None else models)
     by_version = {m.version: name for name, m in catalogue.items()}
     app = build_app(state, title="Fake Replicate API", media_status_expired=404)
+    answer_problems_for_framework_errors(app)
+
+    def not_found() -> Response:
+        return JSONResponse(
+            problem(404, "The requested resource could not be found."), status_code=404
+        )
 
     def auth(request: Request) -> str | Response:
         key = bearer(request, ("Bearer", "Token"))
@@ -254,38 +329,61 @@ def create_app(config: FakeConfig, models: dict[str, FakeModel] | None = None) -
     async def create_by_deployment(owner: str, name: str, request: Request) -> Response:
         return await create(request, f"{owner}/{name}", "deployment")
 
-    @app.get("/v1/predictions/{prediction_id}")
-    async def get_prediction(prediction_id: str, request: Request) -> Response:
+    @app.get("/v1/predictions")
+    async def list_predictions(request: Request) -> Response:
         key = auth(request)
         if isinstance(key, Response):
             return key
-        faulted = await apply_fault(state, "poll", request, error_body)
-        if faulted is not None:
-            return faulted
-        task = state.get_task(prediction_id, key)
-        if task is None:
-            return JSONResponse(
-                problem(404, "The requested resource could not be found."), status_code=404
-            )
+        state.advance()
+        base = str(request.base_url)
+        mine = [t for t in reversed(state.tasks.values()) if t.key == key]
+        results = [prediction_json(state, t, base, catalogue) for t in mine]
+        return JSONResponse({"previous": None, "next": None, "results": results})
+
+    @app.get("/v1/models/{owner}/{name}")
+    async def get_model(owner: str, name: str, request: Request) -> Response:
+        key = auth(request)
+        if isinstance(key, Response):
+            return key
+        model = catalogue.get(f"{owner}/{name}")
+        if model is None:
+            return not_found()
+        return JSONResponse(model_json(owner, name, model))
+
+    @app.get("/v1/models/{owner}/{name}/versions/{version_id}")
+    async def get_version(owner: str, name: str, version_id: str, request: Request) -> Response:
+        key = auth(request)
+        if isinstance(key, Response):
+            return key
+        model = catalogue.get(f"{owner}/{name}")
+        if model is None or model.version != version_id:
+            return not_found()
+        return JSONResponse(version_json(model))
+
+    @app.get("/v1/account")
+    async def account(request: Request) -> Response:
+        key = auth(request)
+        if isinstance(key, Response):
+            return key
+        return JSONResponse(
+            {"type": "user", "username": "fake-user", "name": "Fake User", "github_url": None}
+        )
+
+    def cancel(task: FakeTask, request: Request) -> Response:
+        if task.phase(state.clock())[0] not in TERMINAL:
+            task.cancelled_at = state.clock()
         return JSONResponse(prediction_json(state, task, str(request.base_url), catalogue))
 
-    @app.post("/v1/predictions/{prediction_id}/cancel")
-    async def cancel_prediction(prediction_id: str, request: Request) -> Response:
-        key = auth(request)
-        if isinstance(key, Response):
-            return key
-        faulted = await apply_fault(state, "cancel", request, error_body)
-        if faulted is not None:
-            return faulted
-        task = state.get_task(prediction_id, key)
-        if task is None:
-            return JSONResponse(
-                problem(404, "The requested resource could not be found."), status_code=404
-            )
-        with state.lock:
-            if task.phase(state.clock())[0] not in TERMINAL:
-                task.cancelled_at = state.clock()
-            state.advance()
-        return JSONResponse(prediction_json(state, task, str(request.base_url), catalogue))
+    add_task_routes(
+        app,
+        state,
+        poll_path="/v1/predictions/{task_id}",
+        cancel_route=("POST", "/v1/predictions/{task_id}/cancel"),
+        auth=auth,
+        error_body=error_body,
+        not_found=not_found,
+        show=lambda task, request: prediction_json(state, task, str(request.base_url), catalogue),
+        cancel=cancel,
+    )
 
     return app

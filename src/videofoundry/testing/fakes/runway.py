@@ -28,6 +28,8 @@ from videofoundry.testing.fakes._common import (
     SEGMENT_HEADER,
     FakeConfig,
     FakeState,
+    FakeTask,
+    add_task_routes,
     apply_fault,
     bearer,
     build_app,
@@ -53,14 +55,12 @@ class ModelRule:
     positions: tuple[str, ...] = ("first",)
     moderation: bool = False
     audio: bool = False
+    duration_required: bool = False
 
 
 MODELS: dict[str, ModelRule] = {
     "gen4_turbo": ModelRule(
         True, False, GEN4_RATIOS, (), tuple(range(2, 11)), False, ("first",), True
-    ),
-    "gen3a_turbo": ModelRule(
-        True, False, ("1280:768", "768:1280"), (), (5, 10), True, ("first", "last"), True
     ),
     "gen4.5": ModelRule(
         True,
@@ -71,8 +71,8 @@ MODELS: dict[str, ModelRule] = {
         True,
         ("first",),
         True,
+        duration_required=True,
     ),
-    "veo3": ModelRule(True, True, VEO_RATIOS, VEO_RATIOS, (8,), False, ("first",), audio=True),
     "veo3.1": ModelRule(
         True, True, VEO_RATIOS, VEO_RATIOS, (4, 6, 8), False, ("first", "last"), audio=True
     ),
@@ -82,9 +82,7 @@ MODELS: dict[str, ModelRule] = {
 }
 CREDITS_PER_SECOND = {
     "gen4_turbo": 5,
-    "gen3a_turbo": 5,
     "gen4.5": 12,
-    "veo3": 40,
     "veo3.1": 40,
     "veo3.1_fast": 15,
 }
@@ -197,6 +195,8 @@ def validate(body: Any, *, text_only: bool) -> list[dict[str, Any]]:
             )
         )
     duration = body.get("duration")
+    if duration is None and rule.duration_required:
+        issues.append(_issue("invalid_type", ["duration"], "Required"))
     if duration is not None:
         if isinstance(duration, bool) or not isinstance(duration, int | float):
             issues.append(_issue("invalid_type", ["duration"], "Expected number"))
@@ -235,35 +235,37 @@ def validate(body: Any, *, text_only: bool) -> list[dict[str, Any]]:
     return issues
 
 
-def task_json(state: FakeState, task_id: str, base_url: str) -> dict[str, Any] | None:
-    task = state.tasks.get(task_id)
-    if task is None:
-        return None
+def credits(task: FakeTask) -> int:
+    """What a task costs: the model's credits per second times the seconds asked for."""
+    return CREDITS_PER_SECOND[task.model] * int(task.seconds)
+
+
+def task_json(state: FakeState, task: FakeTask, base_url: str) -> dict[str, Any]:
+    """A task in the shape of the SDK's `TaskRetrieveResponse`: `estimatedCost` while it is
+    waiting or running, `cost` once it is over (failed and cancelled tasks are refunded: 0)."""
     phase, progress = task.phase(state.clock())
     out: dict[str, Any] = {"id": task.id, "createdAt": iso(task.created_wall)}
-    if phase == "throttled":
-        out["status"] = "THROTTLED"
-    elif phase == "pending":
-        out["status"] = "PENDING"
-    elif phase == "running":
-        out["status"] = "RUNNING"
-        out["progress"] = round(progress, 3)
+    if phase in ("throttled", "pending", "running"):
+        out["status"] = phase.upper()
+        out["estimatedCost"] = {"credits": credits(task)}
+        if phase == "running":
+            out["progress"] = round(progress, 3)
     elif phase == "succeeded":
         out["status"] = "SUCCEEDED"
         out["output"] = [state.media_url(base_url, task)]
-        if state.config.estimated_cost:
-            out["cost"] = {"credits": CREDITS_PER_SECOND[task.model] * int(task.seconds)}
+        out["cost"] = {"credits": credits(task)}
     elif phase == "failed":
         assert task.fault is not None
         out["status"] = "FAILED"
         out["failure"] = task.fault.failure or "An unexpected error occurred."
         if task.fault.failure_code is not None:
             out["failureCode"] = task.fault.failure_code
+        out["cost"] = {"credits": 0}
     else:
         out["status"] = "CANCELLED"
+        out["cost"] = {"credits": 0}
     if state.faults.extra_fields:
         out["futureField"] = {"nested": [1, 2, 3]}
-        out["estimatedCost"] = {"credits": 1}
     return out
 
 
@@ -332,9 +334,7 @@ def create_app(config: FakeConfig) -> FastAPI:
             endpoint=request.url.path,
             segment=request.headers.get(SEGMENT_HEADER),
         )
-        answer: dict[str, Any] = {"id": task.id}
-        if config.estimated_cost or state.faults.extra_fields:
-            answer["estimatedCost"] = {"credits": CREDITS_PER_SECOND[model] * seconds}
+        answer = {"id": task.id, "estimatedCost": {"credits": credits(task)}}
         return JSONResponse(answer, status_code=200)
 
     @app.post("/v1/image_to_video")
@@ -345,37 +345,24 @@ def create_app(config: FakeConfig) -> FastAPI:
     async def text_to_video(request: Request) -> Response:
         return await create(request, text_only=True)
 
-    @app.get("/v1/tasks/{task_id}")
-    async def get_task(task_id: str, request: Request) -> Response:
-        key = auth(request)
-        if isinstance(key, Response):
-            return key
-        faulted = await apply_fault(state, "poll", request, error_body)
-        if faulted is not None:
-            return faulted
-        if state.get_task(task_id, key) is None:
-            return JSONResponse({"error": "Task not found"}, status_code=404)
-        data = task_json(state, task_id, str(request.base_url))
-        return JSONResponse(data)
-
-    @app.delete("/v1/tasks/{task_id}")
-    async def delete_task(task_id: str, request: Request) -> Response:
-        key = auth(request)
-        if isinstance(key, Response):
-            return key
-        faulted = await apply_fault(state, "cancel", request, error_body)
-        if faulted is not None:
-            return faulted
-        task = state.get_task(task_id, key)
-        if task is None:
-            return JSONResponse({"error": "Task not found"}, status_code=404)
-        with state.lock:
-            if task.phase(state.clock())[0] in ("throttled", "pending", "running"):
-                task.cancelled_at = state.clock()
-            else:
-                del state.tasks[task_id]
-            state.advance()
+    def delete(task: FakeTask, request: Request) -> Response:
+        if task.phase(state.clock())[0] in ("throttled", "pending", "running"):
+            task.cancelled_at = state.clock()
+        else:
+            del state.tasks[task.id]
         return Response(status_code=204)
+
+    add_task_routes(
+        app,
+        state,
+        poll_path="/v1/tasks/{task_id}",
+        cancel_route=("DELETE", "/v1/tasks/{task_id}"),
+        auth=auth,
+        error_body=error_body,
+        not_found=lambda: JSONResponse({"error": "Task not found"}, status_code=404),
+        show=lambda task, request: task_json(state, task, str(request.base_url)),
+        cancel=delete,
+    )
 
     @app.get("/v1/organization")
     async def organization(request: Request) -> Response:

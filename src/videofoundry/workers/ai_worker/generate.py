@@ -26,7 +26,7 @@ from videofoundry.core.errors import GenerationError, PermanentError, RetryableE
 from videofoundry.media.format import OutputFormat
 from videofoundry.models import RenderJob
 from videofoundry.runtime import Runtime
-from videofoundry.services import assets, job_events, orchestrator, task_publisher
+from videofoundry.services import assets, continuity, job_events, orchestrator, task_publisher
 from videofoundry.storage import keys
 from videofoundry.workers.ai_worker.completion import complete
 from videofoundry.workers.ai_worker.segment_row import Claim, LeaseLost, update_row
@@ -47,11 +47,20 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
     task_id, attempts = claim.provider_task_id, claim.attempts
     digest, segment_id = claim.spec_hash, claim.segment_id
     adapter, _model = runtime.registry.resolve(spec["model"])
+    # Attempts count across queue deliveries; with the adapter's own HTTP retries they stay
+    # within MAX_TRIES_PER_PAID_CALL tries of one paid call.
+    max_attempts = min(settings.SEGMENT_MAX_ATTEMPTS, adapter.max_generation_attempts())
     init_image = init_image_url = None
     if spec.get("init_image_key"):
         init_image = await _read(runtime, spec["init_image_key"])
         # Hosted models that fetch images themselves get a URL good for the whole task.
         init_image_url = await runtime.storage.presigned_url(spec["init_image_key"], 6 * 3600)
+    if spec.get("previous_clip_key"):
+        # A continued shot starts on the last frame of the clip before it (made by now: the
+        # row was only queued once that clip was stored).
+        previous = await _read(runtime, spec["previous_clip_key"])
+        init_image = await asyncio.to_thread(continuity.last_frame_png, previous)
+        init_image_url = None
     output = OutputFormat(**{k: spec["output"][k] for k in ("width", "height", "fps")})
     lost = asyncio.Event()
     last_tick = 0.0
@@ -127,7 +136,7 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
                     is_cancelled=is_cancelled,
                 )
                 try:
-                    result = await adapter.generate(request, context)
+                    result = await runtime.registry.generate(adapter, request, context)
                     break
                 except GenerationError as exc:
                     metrics.GENERATION_FAILURES.labels(adapter.name, type(exc).__name__).inc()
@@ -135,7 +144,7 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
                         raise
                     if lost.is_set():
                         raise LeaseLost() from exc
-                    if attempts >= settings.SEGMENT_MAX_ATTEMPTS:
+                    if attempts >= max_attempts:
                         raise PermanentError(
                             f"gave up after {attempts} attempts: {exc.message}"
                         ) from exc
@@ -151,7 +160,7 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
                         lease,
                         attempts=attempts,
                         message=f"{exc.message}; retrying in {delay:.0f} s "
-                        f"(attempt {attempts} of {settings.SEGMENT_MAX_ATTEMPTS})",
+                        f"(attempt {attempts} of {max_attempts})",
                     )
                     await asyncio.sleep(delay)
                 if lost.is_set():
@@ -185,7 +194,8 @@ async def _store(
         assets.fields(claim.owner_id, "clip", stored, "video/mp4", **assets.video_facts(info)),
         assets.fields(claim.owner_id, "poster", stored_poster, "image/jpeg"),
     ]
-    cost = claim.estimated_cost if result.cost is None else Decimal(str(result.cost))
+    reported = result.cost if result.cost is not None else result.estimated_cost
+    cost = claim.estimated_cost if reported is None else Decimal(str(reported))
     events = job_events.Events()
     try:
         async with runtime.sessions() as session, session.begin():
