@@ -17,6 +17,36 @@ from videofoundry.storage.base import Storage, StoredObject
 COPY_CHUNK = 1 << 20
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the platform says (another thread may
+    be creating files meanwhile); elsewhere set and restored once, at import."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()
+"""What `open()` would give a new file: written files get it, not mkstemp's private 0600."""
+
+
+def temp_file_beside(dest: Path) -> tuple[int, str]:
+    """A temp file in `dest`'s directory (for an atomic rename onto `dest`), open for writing,
+    with the permissions a normally created file would have."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp_name)
+        raise
+    return fd, tmp_name
+
+
 def validate_key(key: str) -> str:
     """Refuse keys that could name anything but a plain relative file path.
 
@@ -104,8 +134,7 @@ class LocalStorage(Storage):
 def _atomic_copy(source: Path, dest: Path) -> tuple[int, str]:
     """Copy `source` to `dest` through a temp file in dest's directory; returns size, sha256."""
     with source.open("rb") as src:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        fd, tmp_name = temp_file_beside(dest)
         try:
             digest = hashlib.sha256()
             size = 0

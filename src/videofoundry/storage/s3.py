@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import tempfile
 import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -34,7 +33,7 @@ from obstore.store import S3Store
 
 from videofoundry.core.errors import NotFound
 from videofoundry.storage.base import Storage, StoredObject
-from videofoundry.storage.local import check_range, validate_key
+from videofoundry.storage.local import check_range, temp_file_beside, validate_key
 
 if TYPE_CHECKING:
     from obstore.store import S3Config
@@ -145,8 +144,7 @@ class S3Storage(Storage):
     async def get_file(self, key: str, dest: Path) -> None:
         validate_key(key)
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        fd, tmp_name = temp_file_beside(dest)
         try:
             with os.fdopen(fd, "wb") as handle:
                 async for chunk in await self._get(key):

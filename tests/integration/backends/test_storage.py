@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import stat
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -234,6 +235,19 @@ async def test_every_backend_answers_path_for_and_ensure_bucket(
         assert path is not None and path.read_bytes() == b"content"
     else:
         assert path is None  # not on this machine: the API streams it with iter_range
+
+
+async def test_downloads_get_the_permissions_of_a_normal_file(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """A rendered MP4 is the user's file: readable as the umask allows, not mkstemp's 0600."""
+    await storage.put_file(KEY, write(tmp_path / "in", b"content"), "video/mp4")
+    dest = tmp_path / "out" / "final.mp4"
+    await storage.get_file(KEY, dest)
+    normal = tmp_path / "normal"
+    normal.write_bytes(b"")  # created by open(): what the umask gives
+    assert stat.S_IMODE(dest.stat().st_mode) == stat.S_IMODE(normal.stat().st_mode)
+    assert stat.S_IMODE(dest.stat().st_mode) & 0o044  # group and others may read (umask 022)
 
 
 def test_local_path_for_stays_under_the_root(tmp_path: Path) -> None:
