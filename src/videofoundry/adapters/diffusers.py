@@ -1,9 +1,16 @@
-"""Local text-to-video with Hugging Face diffusers (optional extra `videofoundry[diffusers]`).
+"""Local video models with Hugging Face diffusers (optional extra `videofoundry[diffusers]`).
 
 Each sub-directory of `DIFFUSERS_MODEL_DIR` holding a diffusers-format pipeline
-(`model_index.json`, e.g. CogVideoX, LTX-Video, Wan) is offered as `diffusers/<name>`. The
-pipeline loads with `local_files_only=True`, so nothing is downloaded at run time; it runs on
+(`model_index.json`) is offered as `diffusers/<name>`: text-to-video (CogVideoX, LTX-Video, Wan)
+and image-to-video (Stable Video Diffusion, LTX-Video, Wan and CogVideoX image-to-video, ...).
+What each takes is read from its pipeline class (`diffusers_kinds.py`). An image-to-video
+pipeline gets the segment's init image (or the previous shot's last frame) scaled and cropped
+to its frame size, and that image is the clip's first frame.
+
+The pipeline loads with `local_files_only=True`, so nothing is downloaded at run time; it runs on
 CUDA when present, else Apple MPS, else the CPU, in a worker thread so the event loop stays free.
+Memory: VAE decoding is chunked (`decode_chunk_size`) or tiled where the pipeline offers it, and
+`DIFFUSERS_CPU_OFFLOAD=true` keeps only the running sub-model on the GPU.
 Frames are written as an H.264 MP4 with PyAV; the worker normalises it to the project format.
 
 diffusers and torch are imported lazily: the adapter module imports (and the catalogue lists
@@ -14,6 +21,7 @@ Docs: https://huggingface.co/docs/diffusers/api/pipelines/overview
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import inspect
 import json
@@ -21,13 +29,13 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from videofoundry.adapters._http import validate_params
+from videofoundry.adapters import diffusers_kinds as kinds
 from videofoundry.adapters.base import (
     Adapter,
     GenerationContext,
@@ -35,47 +43,27 @@ from videofoundry.adapters.base import (
     GenerationResult,
     ModelInfo,
 )
+from videofoundry.adapters.diffusers_kinds import (
+    MAX_FRAMES,
+    PipelineDefaults,
+    PipelineKind,
+    describe,
+    fit_image,
+)
+from videofoundry.adapters.params import validate_params
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import Cancelled, InvalidMedia, PermanentError, PromptRejected
 
 log = logging.getLogger(__name__)
 
-Frames = Sequence[np.ndarray[Any, np.dtype[np.uint8]]]
+Image = np.ndarray[Any, np.dtype[np.uint8]]
+Frames = Sequence[Image]
 Report = Callable[[float], None]
 
 
-@dataclass(frozen=True)
-class PipelineDefaults:
-    fps: int
-    width: int
-    height: int
-    frame_step: int
-    """Frame counts must be `frame_step * k + 1` (1 = any count)."""
-    steps: int = 30
-    guidance: float = 6.0
-
-
-# Native settings of the families named in the issue; anything else gets a cautious default.
-DEFAULTS: dict[str, PipelineDefaults] = {
-    "CogVideoXPipeline": PipelineDefaults(8, 720, 480, 8, 50, 6.0),
-    "LTXPipeline": PipelineDefaults(24, 704, 480, 8, 40, 3.0),
-    "WanPipeline": PipelineDefaults(16, 832, 480, 4, 40, 5.0),
-}
-FALLBACK = PipelineDefaults(8, 512, 288, 1, 25, 7.5)
 SIZE_MULTIPLE = 32
-MAX_FRAMES = 257
-
-PARAMS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "num_inference_steps": {"type": "integer", "minimum": 1, "maximum": 200},
-        "guidance_scale": {"type": "number", "minimum": 0, "maximum": 30},
-        "fps": {"type": "integer", "minimum": 1, "maximum": 60},
-        "width": {"type": "integer", "minimum": 64, "maximum": 2048, "multipleOf": 32},
-        "height": {"type": "integer", "minimum": 64, "maximum": 2048, "multipleOf": 32},
-    },
-}
+SVD_CLASS = kinds.SVD_CLASS
+DEFAULTS = kinds.DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -92,6 +80,10 @@ class Job:
     steps: int
     guidance: float
     fps: int
+    image: Image | None = None
+    """The init image fitted to width x height, for image-to-video pipelines."""
+    controls: dict[str, Any] = field(default_factory=dict)
+    """Pipeline-specific call arguments from params (motion_bucket_id, decode_chunk_size, ...)."""
 
 
 def pipeline_class(model_dir: Path) -> str | None:
@@ -123,6 +115,12 @@ def frame_size(width: int, height: int, defaults: PipelineDefaults) -> tuple[int
         max(SIZE_MULTIPLE, round(w / SIZE_MULTIPLE) * SIZE_MULTIPLE),
         max(SIZE_MULTIPLE, round(h / SIZE_MULTIPLE) * SIZE_MULTIPLE),
     )
+
+
+def local_models_of(settings: Settings, class_name: str) -> list[str]:
+    """Model ids of the local pipelines of one class (e.g. to point at a local SVD)."""
+    adapter = DiffusersAdapter(settings)
+    return [f"diffusers/{n}" for n, (_, cls) in adapter._model_dirs().items() if cls == class_name]
 
 
 def to_uint8_frames(frames: Any) -> list[np.ndarray[Any, np.dtype[np.uint8]]]:
@@ -221,23 +219,27 @@ class DiffusersAdapter(Adapter):
         return None
 
     def models(self) -> list[ModelInfo]:
-        infos = []
-        for name, (_path, cls) in self._model_dirs().items():
-            defaults = DEFAULTS.get(cls, FALLBACK)
-            infos.append(
-                ModelInfo(
-                    id=f"diffusers/{name}",
-                    label=f"{name} (local {cls})",
-                    text_to_video=True,
-                    image_to_video=False,
-                    min_duration=1.0 / defaults.fps,
-                    max_duration=round((MAX_FRAMES - 1) / defaults.fps, 2),
-                    max_prompt_length=2000,
-                    price_per_second=0.0,
-                    params_schema=PARAMS_SCHEMA,
-                )
-            )
-        return infos
+        return [
+            self._model_info(name, describe(cls)) for name, (_, cls) in self._model_dirs().items()
+        ]
+
+    @staticmethod
+    def _model_info(name: str, kind: PipelineKind) -> ModelInfo:
+        defaults = kind.defaults
+        what = "image-to-video" if kind.image_only else "text-to-video"
+        if kind.image_to_video and kind.text_to_video:
+            what = "text- and image-to-video"
+        return ModelInfo(
+            id=f"diffusers/{name}",
+            label=f"{name} (local {kind.class_name}, {what})",
+            text_to_video=kind.text_to_video,
+            image_to_video=kind.image_to_video,
+            min_duration=1.0 / defaults.fps,
+            max_duration=round((MAX_FRAMES - 1) / defaults.fps, 2),
+            max_prompt_length=2000,
+            price_per_second=0.0,
+            params_schema=kind.params_schema,
+        )
 
     # -- generation ------------------------------------------------------------------------
 
@@ -250,24 +252,43 @@ class DiffusersAdapter(Adapter):
         if entry is None:
             raise PermanentError(f"no diffusers model {name!r} in DIFFUSERS_MODEL_DIR")
         path, cls = entry
-        validate_params(PARAMS_SCHEMA, request.params, request.model)
-        if not request.prompt.strip():
+        kind = describe(cls)
+        validate_params(kind.params_schema, request.params, request.model)
+        if kind.image_only and request.init_image is None:
+            raise PromptRejected(
+                f"{request.model} makes video from an image: set init_image_asset_id "
+                "or continue_from_previous"
+            )
+        if request.init_image is not None and not kind.image_to_video:
+            raise PromptRejected(f"{request.model} is text-to-video and takes no init image")
+        if kind.takes_prompt and request.init_image is None and not request.prompt.strip():
             raise PromptRejected(f"{request.model} is text-to-video: the prompt is empty")
-        defaults = DEFAULTS.get(cls, FALLBACK)
-        params = request.params
-        fps = int(params.get("fps", defaults.fps))
-        width, height = frame_size(request.output.width, request.output.height, defaults)
+        defaults = kind.defaults
+        params = dict(request.params)
+        fps = int(params.pop("fps", defaults.fps))
+        fitted_w, fitted_h = frame_size(request.output.width, request.output.height, defaults)
+        width, height = int(params.pop("width", fitted_w)), int(params.pop("height", fitted_h))
+        frames = int(params.pop("num_frames", 0)) or frame_count(
+            request.duration, fps, defaults.frame_step
+        )
+        if "decode_chunk_size" in kind.call_parameters:
+            params.setdefault("decode_chunk_size", self.settings.DIFFUSERS_DECODE_CHUNK_SIZE)
+        image = None
+        if request.init_image is not None:
+            image = fit_image(request.init_image, width, height)
         return Job(
             path=path,
             prompt=request.prompt.strip(),
             negative_prompt=request.negative_prompt,
             seed=request.seed,
-            num_frames=frame_count(request.duration, fps, defaults.frame_step),
-            width=int(params.get("width", width)),
-            height=int(params.get("height", height)),
-            steps=int(params.get("num_inference_steps", defaults.steps)),
-            guidance=float(params.get("guidance_scale", defaults.guidance)),
+            num_frames=frames,
+            width=width,
+            height=height,
+            steps=int(params.pop("num_inference_steps", defaults.steps)),
+            guidance=float(params.pop("guidance_scale", defaults.guidance)),
             fps=fps,
+            image=image,
+            controls=params,
         )
 
     async def generate(
@@ -312,6 +333,10 @@ class DiffusersAdapter(Adapter):
         if await context.is_cancelled():
             raise Cancelled(f"diffusers generation of {job.path.name} cancelled")
         frames = to_uint8_frames(output)
+        if job.image is not None and frames[0].shape == job.image.shape:
+            # The pipeline conditions its first frame on the image; make it exactly the image,
+            # so a continued shot starts on the very frame the previous one ended with.
+            frames[0] = job.image
         dest = context.workdir / "diffusers.mp4"
         await asyncio.to_thread(write_mp4, frames, job.fps, dest)
         await context.progress(1.0, None)
@@ -339,7 +364,16 @@ class DiffusersAdapter(Adapter):
             pipe = diffusers.DiffusionPipeline.from_pretrained(
                 str(path), local_files_only=True, **{dtype_arg: dtype}
             )
-            pipe = pipe.to(device)
+            if device == "cuda" and self.settings.DIFFUSERS_CPU_OFFLOAD:
+                # Only the sub-model that is running sits on the GPU (needs accelerate).
+                pipe.enable_model_cpu_offload()
+            else:
+                pipe = pipe.to(device)
+            vae = getattr(pipe, "vae", None)
+            if device != "cpu" and vae is not None and hasattr(vae, "enable_tiling"):
+                # Decode the latents in tiles: the full-frame decode is the memory peak.
+                with contextlib.suppress(NotImplementedError, AttributeError):
+                    vae.enable_tiling()
             # Progress goes to the worker through the step callback, not to a tqdm bar on stderr.
             if hasattr(pipe, "set_progress_bar_config"):
                 pipe.set_progress_bar_config(disable=True)
@@ -368,6 +402,7 @@ class DiffusersAdapter(Adapter):
             step_done(step)
 
         wanted: dict[str, Any] = {
+            "image": None if job.image is None else _pil(job.image),
             "prompt": job.prompt,
             "negative_prompt": job.negative_prompt,
             "num_frames": job.num_frames,
@@ -376,8 +411,12 @@ class DiffusersAdapter(Adapter):
             "num_inference_steps": job.steps,
             "guidance_scale": job.guidance,
             "frame_rate": job.fps,  # LTX-Video conditions on the frame rate
+            "fps": job.fps,  # ... and Stable Video Diffusion on `fps`
+            "target_fps": job.fps,  # ... and I2VGen-XL on `target_fps`
+            "max_guidance_scale": job.guidance,  # SVD's guidance rises to this over the clip
             "generator": generator,
             "output_type": "np",
+            **job.controls,
         }
         accepted = inspect.signature(pipe.__call__).parameters
         if "callback_on_step_end" in accepted:
@@ -391,3 +430,9 @@ class DiffusersAdapter(Adapter):
         frames = result.frames
         # Video pipelines return a batch: frames[0] is the first (only) video.
         return frames[0]
+
+
+def _pil(image: Image) -> Any:
+    from PIL import Image as PILImage
+
+    return PILImage.fromarray(image)

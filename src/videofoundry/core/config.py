@@ -89,7 +89,11 @@ class Settings(BaseSettings):
     STABILITY_ENABLE_DEPRECATED: bool = False
     """The Stable Video endpoint was shut down on 2025-07-24; only for compatible proxies."""
     DIFFUSERS_MODEL_DIR: str = ""
-    """Directory of local diffusers-format text-to-video models (one sub-directory each)."""
+    """Directory of local diffusers-format video models (one sub-directory each)."""
+    DIFFUSERS_CPU_OFFLOAD: bool = False
+    """On a GPU, keep only the running sub-model on it (slower, far less GPU memory)."""
+    DIFFUSERS_DECODE_CHUNK_SIZE: int = Field(default=8, ge=1, le=64)
+    """Frames a local model's VAE decodes at once where it takes `decode_chunk_size`."""
 
     PROVIDER_CONCURRENCY: dict[str, int] = {}
     """Tasks in flight per provider and worker process, e.g. {"runway": 4}; the default is 1,

@@ -8,7 +8,9 @@ replaces the pipeline call, and `FakePipeline` a loaded pipeline, to exercise th
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import io
 import json
 import sys
 import threading
@@ -22,6 +24,7 @@ import pytest
 
 from tests.support.recorder import Recorder
 from videofoundry.adapters import diffusers as module
+from videofoundry.adapters import diffusers_kinds as kinds
 from videofoundry.adapters.base import (
     GenerationRequest,
 )
@@ -301,3 +304,126 @@ def test_the_pipeline_call_matches_its_signature(
     cancel.set()
     with pytest.raises(module._Interrupted):
         adapter.render(job, reports.append, cancel)
+
+
+# -- pipeline kinds: what the catalogue says each local pipeline takes --------------------------
+
+KINDS = [
+    # class name, text_to_video, image_to_video
+    ("StableVideoDiffusionPipeline", False, True),
+    ("LTXImageToVideoPipeline", False, True),
+    ("WanImageToVideoPipeline", False, True),
+    ("CogVideoXImageToVideoPipeline", False, True),
+    ("LTXConditionPipeline", True, True),
+    ("CogVideoXPipeline", True, False),
+    ("LTXPipeline", True, False),
+    ("WanPipeline", True, False),
+]
+
+
+@pytest.fixture
+def fresh_kinds() -> Any:
+    kinds.describe.cache_clear()
+    yield kinds
+    kinds.describe.cache_clear()
+
+
+@pytest.mark.parametrize(("cls", "text", "image"), KINDS)
+def test_the_catalogue_flags_come_from_the_pipeline_class(
+    tmp_path: Path, fresh_kinds: Any, cls: str, text: bool, image: bool
+) -> None:
+    pytest.importorskip("diffusers", reason="reads the real pipeline classes")
+    make_model(tmp_path, "m", cls)
+    [model] = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(tmp_path))).models()
+    assert (model.text_to_video, model.image_to_video) == (text, image)
+    assert ("image-to-video" in model.label) == image
+    properties = model.params_schema["properties"]
+    # The schema offers exactly the controls the pipeline's call takes.
+    assert ("motion_bucket_id" in properties) == (cls == "StableVideoDiffusionPipeline")
+    assert ("guidance_scale" in properties) == (cls != "StableVideoDiffusionPipeline")
+    assert {"fps", "width", "height", "num_inference_steps"} <= properties.keys()
+
+
+@pytest.mark.parametrize(("cls", "text", "image"), KINDS)
+def test_without_diffusers_the_kind_is_guessed_from_the_name(
+    monkeypatch: pytest.MonkeyPatch, fresh_kinds: Any, cls: str, text: bool, image: bool
+) -> None:
+    real = kinds.importlib.util.find_spec
+    monkeypatch.setattr(
+        kinds.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "diffusers" else real(name, *a),
+    )
+    kind = kinds.describe(cls)
+    assert (kind.text_to_video, kind.image_to_video) == (text, image)
+
+
+def test_the_svd_schema_has_its_real_controls(fresh_kinds: Any) -> None:
+    pytest.importorskip("diffusers", reason="reads the real pipeline class")
+    schema = kinds.describe("StableVideoDiffusionPipeline").params_schema
+    properties = schema["properties"]
+    for control in (
+        "num_frames",
+        "fps",
+        "motion_bucket_id",
+        "noise_aug_strength",
+        "decode_chunk_size",
+        "min_guidance_scale",
+        "max_guidance_scale",
+    ):
+        assert control in properties, control
+    assert "prompt" not in properties
+    assert "conditioning" in properties["fps"]["description"]
+    assert schema["additionalProperties"] is False
+
+
+def image_bytes(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    array = np.zeros((height, width, 3), dtype=np.uint8)
+    array[:, : width // 2] = (250, 20, 20)
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.usefixtures("pretend_installed")
+async def test_an_image_model_gets_the_image_fitted_as_its_first_frame(
+    tmp_path: Path, fresh_kinds: Any
+) -> None:
+    pytest.importorskip("diffusers", reason="reads the real pipeline class")
+    make_model(tmp_path / "models", "svd", "StableVideoDiffusionPipeline")
+    adapter = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(tmp_path / "models")))
+    jobs: list[Job] = []
+
+    def render(job: Job, report: module.Report, cancel: threading.Event) -> Any:
+        jobs.append(job)
+        return np.zeros((job.num_frames, job.height, job.width, 3), dtype=np.uint8)
+
+    adapter.render = render
+    base = GenerationRequest(
+        "sr",
+        "h",
+        "diffusers/svd",
+        "ignored",
+        1.0,
+        3,
+        OutputFormat(320, 180, 24),
+        params={"width": 128, "height": 64, "motion_bucket_id": 40, "num_inference_steps": 2},
+    )
+    with pytest.raises(PromptRejected, match="init_image_asset_id or continue_from_previous"):
+        await adapter.generate(base, Recorder(tmp_path).context)
+    work = tmp_path / "work"
+    work.mkdir()
+    request = dataclasses.replace(base, init_image=image_bytes(400, 100))
+    result = await adapter.generate(request, Recorder(work).context)
+    [job] = jobs
+    assert job.image is not None
+    assert job.image.shape == (64, 128, 3)  # covered and centre-cropped to the pipeline size
+    assert job.num_frames == 7  # 1 s at SVD's 7 fps
+    assert job.controls == {"motion_bucket_id": 40, "decode_chunk_size": 8}
+    with av.open(str(result.path)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    # The pipeline returned black frames; the first frame is the image (red left half).
+    assert first[32, 10, 0] > 200
+    assert first[32, 120].max() < 40
