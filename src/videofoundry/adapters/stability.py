@@ -28,6 +28,7 @@ from videofoundry.adapters.base import (
     GenerationResult,
     ModelInfo,
 )
+from videofoundry.adapters.diffusers import SVD_CLASS, local_models_of
 from videofoundry.adapters.hosted import (
     SEGMENT_HEADER,
     HostedAdapter,
@@ -118,12 +119,15 @@ class StabilityAdapter(HostedAdapter[str]):
         return error_reason(body)
 
     def availability(self) -> str | None:
-        missing = super().availability()
-        if missing is not None:
-            return missing
-        if not self.settings.STABILITY_ENABLE_DEPRECATED:
-            return DEPRECATED
-        return None
+        reason = super().availability()
+        if reason is None and not self.settings.STABILITY_ENABLE_DEPRECATED:
+            reason = DEPRECATED
+        if reason is not None:
+            # The open weights are how Stable Video Diffusion is used today: point to them.
+            local = local_models_of(self.settings, SVD_CLASS)
+            if local:
+                reason += f"; Stable Video Diffusion runs locally here as {', '.join(local)}"
+        return reason
 
     # -- catalogue -------------------------------------------------------------------------
 

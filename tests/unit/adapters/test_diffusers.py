@@ -427,3 +427,24 @@ async def test_an_image_model_gets_the_image_fitted_as_its_first_frame(
     # The pipeline returned black frames; the first frame is the image (red left half).
     assert first[32, 10, 0] > 200
     assert first[32, 120].max() < 40
+
+
+def test_the_stability_entry_points_to_a_local_svd(tmp_path: Path) -> None:
+    from videofoundry.adapters.stability import StabilityAdapter
+
+    without = StabilityAdapter(Settings(STABILITY_API_KEY="k", DIFFUSERS_MODEL_DIR=str(tmp_path)))
+    assert without.availability() is not None
+    assert "diffusers/" not in (without.availability() or "")
+    make_model(tmp_path, "svd-xt", "StableVideoDiffusionPipeline")
+    make_model(tmp_path, "cog", "CogVideoXPipeline")
+    for settings in (
+        Settings(STABILITY_API_KEY="k", DIFFUSERS_MODEL_DIR=str(tmp_path)),  # discontinued
+        Settings(STABILITY_API_KEY="", DIFFUSERS_MODEL_DIR=str(tmp_path)),  # no key either
+    ):
+        reason = StabilityAdapter(settings).availability()
+        assert reason is not None
+        assert reason.endswith("Stable Video Diffusion runs locally here as diffusers/svd-xt")
+    enabled = Settings(
+        STABILITY_API_KEY="k", STABILITY_ENABLE_DEPRECATED=True, DIFFUSERS_MODEL_DIR=str(tmp_path)
+    )
+    assert StabilityAdapter(enabled).availability() is None
