@@ -26,6 +26,8 @@ from videofoundry.api import (
     render,
     segments,
 )
+from videofoundry.api.middleware import BodySizeLimit, SecurityHeaders
+from videofoundry.api.rate_limits import RateLimiter
 from videofoundry.core.config import Settings, get_settings, signing_key
 from videofoundry.runtime import Runtime
 from videofoundry.services import task_publisher
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, companions: tuple[Companion, ..
         signing_key(settings)  # development without SECRET_KEY: generate the data dir's key now
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
+        app.state.limiter = RateLimiter(settings)
         tasks = [asyncio.create_task(relay_forever(runtime))]
         tasks += [asyncio.create_task(c(runtime)) for c in companions]
         try:
@@ -75,6 +78,13 @@ def create_app(settings: Settings | None = None, companions: tuple[Companion, ..
         "from POST /api/auth/token or an API token from POST /api/tokens.",
         lifespan=lifespan,
     )
+    upload_cap = max(assets.MAX_UPLOAD_BYTES.values()) + (1 << 20)  # + multipart framing
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.MAX_REQUEST_BYTES,
+        routes={("POST", "/api/assets"): upload_cap},
+    )
+    app.add_middleware(SecurityHeaders)  # outermost: even a 413 carries the headers
     if settings.CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,

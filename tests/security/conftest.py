@@ -17,9 +17,9 @@ async def instance(
     data_dir: Path, database: str = "sqlite", **overrides: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API on SQLite or a fresh PostgreSQL database, with the product's own defaults for
-    budgets (test support otherwise starts accounts uncapped) unless overridden."""
+    budgets and rate limits (test support otherwise turns them off) unless overridden."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    values: dict[str, Any] = {"DEFAULT_BUDGET_USD": "0", **overrides}
+    values: dict[str, Any] = {"DEFAULT_BUDGET_USD": "0", "RATE_LIMITS_ENABLED": True, **overrides}
     if database == "sqlite":
         async with api_client(make_settings(data_dir, **values)) as client:
             yield client

@@ -34,6 +34,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "EXTRA_ADAPTERS": "",
         # New accounts start uncapped here; tests/security covers the real default of 0.
         "DEFAULT_BUDGET_USD": None,
+        # Suites register many accounts from one address; tests/security turns limits on.
+        "RATE_LIMITS_ENABLED": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
 from videofoundry.api.deps import CurrentUser, RuntimeDep, SessionDep
+from videofoundry.api.rate_limits import LimiterDep, client_address
 from videofoundry.core.errors import NotFound
 from videofoundry.core.security import create_access_token, hash_api_token, new_api_token
 from videofoundry.models import ApiToken, User
@@ -25,8 +26,15 @@ router = APIRouter(prefix="/api", tags=["auth"])
 
 
 @router.post("/auth/register", status_code=201, response_model=UserPublic)
-async def register(body: UserRegister, session: SessionDep, runtime: RuntimeDep) -> User:
+async def register(
+    body: UserRegister,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    request: Request,
+    limiter: LimiterDep,
+) -> User:
     """Create an account (when REGISTRATION allows it), with the instance's default budget."""
+    await limiter.hit("register_address", client_address(request))
     return await users.register(session, runtime.settings, body.email, body.password, body.invite)
 
 
@@ -35,10 +43,16 @@ async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     runtime: RuntimeDep,
+    request: Request,
+    limiter: LimiterDep,
 ) -> Token:
     """Exchange email (as `username`) and password for a bearer token."""
+    await limiter.hit("login_address", client_address(request))
+    account = users.normalize_email(form.username)
+    await limiter.check("login_account", account)  # only failures count against an account
     user = await users.authenticate(session, form.username, form.password)
     if user is None:
+        await limiter.hit("login_account", account)
         raise HTTPException(
             status_code=401,
             detail="incorrect email or password",
@@ -61,9 +75,10 @@ async def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) ->
 
 @router.post("/tokens", status_code=201, response_model=ApiTokenCreated)
 async def create_token(
-    body: ApiTokenCreate, user: CurrentUser, session: SessionDep
+    body: ApiTokenCreate, user: CurrentUser, session: SessionDep, limiter: LimiterDep
 ) -> ApiTokenCreated:
     """Create a long-lived API token for scripts; the token is shown only in this answer."""
+    await limiter.hit("token_account", user.id)
     secret = new_api_token()
     row = ApiToken(user_id=user.id, name=body.name, token_hash=hash_api_token(secret))
     session.add(row)

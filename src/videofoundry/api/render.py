@@ -6,11 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Depends, Query, Response, WebSocket, WebSocketDisconnect, status
 from sqlalchemy import func, select
 from starlette.websockets import WebSocketState
 
 from videofoundry.api.deps import CurrentUser, PageDep, RuntimeDep, SessionDep, user_for_token
+from videofoundry.api.rate_limits import limit_render
 from videofoundry.core.errors import NotFound
 from videofoundry.models import JobEvent, RenderJob
 from videofoundry.models.render_job import TERMINAL_JOB_STATES
@@ -33,6 +34,7 @@ POLL_SECONDS = 1.0
     status_code=202,
     response_model=RenderJobPublic | RenderPlan,
     responses={200: {"model": RenderPlan, "description": "The plan, when dry_run=true"}},
+    dependencies=[Depends(limit_render)],
 )
 async def render_project(
     project_id: str,

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from limits import parse_many
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,6 +36,15 @@ KNOWN_DEFAULT_KEYS = frozenset(
         "supersecret",
     }
 )
+# Requests per window, counted per account or per client address (see api/rate_limits.py).
+DEFAULT_RATE_LIMITS = {
+    "login_account": "10/minute;100/day",  # failed sign-ins against one email
+    "login_address": "30/minute",  # sign-in attempts from one address
+    "register_address": "20/hour",
+    "token_account": "20/hour",  # API tokens created
+    "render_account": "30/minute",  # renders started (dry runs are free)
+    "render_address": "60/minute",
+}
 _KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
 
 
@@ -110,6 +120,15 @@ class Settings(BaseSettings):
     """Spending cap of a new account for paid models; `none` for no cap. Only an operator
     raises it (`videofoundry users budget`); a user may only lower their own."""
 
+    MAX_REQUEST_BYTES: int = Field(default=1 << 20, ge=1024)
+    """Largest request body outside uploads (which have their own caps); a larger one is
+    refused with 413 while it is read, before it is parsed or the caller authenticated."""
+    RATE_LIMITS_ENABLED: bool = True
+    RATE_LIMITS: dict[str, str] = {}
+    """Overrides of DEFAULT_RATE_LIMITS by name, in `limits` notation ("10/minute",
+    "5/minute;50/hour"); an empty string turns one off. Kept in Redis when REDIS_URL is set,
+    so every API process counts together."""
+
     ACCESS_TOKEN_MINUTES: int = Field(default=60 * 24, ge=1)
     """Lifetime of tokens issued by /api/auth/token."""
 
@@ -160,6 +179,29 @@ class Settings(BaseSettings):
             if not value.strip():
                 return Decimal(0)  # an empty variable must not lift every new account's cap
         return value
+
+    @field_validator("RATE_LIMITS")
+    @classmethod
+    def _known_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(DEFAULT_RATE_LIMITS)
+        if unknown:
+            raise ValueError(
+                f"unknown rate limits {sorted(unknown)}; known: {sorted(DEFAULT_RATE_LIMITS)}"
+            )
+        for name, text in value.items():
+            if text:
+                try:
+                    parse_many(text)
+                except ValueError as exc:
+                    raise ValueError(f"rate limit {name}={text!r}: {exc}") from exc
+        return value
+
+    def rate_limits(self) -> dict[str, str]:
+        """Every named limit in force (empty when switched off)."""
+        if not self.RATE_LIMITS_ENABLED:
+            return {}
+        merged = {**DEFAULT_RATE_LIMITS, **self.RATE_LIMITS}
+        return {name: text for name, text in merged.items() if text}
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
