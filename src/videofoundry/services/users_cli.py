@@ -6,21 +6,21 @@ CLI calls `register(users_app)`; this module owns only the commands.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from videofoundry.core.config import Settings, get_settings
 from videofoundry.core.errors import VideoFoundryError
-from videofoundry.core.security import sign_invite
-from videofoundry.database.engine import make_engine, make_sessionmaker
-from videofoundry.database.migrate import upgrade
-from videofoundry.services import users
+
+if TYPE_CHECKING:
+    # The database stack and settings load when a command runs, not with the CLI: every
+    # other command (and --help) starts without them.
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from videofoundry.core.config import Settings
 
 T = TypeVar("T")
 DataDir = Annotated[
@@ -30,6 +30,8 @@ NO_CAP = {"none", "unlimited"}
 
 
 def _settings(data_dir: Path | None) -> Settings:
+    from videofoundry.core.config import get_settings
+
     try:
         settings = get_settings()
     except ValueError as exc:
@@ -42,6 +44,11 @@ def _settings(data_dir: Path | None) -> Settings:
 
 
 def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    import asyncio
+
+    from videofoundry.database.engine import make_engine, make_sessionmaker
+    from videofoundry.database.migrate import upgrade
+
     upgrade(settings.database_url)
 
     async def main() -> T:
@@ -90,6 +97,8 @@ def register(users_app: typer.Typer) -> None:
         data_dir: DataDir = None,
     ) -> None:
         """Create a user account (works whatever REGISTRATION says)."""
+        from videofoundry.services import users
+
         settings = _settings(data_dir)
         cap = settings.DEFAULT_BUDGET_USD if budget is None else parse_budget(budget)
 
@@ -108,6 +117,8 @@ def register(users_app: typer.Typer) -> None:
         data_dir: DataDir = None,
     ) -> None:
         """Set, raise or remove an account's spending cap for paid models."""
+        from videofoundry.services import users
+
         settings = _settings(data_dir)
         cap = parse_budget(amount)
         user = _in_session(settings, lambda s: users.set_budget(s, email, cap))
@@ -116,6 +127,8 @@ def register(users_app: typer.Typer) -> None:
     @users_app.command("list")
     def list_accounts(data_dir: DataDir = None) -> None:
         """Every account with its budget and what it has spent."""
+        from videofoundry.services import users
+
         settings = _settings(data_dir)
         for user in _in_session(settings, users.list_users):
             typer.echo(
@@ -130,6 +143,9 @@ def register(users_app: typer.Typer) -> None:
         data_dir: DataDir = None,
     ) -> None:
         """Print an invitation for EMAIL to register (REGISTRATION=invite)."""
+        from videofoundry.core.security import sign_invite
+        from videofoundry.services import users
+
         settings = _settings(data_dir)
         code = sign_invite(settings, users.normalize_email(email), days)
         if settings.REGISTRATION != "invite":
