@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from videofoundry.core.config import Settings, get_settings
 from videofoundry.core.logging import configure
 from videofoundry.media.cli import register as register_media_commands
 from videofoundry.services.users_cli import register as register_user_commands
+
+if TYPE_CHECKING:
+    # Settings pull in pydantic-settings: loaded when a command needs them, so that `compose`
+    # and every `--help` start quickly.
+    from videofoundry.core.config import Settings
 
 app = typer.Typer(help="Video Foundry: timeline-aware AI video generation.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -30,6 +33,8 @@ DataDir = Annotated[
 
 
 def _settings(data_dir: Path | None = None) -> Settings:
+    from videofoundry.core.config import get_settings
+
     try:
         settings = get_settings()
     except ValueError as exc:  # pydantic's message names the setting and what to do
@@ -69,6 +74,8 @@ def up(
     data_dir: DataDir = None,
 ) -> None:
     """Embedded run: API, web UI and both worker kinds in one process."""
+    import asyncio  # here, not at the top: it adds a tenth of a second to every command
+
     settings = _settings(data_dir)
     _migrate(settings)
     email, password = asyncio.run(_demo_login(settings))
@@ -109,6 +116,8 @@ def api(
 
 
 def _run_worker(kind: str) -> None:
+    import asyncio
+
     settings = _settings()
     if settings.embedded:
         typer.echo(
@@ -182,6 +191,8 @@ def render(
     data_dir: DataDir = None,
 ) -> None:
     """Render a storyboard file to an MP4 with the embedded stack, headless."""
+    import asyncio
+
     from videofoundry.storyboard import render_storyboard
 
     settings = _settings(data_dir)
