@@ -25,12 +25,13 @@ from videofoundry.api import (
     projects,
     render,
     segments,
+    webhooks,
 )
 from videofoundry.api.middleware import BodySizeLimit, SecurityHeaders
 from videofoundry.api.rate_limits import RateLimiter
 from videofoundry.core.config import Settings, get_settings, signing_key
 from videofoundry.runtime import Runtime
-from videofoundry.services import task_publisher
+from videofoundry.services import task_publisher, webhook_delivery
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None, companions: tuple[Companion, ..
         app.state.limiter = RateLimiter(settings)
         tasks = [asyncio.create_task(relay_forever(runtime))]
         tasks += [asyncio.create_task(c(runtime)) for c in companions]
+        if settings.WEBHOOK_DELIVERY:
+            tasks.append(asyncio.create_task(webhook_delivery.run_forever(runtime)))
         try:
             yield
         finally:
@@ -95,7 +98,7 @@ def create_app(settings: Settings | None = None, companions: tuple[Companion, ..
 
     errors.install(app)
 
-    for module in (health, auth, projects, segments, render, models, assets, files):
+    for module in (health, auth, projects, segments, render, models, assets, files, webhooks):
         app.include_router(module.router)
 
     @app.get("/{path:path}", include_in_schema=False, response_model=None)

@@ -7,6 +7,13 @@ from videofoundry.models.render_job import RenderJob
 from videofoundry.models.segment import Segment
 from videofoundry.models.segment_render import SegmentRender
 from videofoundry.models.user import ApiToken, User
+from videofoundry.models.webhook import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookJobCursor,
+)
 
 __all__ = [
     "ApiToken",
@@ -18,4 +25,9 @@ __all__ = [
     "Segment",
     "SegmentRender",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookJobCursor",
 ]
