@@ -18,6 +18,7 @@ with the token) -> download `output`. A cancel is `POST /v1/predictions/{id}/can
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Mapping
@@ -203,8 +204,28 @@ class ReplicateAdapter(HostedAdapter[Prediction]):
             },
         )
 
+    def model_info(self, model_id: str) -> ModelInfo | None:
+        """Any `replicate/<owner>/<name>[:<version>]` or `replicate/<version id>`: models outside
+        the catalogue take their inputs from `params` unchecked and are estimated at $0."""
+        prefix = f"{self.name}/"
+        ref = model_id.removeprefix(prefix)
+        if not model_id.startswith(prefix) or not (_MODEL_RE.match(ref) or _VERSION_RE.match(ref)):
+            return None
+        spec = self.catalogue.get(ref.split(":", 1)[0])
+        if spec is not None:
+            return dataclasses.replace(self._info(spec), id=model_id)
+        return ModelInfo(
+            id=model_id,
+            label=f"{ref} via Replicate (not in the catalogue: inputs passed through)",
+            text_to_video=True,
+            image_to_video=True,
+            min_duration=1.0,
+            max_duration=30.0,
+            max_prompt_length=10000,
+        )
+
     def estimate_cost(self, model: ModelInfo, duration: float, params: dict[str, Any]) -> float:
-        spec = self.catalogue.get(model.id.removeprefix("replicate/"))
+        spec = self.catalogue.get(model.id.removeprefix("replicate/").split(":", 1)[0])
         if spec is not None:
             return spec.price_per_run  # billed per video, whatever the length
         return super().estimate_cost(model, duration, params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import io
+import ipaddress
 import random
 import time
 from collections.abc import Callable
@@ -381,6 +382,10 @@ async def test_redirect_loops_end(tmp_path: Path) -> None:
         ("https://[::1]/a.mp4", False, False),
         ("https://localhost/a.mp4", False, False),
         ("https://8.8.8.8/a.mp4", False, True),
+        ("https://0x7f.1/a.mp4", False, False),
+        ("https://2130706433/a.mp4", False, False),
+        ("https://[::ffff:10.0.0.1]/a.mp4", False, False),
+        ("https://user:pw@cdn.example.net/a.mp4", False, False),
         ("http://127.0.0.1:8000/a.mp4", True, True),
         ("ftp://127.0.0.1/a.mp4", True, False),
         ("https://cdn.example.net/" + "a" * 2100, False, False),
@@ -393,6 +398,33 @@ def test_result_url_checks(url: Any, allow_local: bool, ok: bool) -> None:
     else:
         with pytest.raises(ProviderUnavailable):
             check_result_url(url, "X", allow_local=allow_local)
+
+
+async def test_a_name_resolving_to_a_private_address_is_refused_at_connect(
+    tmp_path: Path,
+) -> None:
+    # This machine's own name resolves to a local address: it passes the static check (it is
+    # a name) and is refused by the address guard when the download connects, before any byte.
+    import socket
+
+    name = socket.gethostname()
+    addresses = {info[4][0] for info in socket.getaddrinfo(name, 443)}
+    if not addresses or any(ipaddress.ip_address(a).is_global for a in addresses):
+        pytest.skip(f"{name} does not resolve to a local address here")
+    http = ProviderHTTP(
+        provider="Example",
+        base_url="https://api.example.com",
+        headers={},
+        secrets=[KEY],
+        retry=RetryPolicy(attempts=2, base_delay=0.0),
+        sleep=Sleeps(),
+    )
+    url = f"https://{name}/a.mp4"
+    assert check_result_url(url, "Example", allow_local=False) == url
+    with pytest.raises(ProviderUnavailable, match="non-public address"):
+        await http.download(url, tmp_path / "a.mp4", max_bytes=1 << 20)
+    assert not (tmp_path / "a.mp4").exists()
+    await http.aclose()
 
 
 def test_loopback_base_url_allows_local_results() -> None:

@@ -166,3 +166,18 @@ def test_generation_attempts_keep_a_paid_call_under_the_cap() -> None:
     assert runway.max_generation_attempts() == MAX_TRIES_PER_PAID_CALL // 4
     assert runway.call_attempts * runway.max_generation_attempts() <= MAX_TRIES_PER_PAID_CALL
     assert GatedAdapter(Settings()).max_generation_attempts() == MAX_TRIES_PER_PAID_CALL
+
+
+def test_any_replicate_model_resolves() -> None:
+    reg = Registry(Settings())
+    adapter, model = reg.resolve("replicate/someone/some-video-model")
+    assert adapter is reg.adapters["replicate"]
+    assert model.id == "replicate/someone/some-video-model"
+    assert adapter.estimate_cost(model, 5, {}) == 0
+    version = "b" * 64
+    _, pinned = reg.resolve(f"replicate/minimax/video-01:{version}")
+    assert pinned.params_schema["additionalProperties"] is False  # the catalogue's schema
+    assert adapter.estimate_cost(pinned, 6, {}) == 0.5
+    assert reg.resolve(f"replicate/{version}")[1].id == f"replicate/{version}"
+    with pytest.raises(InvalidInput, match="unknown model"):
+        reg.resolve("replicate/not a model")

@@ -38,7 +38,11 @@ from videofoundry.adapters.hosted.retry import (
     parse_retry_after,
     retrying,
 )
-from videofoundry.adapters.hosted.urls import check_result_url, is_loopback_host
+from videofoundry.adapters.hosted.urls import (
+    check_result_url,
+    is_loopback_host,
+    media_transport,
+)
 from videofoundry.core.errors import (
     GenerationError,
     InvalidMedia,
@@ -46,6 +50,7 @@ from videofoundry.core.errors import (
     PromptRejected,
     ProviderUnavailable,
 )
+from videofoundry.core.outbound import OutboundRefused
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -219,8 +224,9 @@ class ProviderHTTP:
             # by `download` itself so every hop is checked like the first URL.
             self._media = httpx.AsyncClient(
                 timeout=self._timeout,
-                transport=self._transport,
+                transport=self._transport or media_transport(self.allow_local_results),
                 follow_redirects=False,
+                trust_env=False,
             )
         return self._api, self._media
 
@@ -373,6 +379,11 @@ class ProviderHTTP:
                 except httpx.RequestError as exc:
                     # Covers a body cut short (RemoteProtocolError) and timeouts: fetch again.
                     raise RetryableAnswer(self.redact(f"{type(exc).__name__}: {exc}")) from None
+                except OutboundRefused:
+                    # The host resolved to a non-public address (checked at connect).
+                    raise ProviderUnavailable(
+                        f"{self.provider} sent a result URL on a non-public address"
+                    ) from None
                 if reply.status == 200:
                     await probe_video(dest, self.provider)
                     return dest

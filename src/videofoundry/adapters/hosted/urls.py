@@ -11,6 +11,9 @@ import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
+from videofoundry.core import outbound
 from videofoundry.core.errors import ProviderUnavailable
 
 
@@ -26,10 +29,12 @@ def is_loopback_host(host: str) -> bool:
 def check_result_url(url: Any, provider: str, *, allow_local: bool) -> str:
     """Refuse result URLs that could point the worker at something it must not fetch.
 
-    A provider answer is untrusted (OWASP API10): only https on a domain or a public IP, at most
-    2048 characters. `allow_local` (set when the adapter's own base URL is loopback, i.e. it
-    talks to a fake or a local proxy) also admits http and loopback/private hosts.
-    DNS is not resolved here; a name resolving to a private address is not caught.
+    A provider answer is untrusted (OWASP API10): only https, at most 2048 characters, and a
+    host that is not a non-public address in any spelling (`core.outbound`, the one address
+    guard). A name is resolved and checked when the download connects (`media_transport`), so
+    a name resolving to a private address is refused there. `allow_local` (set when the
+    adapter's own base URL is loopback, i.e. it talks to a fake or a local proxy) also admits
+    http and loopback/private hosts.
     """
     if not isinstance(url, str) or not url or len(url) > 2048:
         raise ProviderUnavailable(f"{provider} sent an unusable result URL")
@@ -41,15 +46,21 @@ def check_result_url(url: Any, provider: str, *, allow_local: bool) -> str:
         return url
     if parts.scheme != "https":
         raise ProviderUnavailable(f"{provider} sent a non-https result URL")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        if host == "localhost" or host.endswith(".localhost"):
-            raise ProviderUnavailable(f"{provider} sent a result URL on a local host") from None
-        return url
-    if not address.is_global:
+    if parts.username is not None or parts.password is not None:
+        raise ProviderUnavailable(f"{provider} sent a result URL with credentials in it")
+    if host == "localhost" or host.endswith(".localhost"):
+        raise ProviderUnavailable(f"{provider} sent a result URL on a local host")
+    address = outbound.literal_address(host)
+    if address is not None and not outbound.is_public(address):
         raise ProviderUnavailable(f"{provider} sent a result URL on a non-public address")
     return url
+
+
+def media_transport(allow_local: bool) -> httpx.AsyncBaseTransport | None:
+    """The transport of result downloads: the address guard's, which resolves each host at
+    connect time and connects only to public addresses; None (httpx's own) when the adapter
+    talks to a local fake or proxy."""
+    return None if allow_local else outbound.GuardedTransport()
 
 
 SAFE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")

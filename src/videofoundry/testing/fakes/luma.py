@@ -32,7 +32,7 @@ from videofoundry.testing.fakes._common import (
 )
 
 PREFIX = "/dream-machine/v1"
-MODELS = ("ray-2", "ray-flash-2", "ray-1-6")
+MODELS = ("ray-2", "ray-flash-2")
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
 RESOLUTIONS = {"540p": 540, "720p": 720, "1080p": 1080, "4k": 2160}
 DURATIONS = {"5s": 5, "9s": 9}
