@@ -6,13 +6,14 @@ embedded run exercises the production code path with in-process backends.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from videofoundry.adapters.registry import Registry
 from videofoundry.core.config import Settings
-from videofoundry.database.engine import make_engine, make_sessionmaker
+from videofoundry.database.engine import for_reads, make_engine, make_sessionmaker
 from videofoundry.queue import make_broker
 from videofoundry.queue.base import Broker
 from videofoundry.status import make_status_bus
@@ -47,6 +48,12 @@ class Runtime:
         await runtime.status.connect()
         await runtime.storage.ensure_bucket()
         return runtime
+
+    @functools.cached_property
+    def read_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for transactions that only read (requests that change nothing): on SQLite
+        they take no lock, so they run beside each other and beside the one writer."""
+        return make_sessionmaker(for_reads(self.engine))
 
     async def close(self) -> None:
         await self.registry.aclose()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.core.security import (
@@ -30,9 +30,14 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+# Requests that change nothing read in transactions that take no write lock (on SQLite).
+_READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     # Routes commit explicitly; anything not committed is rolled back on close.
-    async with runtime.sessions() as session:
+    sessions = runtime.read_sessions if request.method in _READ_METHODS else runtime.sessions
+    async with sessions() as session:
         yield session
 
 
@@ -42,14 +47,17 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 async def user_for_token(session: AsyncSession, runtime: Runtime, token: str) -> User | None:
     if token.startswith(API_TOKEN_PREFIX):
         digest = hash_api_token(token)
-        row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-        if row is None:
-            return None
-        await session.execute(
-            update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=utcnow())
+        # One statement, the first of its transaction: safe in a read session on SQLite too.
+        owner_id = await session.scalar(
+            update(ApiToken)
+            .where(ApiToken.token_hash == digest)
+            .values(last_used_at=utcnow())
+            .returning(ApiToken.user_id)
         )
+        if owner_id is None:
+            return None
         await session.commit()
-        return await session.get(User, row.user_id)
+        return await session.get(User, owner_id)
     user_id = decode_access_token(runtime.settings, token)
     return await session.get(User, user_id) if user_id else None
 

@@ -7,7 +7,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import update
 
 from videofoundry.api.deps import CurrentUser, RuntimeDep, SessionDep
-from videofoundry.api.projects import segment_public
 from videofoundry.core.errors import InvalidInput
 from videofoundry.models import Segment
 from videofoundry.schemas.project import (
@@ -17,6 +16,7 @@ from videofoundry.schemas.project import (
     SegmentUpdate,
 )
 from videofoundry.services import projects as service
+from videofoundry.services.project_views import segment_public
 
 router = APIRouter(prefix="/api", tags=["segments"])
 

@@ -42,6 +42,11 @@ def make_engine(settings: Settings) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(READS_ONLY):
+                # A deferred BEGIN takes no lock: in WAL the reader gets a snapshot and runs
+                # beside the writer and the other readers.
+                conn.exec_driver_sql("BEGIN")
+                return
             # BEGIN IMMEDIATE takes the write lock up front, so two transactions that read then
             # write serialise instead of failing with "database is locked" at the write.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -72,3 +77,16 @@ def make_engine(settings: Settings) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+READS_ONLY = "videofoundry_reads_only"
+"""Execution option of `for_reads`: on SQLite its transactions begin without the write lock."""
+
+
+def for_reads(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, for transactions that only read.
+
+    On SQLite they begin DEFERRED, so readers never queue on the write lock; a write in one is
+    still safe as its first statement, while a write after a read may fail with "database is
+    locked" when another writer committed in between. PostgreSQL readers never wait anyway."""
+    return engine.execution_options(**{READS_ONLY: True})

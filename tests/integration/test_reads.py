@@ -1,0 +1,208 @@
+"""Reads that scale (issue 18): the views and lists cost the same number of SQL statements
+whatever the number of segments, conditional GETs answer 304 until anything changes, and on
+SQLite a read proceeds while a write transaction is open. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, select, update
+
+from tests.support.app import register
+from videofoundry.models import Asset, Project, SegmentRender
+from videofoundry.runtime import Runtime
+from videofoundry.storage import keys
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _runtime(client: httpx.AsyncClient) -> Runtime:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+_in_request: contextvars.ContextVar[bool] = contextvars.ContextVar("in_request", default=False)
+
+
+@contextmanager
+def counting(client: httpx.AsyncClient) -> Iterator[list[str]]:
+    """Every SQL statement sent on behalf of requests made in the block; statements of the
+    app's background loops (outbox relay, webhook deliveries) run outside this context."""
+    statements: list[str] = []
+    engine = _runtime(client).engine.sync_engine
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if _in_request.get():
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    token = _in_request.set(True)
+    try:
+        yield statements
+    finally:
+        _in_request.reset(token)
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+async def _project(client: httpx.AsyncClient, auth: dict[str, str], segments: int) -> str:
+    r = await client.post(
+        "/api/projects", json={"name": "p", "width": 160, "height": 96}, headers=auth
+    )
+    project_id: str = r.json()["id"]
+    for i in range(segments):
+        body = {"prompt": f"shot {i}", "duration": 1, "caption": f"line {i}"}
+        r = await client.post(f"/api/projects/{project_id}/segments", json=body, headers=auth)
+        assert r.status_code == 201, r.text
+    return project_id
+
+
+async def _owner(client: httpx.AsyncClient, project: str) -> str:
+    async with _runtime(client).sessions() as session:
+        return await session.scalar(select(Project.owner_id).where(Project.id == project)) or ""
+
+
+async def _make_half_ready(client: httpx.AsyncClient, auth: dict[str, str], project: str) -> None:
+    """Record clips and posters for every other segment (not the first), as a render would."""
+    owner_id = await _owner(client, project)
+    view = (await client.get(f"/api/projects/{project}", headers=auth)).json()
+    async with _runtime(client).sessions() as session, session.begin():
+        for segment in view["segments"][1::2]:
+            for key, kind in (
+                (keys.clip(owner_id, segment["spec_hash"]), "video/mp4"),
+                (keys.clip_poster(owner_id, segment["spec_hash"]), "image/jpeg"),
+            ):
+                session.add(
+                    Asset(
+                        owner_id=owner_id,
+                        kind="clip" if kind == "video/mp4" else "image",
+                        storage_key=key,
+                        content_type=kind,
+                        sha256="0" * 64,
+                        bytes=1,
+                    )
+                )
+
+
+async def _render(client: httpx.AsyncClient, auth: dict[str, str], project: str) -> str:
+    """A render job (no workers run here: it stays generating), half its segments completed."""
+    r = await client.post(f"/api/projects/{project}/render", headers=auth)
+    assert r.status_code in (200, 201, 202), r.text
+    job_id: str = r.json()["id"]
+    async with _runtime(client).sessions() as session, session.begin():
+        rows = await session.scalars(
+            select(SegmentRender.id)
+            .where(SegmentRender.job_id == job_id)
+            .order_by(SegmentRender.position)
+        )
+        done = list(rows)[::2]
+        await session.execute(
+            update(SegmentRender)
+            .where(SegmentRender.id.in_(done))
+            .values(status="completed", progress=1.0)
+        )
+    return job_id
+
+
+async def _statements(client: httpx.AsyncClient, auth: dict[str, str], path: str) -> list[str]:
+    with counting(client) as statements:
+        r = await client.get(path, headers=auth)
+    assert r.status_code == 200, r.text
+    return statements
+
+
+async def test_project_view_costs_the_same_at_1_and_50_segments(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await register(client)
+    small, large = await _project(client, auth, 1), await _project(client, auth, 50)
+    await _make_half_ready(client, auth, small)
+    await _make_half_ready(client, auth, large)
+    one = await _statements(client, auth, f"/api/projects/{small}")
+    fifty = await _statements(client, auth, f"/api/projects/{large}")
+    assert len(one) == len(fifty), (one, fifty)
+    assert len(fifty) <= 8, fifty
+
+
+async def test_lists_cost_the_same_whatever_their_length(client: httpx.AsyncClient) -> None:
+    few, many = await register(client), await register(client)
+    project = await _project(client, few, 1)
+    await _render(client, few, project)
+    for n in (1, 30, 2):
+        last = await _project(client, many, n)
+        await _render(client, many, last)
+        await _render(client, many, last)
+    projects = [await _statements(client, a, "/api/projects") for a in (few, many)]
+    assert len(projects[0]) == len(projects[1]), projects
+    listed = (await client.get("/api/projects", headers=many)).json()["items"]
+    assert [p["segment_count"] for p in listed] == [2, 30, 1]
+    assert [p["total_duration"] for p in listed] == [2.0, 30.0, 1.0]
+
+
+async def _etag(client: httpx.AsyncClient, auth: dict[str, str], path: str) -> str:
+    r = await client.get(path, headers=auth)
+    assert r.status_code == 200, r.text
+    etag: str = r.headers["ETag"]
+    again = await client.get(path, headers={**auth, "If-None-Match": etag})
+    assert again.status_code == 304, again.text
+    assert again.content == b""
+    assert again.headers["ETag"] == etag
+    return etag
+
+
+async def test_project_view_answers_304_until_anything_changes(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await register(client)
+    project = await _project(client, auth, 3)
+    path = f"/api/projects/{project}"
+    seen = {await _etag(client, auth, path)}
+
+    async def ids() -> list[str]:
+        return [s["id"] for s in (await client.get(path, headers=auth)).json()["segments"]]
+
+    async def changed(response: httpx.Response) -> None:
+        assert response.status_code < 300, response.text
+        etag = await _etag(client, auth, path)
+        assert etag not in seen, f"same ETag after {response.request.method} {response.url}"
+        seen.add(etag)
+
+    first, second, third = await ids()
+    await changed(await client.put(path, json={"name": "renamed"}, headers=auth))
+    await changed(await client.put(f"/api/segments/{first}", json={"prompt": "new"}, headers=auth))
+    await changed(await client.put(f"/api/segments/{second}", json={"caption": "x"}, headers=auth))
+    body = {"prompt": "more", "duration": 1}
+    await changed(await client.post(f"{path}/segments", json=body, headers=auth))
+    order = {"segment_ids": list(reversed(await ids()))}
+    await changed(await client.put(f"{path}/segments/order", json=order, headers=auth))
+    await changed(await client.post(f"/api/segments/{third}/duplicate", headers=auth))
+    await changed(await client.delete(f"/api/segments/{third}", headers=auth))
+
+    # A clip appearing (a render finished, maybe of another project) changes the view too.
+    await _make_half_ready(client, auth, project)
+    assert await _etag(client, auth, path) not in seen
+    # A stale or unrelated tag gets the full view.
+    r = await client.get(path, headers={**auth, "If-None-Match": 'W/"nope", "other"'})
+    assert r.status_code == 200 and r.json()["id"] == project
+
+
+async def test_sqlite_read_proceeds_while_a_write_is_open(client: httpx.AsyncClient) -> None:
+    runtime = _runtime(client)
+    if not runtime.settings.database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL readers never take a lock")
+    auth = await register(client)
+    project = await _project(client, auth, 2)
+    async with runtime.sessions() as writer, writer.begin():
+        # The write transaction holds SQLite's write lock until the block ends.
+        await writer.execute(update(Project).where(Project.id == project).values(name="pending"))
+        view = await asyncio.wait_for(client.get(f"/api/projects/{project}", headers=auth), 10)
+        listed = await asyncio.wait_for(client.get("/api/projects", headers=auth), 10)
+    assert view.status_code == 200 and view.json()["name"] == "p"
+    assert listed.status_code == 200
+    after = await client.get(f"/api/projects/{project}", headers=auth)
+    assert after.json()["name"] == "pending"
