@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from videofoundry.cli_help import PlainGroup
 from videofoundry.core.logging import configure
 from videofoundry.media.cli import register as register_media_commands
 from videofoundry.services.users_cli import register as register_user_commands
@@ -19,7 +22,11 @@ if TYPE_CHECKING:
     # and every `--help` start quickly.
     from videofoundry.core.config import Settings
 
-app = typer.Typer(help="Video Foundry: timeline-aware AI video generation.", no_args_is_help=True)
+app = typer.Typer(
+    cls=PlainGroup,
+    help="Video Foundry: timeline-aware AI video generation.",
+    no_args_is_help=True,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 worker_app = typer.Typer(help="Run one worker kind (distributed deployment).", no_args_is_help=True)
@@ -28,8 +35,26 @@ app.add_typer(users_app, name="users")
 app.add_typer(worker_app, name="worker")
 
 DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Where the embedded run keeps its files.")
+    Path | None,
+    typer.Option("--data-dir", metavar="DIR", help="Where the embedded run keeps its files."),
 ]
+STORYBOARD_FORMAT = """\b
+A storyboard is a YAML mapping; only `segments` is required:
+  name: Tide pools                               # the project's name
+  output: {width: 1280, height: 720, fps: 24}    # and aspect_mode: fit | fill
+  transition: {kind: crossfade, duration: 0.5}   # default between segments
+  segments:                                      # in timeline order
+    - prompt: dawn over a quiet tide pool
+      duration: 4                                # seconds
+      model: procedural                          # default; see GET /api/models
+      params: {style: waves}                     # the model's own parameters
+      seed: 7                                    # fixed seeds make re-renders free
+      negative_prompt: fog                       # what the model should avoid
+      caption: Low tide                          # burn_caption: true draws it in
+      transition: {kind: cut}                    # into the next segment
+Example: examples/lighthouse.yaml."""
+Host = Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")]
+Port = Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")]
 
 
 def _settings(data_dir: Path | None = None) -> Settings:
@@ -53,7 +78,22 @@ def _migrate(settings: Settings) -> None:
     upgrade(settings.database_url)
 
 
-def _serve(settings: Settings, host: str, port: int, with_workers: bool) -> None:
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket before anything is printed or started, so a busy port is the
+    first and only thing the user hears about."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        typer.echo(
+            f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}; "
+            "another program may be using the port (choose one with --port)",
+            err=True,
+        )
+        raise typer.Exit(2) from exc
+
+
+def _serve(settings: Settings, listener: socket.socket, with_workers: bool) -> None:
     import uvicorn
 
     from videofoundry.main import create_app
@@ -64,18 +104,24 @@ def _serve(settings: Settings, host: str, port: int, with_workers: bool) -> None
         await run_workers(runtime, ("ai", "composition"), recover=True)
 
     application = create_app(settings, companions=(workers,) if with_workers else ())
-    uvicorn.run(application, host=host, port=port, log_level=settings.LOG_LEVEL.lower())
+    host, port = listener.getsockname()[:2]
+    config = uvicorn.Config(application, host=host, port=port, log_level=settings.LOG_LEVEL.lower())
+    server = uvicorn.Server(config)
+    server.run(sockets=[listener])
+    if not server.started:
+        raise typer.Exit(3)  # the application failed to start; uvicorn has logged why
 
 
 @app.command()
 def up(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
     data_dir: DataDir = None,
 ) -> None:
     """Embedded run: API, web UI and both worker kinds in one process."""
     import asyncio  # here, not at the top: it adds a tenth of a second to every command
 
+    listener = _listen(host, port)
     settings = _settings(data_dir)
     _migrate(settings)
     email, password = asyncio.run(_demo_login(settings))
@@ -84,7 +130,7 @@ def up(
         f"  log in as {email} with password {password}\n"
         f"  API docs: http://{host}:{port}/docs\n"
     )
-    _serve(settings, host, port, with_workers=True)
+    _serve(settings, listener, with_workers=True)
 
 
 async def _demo_login(settings: Settings) -> tuple[str, str]:
@@ -101,8 +147,8 @@ async def _demo_login(settings: Settings) -> tuple[str, str]:
 
 @app.command()
 def api(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
 ) -> None:
     """The API gateway alone (distributed run; the workers run elsewhere)."""
     settings = _settings()
@@ -112,7 +158,7 @@ def api(
             "will see them; use `videofoundry up` for a single-process run",
             err=True,
         )
-    _serve(settings, host, port, with_workers=False)
+    _serve(settings, _listen(host, port), with_workers=False)
 
 
 def _run_worker(kind: str) -> None:
@@ -184,13 +230,28 @@ def db_downgrade(
     downgrade(settings.database_url, revision)
 
 
-@app.command()
+@app.command(epilog=STORYBOARD_FORMAT)
 def render(
-    storyboard: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="YAML project")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the MP4")],
+    storyboard: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            metavar="STORYBOARD",
+            help="A storyboard YAML file (its format is below).",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", metavar="FILE", help="Where to write the MP4.")
+    ],
     data_dir: DataDir = None,
 ) -> None:
-    """Render a storyboard file to an MP4 with the embedded stack, headless."""
+    """Render a storyboard file to an MP4 with the embedded stack, headless.
+
+    Segments whose spec did not change since an earlier render of the same data directory are
+    reused, not generated (nor paid for) again.
+    """
     import asyncio
 
     from videofoundry.storyboard import render_storyboard

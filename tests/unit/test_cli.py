@@ -1,0 +1,106 @@
+"""The command line's help and the storyboard errors, as a user reads them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from videofoundry import cli, storyboard
+from videofoundry.core.errors import VideoFoundryError
+
+COMMANDS = [
+    [],
+    ["up"],
+    ["api"],
+    ["render"],
+    ["openapi"],
+    ["compose"],
+    ["db"],
+    ["db", "upgrade"],
+    ["db", "downgrade"],
+    ["users"],
+    ["users", "create"],
+    ["worker"],
+    ["worker", "ai"],
+]
+# What typer prints when a parameter has no metavar: its Python type, or `{name}` in usage.
+TYPE_LABEL = re.compile(r"<(bool|str|int|float|path|file|list\[[^\]]*\]|[A-Za-z]+ range)>")
+BRACED_NAME = re.compile(r"\{[a-z_]+\}")
+
+
+def help_of(*command: str) -> str:
+    result = CliRunner().invoke(cli.app, [*command, "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "videofoundry")
+def test_help_names_no_python_types_and_flags_take_no_value(command: list[str]) -> None:
+    text = help_of(*command)
+    assert TYPE_LABEL.findall(text) == []
+    assert BRACED_NAME.findall(text) == []
+    # A flag's row goes straight from its name to its description.
+    assert re.search(r"--help\s+Show this message and exit", text)
+
+
+def test_valued_options_and_arguments_show_a_word_for_their_value() -> None:
+    up = help_of("up")
+    assert re.search(r"--host\s+HOST\s", up) and re.search(r"--port\s+PORT\s", up)
+    assert re.search(r"--data-dir\s+DIR\s", up)
+    render = help_of("render")
+    assert re.search(r"Usage: \S+ render \[OPTIONS\] STORYBOARD\s", render)
+    assert re.search(r"--output\s+-o\s+FILE\s", render)
+
+
+def test_render_help_describes_the_storyboard_format() -> None:
+    text = help_of("render")
+    for member in ("segments:", "prompt:", "duration:", "model:", "params:", "seed:", "output:"):
+        assert member in text
+    # The example it shows is a valid storyboard.
+    example = cli.STORYBOARD_FORMAT.split("\n")[2:-1]
+    board = storyboard.Storyboard.model_validate(yaml.safe_load("\n".join(example)))
+    assert board.segments[0].prompt == "dawn over a quiet tide pool"
+
+
+def load_error(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "board.yaml"
+    path.write_text(text)
+    with pytest.raises(VideoFoundryError) as caught:
+        storyboard.load(path)
+    assert caught.value.message.startswith(f"{path}: ")
+    return caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "shape"),
+    [("- prompt: a\n  duration: 1\n", "a list"), ("", "empty"), ("just words\n", "a string")],
+)
+def test_a_storyboard_that_is_not_a_mapping_says_so_in_words(
+    tmp_path: Path, text: str, shape: str
+) -> None:
+    message = load_error(tmp_path, text)
+    assert "a storyboard is a mapping with a `segments:` list" in message
+    assert f"this file is {shape}" in message
+    assert "Storyboard" not in message and "dict" not in message
+
+
+def test_each_invalid_field_is_named_with_its_segment(tmp_path: Path) -> None:
+    message = load_error(
+        tmp_path,
+        "output: [1]\nsegments:\n  - {prompt: '', duration: 1}\n"
+        "  - {prompt: a, duration: -1, transition: 3}\n",
+    )
+    lines = message.splitlines()[1:]
+    assert lines[0] == "  output: should be a mapping"
+    assert lines[1].startswith("  segment 1: prompt: ")
+    assert lines[2].startswith("  segment 2: duration: ")
+    assert lines[3] == "  segment 2: transition: should be a mapping"
+    assert "Transition" not in message and "_Output" not in message
+
+
+def test_unreadable_yaml_names_the_file(tmp_path: Path) -> None:
+    assert "not valid YAML" in load_error(tmp_path, "segments: [unclosed\n")
