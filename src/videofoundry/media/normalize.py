@@ -35,11 +35,19 @@ from videofoundry.media.x264_settings import EncoderSettings
 Aspect = Literal["fit", "fill"]
 
 
-def _scale_filter(fmt: OutputFormat, aspect: Aspect) -> str:
+UNSPECIFIED = 2
+"""libavutil's AVCOL_SPC_UNSPECIFIED."""
+
+
+def _scale_filter(fmt: OutputFormat, aspect: Aspect, source_matrix: str | None = None) -> str:
     w, h = fmt.width, fmt.height
     # Colour conversion to BT.709 limited range happens here, so every canonical file carries
-    # pixels that match the VUI the encoder writes.
+    # pixels that match the VUI the encoder writes. Naming the source's matrix when it is
+    # already BT.709 also keeps swscale on its fast path (a matrix change costs about three
+    # times the scaling itself).
     colour = "out_color_matrix=bt709:out_range=tv"
+    if source_matrix is not None:
+        colour = f"in_color_matrix={source_matrix}:{colour}"
     if aspect == "fill":
         return (
             f"scale={w}:{h}:force_original_aspect_ratio=increase:{colour},"
@@ -49,6 +57,16 @@ def _scale_filter(fmt: OutputFormat, aspect: Aspect) -> str:
         f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:{colour},"
         f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:black,setsar=1,format={PIX_FMT}"
     )
+
+
+def _source_matrix(stream: av.video.stream.VideoStream) -> str | None:
+    """The matrix to read the source with when it does not say: BT.709 from 720 lines up, as
+    players assume for HD (swscale would assume BT.601 and shift every colour); otherwise
+    None, which lets the filter read the frames' own tag."""
+    ctx = stream.codec_context
+    if int(ctx.colorspace) == UNSPECIFIED and ctx.height >= 720:
+        return "bt709"
+    return None
 
 
 def _frame_time(frame: av.VideoFrame, index: int, fallback_rate: float) -> float:
@@ -115,7 +133,7 @@ def _transcode(
         aus = container.streams.audio[0] if container.streams.audio else None
         graph = Graph()
         nodes = [graph.add_buffer(template=vs)]
-        for part in _scale_filter(fmt, aspect).split(","):
+        for part in _scale_filter(fmt, aspect, _source_matrix(vs)).split(","):
             name, _, args = part.partition("=")
             nodes.append(graph.add(name, args))
         nodes.append(graph.add("buffersink"))
