@@ -13,6 +13,7 @@ import pytest
 from tests.unit.media.media_helpers import FMT, beep, decode_audio, decode_frames, onsets
 from videofoundry.media import is_canonical, keyframe_times, normalize, probe
 from videofoundry.media.encoder import samples_at
+from videofoundry.media.format import OutputFormat
 from videofoundry.media.normalize import NormalizeJob, normalize_async, normalize_many
 from videofoundry.media.probe import MediaInfo
 
@@ -178,3 +179,28 @@ async def test_concurrent_async_normalisations_are_bounded_by_the_cores(
     infos = await asyncio.gather(*(normalize_async(job) for job in jobs))
     assert all(is_canonical(info, FMT) for info in infos)
     assert peak == 1
+
+
+def test_untagged_hd_source_is_read_as_bt709(tmp_path: Path) -> None:
+    # A flat, strongly coloured 720p picture with no colour tags: read as BT.709 (what players
+    # assume for HD), its Y'CbCr values pass through; read as BT.601 they would shift.
+    fmt = OutputFormat(1280, 720, 24)
+    yuv = np.empty((720 * 3 // 2, 1280), dtype=np.uint8)
+    yuv[:720], yuv[720:900], yuv[900:] = 110, 170, 70
+    src = tmp_path / "untagged.mp4"
+    with av.open(str(src), "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 1280, 720, "yuv420p"
+        for k in range(6):
+            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+            frame.pts = k
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    with av.open(str(src)) as container:
+        assert container.streams.video[0].codec_context.colorspace == 2  # unspecified
+    out = normalize(src, tmp_path / "out.mp4", fmt)
+    assert out.frame_count == 6
+    got = decode_frames(tmp_path / "out.mp4")[0].astype(np.int16)
+    assert abs(got[:720].mean() - 110) < 2
+    assert abs(got[720:900].mean() - 170) < 2
+    assert abs(got[900:].mean() - 70) < 2
