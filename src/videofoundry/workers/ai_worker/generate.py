@@ -4,7 +4,6 @@ to the canonical format, store it under its content address, then complete the r
 from __future__ import annotations
 
 import asyncio
-import random
 import shutil
 import tempfile
 import time
@@ -23,11 +22,17 @@ from videofoundry.adapters.base import (
 )
 from videofoundry.core import metrics
 from videofoundry.core.errors import GenerationError, PermanentError, RetryableError, TaskFailed
+from videofoundry.core.redact import redactor_for
 from videofoundry.media.format import OutputFormat
 from videofoundry.models import RenderJob
 from videofoundry.runtime import Runtime
 from videofoundry.services import assets, continuity, job_events, orchestrator, task_publisher
 from videofoundry.storage import keys
+from videofoundry.workers.ai_worker.attempts import (
+    check_before_calling,
+    delay_before_retry,
+    segment_policy,
+)
 from videofoundry.workers.ai_worker.completion import complete
 from videofoundry.workers.ai_worker.segment_row import Claim, LeaseLost, update_row
 from videofoundry.workers.leases import heartbeat
@@ -49,7 +54,9 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
     adapter, _model = runtime.registry.resolve(spec["model"])
     # Attempts count across queue deliveries; with the adapter's own HTTP retries they stay
     # within MAX_TRIES_PER_PAID_CALL tries of one paid call.
-    max_attempts = min(settings.SEGMENT_MAX_ATTEMPTS, adapter.max_generation_attempts())
+    policy = segment_policy(settings, adapter)
+    max_attempts = policy.attempts
+    check_before_calling(policy, attempts, task_id)
     init_image = init_image_url = None
     if spec.get("init_image_key"):
         init_image = await _read(runtime, spec["init_image_key"])
@@ -139,6 +146,9 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
                     result = await runtime.registry.generate(adapter, request, context)
                     break
                 except GenerationError as exc:
+                    # A provider may echo our key in its failure text: never store or log it.
+                    exc.message = redactor_for(settings)(exc.message)
+                    exc.args = (exc.message,)
                     metrics.GENERATION_FAILURES.labels(adapter.name, type(exc).__name__).inc()
                     if not isinstance(exc, RetryableError):
                         raise
@@ -151,8 +161,7 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
                     if isinstance(exc, TaskFailed):
                         task_id = None  # that task is over; the next attempt starts a new one
                         await update_row(runtime, row_id, lease, provider_task_id=None)
-                    delay = exc.retry_after or settings.RETRY_BASE_SECONDS * 2 ** (attempts - 1)
-                    delay *= 1 + random.uniform(0, 0.5)  # jitter spreads synchronized retries
+                    delay = delay_before_retry(policy, exc, attempts)
                     attempts += 1
                     await update_row(
                         runtime,
