@@ -3,6 +3,7 @@ import { matchRoute, navigate, usePathname } from "./components/router";
 import { LoginPage } from "./features/auth/LoginPage";
 import { ProjectsPage } from "./features/projects/ProjectsPage";
 import { EditorPage } from "./features/timeline/EditorPage";
+import { WebhooksPage } from "./features/webhooks/WebhooksPage";
 import { useAppShallow } from "./store";
 
 export function App() {
@@ -34,6 +35,16 @@ export function App() {
           Video Foundry
         </a>
         <div className="row gap">
+          <a
+            href="/webhooks"
+            className="small"
+            onClick={(e) => {
+              e.preventDefault();
+              navigate("/webhooks");
+            }}
+          >
+            Webhooks
+          </a>
           <span className="muted small" data-testid="user-email">
             {user?.email ?? ""}
           </span>
@@ -44,6 +55,7 @@ export function App() {
       </header>
       {route.name === "projects" && <ProjectsPage />}
       {route.name === "project" && <EditorPage key={route.id} projectId={route.id} />}
+      {route.name === "webhooks" && <WebhooksPage />}
       {route.name === "notFound" && (
         <main className="page">
           <p>Page not found.</p>

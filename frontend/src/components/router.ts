@@ -23,10 +23,15 @@ export function usePathname(): string {
   return useSyncExternalStore(subscribe, () => window.location.pathname);
 }
 
-export type Route = { name: "projects" } | { name: "project"; id: string } | { name: "notFound" };
+export type Route =
+  | { name: "projects" }
+  | { name: "project"; id: string }
+  | { name: "webhooks" }
+  | { name: "notFound" };
 
 export function matchRoute(pathname: string): Route {
   if (pathname === "/" || pathname === "/projects" || pathname === "") return { name: "projects" };
+  if (pathname === "/webhooks" || pathname === "/webhooks/") return { name: "webhooks" };
   const m = /^\/projects\/([^/]+)\/?$/.exec(pathname);
   if (m?.[1]) return { name: "project", id: decodeURIComponent(m[1]) };
   return { name: "notFound" };
