@@ -32,8 +32,9 @@ from videofoundry.adapters.base import (
     GenerationResult,
 )
 from videofoundry.adapters.hosted.polling import TaskView, poll_until
+from videofoundry.adapters.hosted.replies import default_reason
 from videofoundry.adapters.hosted.retry import RetryPolicy
-from videofoundry.adapters.hosted.transport import ExpiredURL, ProviderHTTP, default_reason
+from videofoundry.adapters.hosted.transport import ExpiredURL, ProviderHTTP
 from videofoundry.adapters.hosted.urls import check_task_id
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import PermanentError, PromptRejected, ProviderUnavailable

@@ -23,14 +23,19 @@ import asyncio
 import json
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
+from videofoundry.adapters.hosted.replies import (
+    ReasonFn,
+    Redactor,
+    Reply,
+    default_reason,
+    snippet,
+)
 from videofoundry.adapters.hosted.retry import (
     RetryableAnswer,
     RetryPolicy,
@@ -52,10 +57,8 @@ from videofoundry.core.errors import (
 )
 from videofoundry.core.outbound import OutboundRefused
 
-M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
-REDACTED = "[REDACTED]"
 SEGMENT_HEADER = "X-VideoFoundry-Segment"
 """Opaque SegmentRender id sent on paid creates; providers ignore unknown headers, and the fakes
 record it in their ledger so tests can count creates per segment."""
@@ -73,92 +76,6 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 class ExpiredURL(ProviderUnavailable):
     """A result URL answered 403/404/410: signed URLs expire; a fresh GET of the task renews them
     (Runway), so the caller may ask once more."""
-
-
-class Redactor:
-    """Removes secrets from any text before it reaches an error, a log line or an event."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        # Very short values would blank out ordinary words; real keys are long.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
-
-def _snippet(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# --------------------------------------------------------------------------------------------
-# Replies and untrusted JSON
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One HTTP answer, read completely (or streamed to `path` when a sink was given)."""
-
-    status: int
-    headers: httpx.Headers
-    content: bytes
-    provider: str
-    redact: Redactor
-    path: Path | None = None
-
-    def json(self) -> Any:
-        """The body as JSON; a clear `ProviderUnavailable` when it is not JSON."""
-        try:
-            return json.loads(self.content.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            text = self.content.decode("utf-8", "replace")
-            raise ProviderUnavailable(
-                f"{self.provider} sent malformed JSON (HTTP {self.status}): "
-                f"{self.redact(_snippet(text, 120))!r}"
-            ) from None
-
-    def json_object(self) -> dict[str, Any]:
-        data = self.json()
-        if not isinstance(data, dict):
-            raise ProviderUnavailable(
-                f"{self.provider} sent a JSON {type(data).__name__} where an object was expected"
-            )
-        return data
-
-
-def parse_model(
-    model: type[M], data: Any, provider: str, what: str, redact: Callable[[str], str]
-) -> M:
-    """Validate an untrusted provider document against a pydantic model.
-
-    Raises ProviderUnavailable naming the first offending fields (values redacted).
-    """
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
-            for err in exc.errors(include_input=False)[:3]
-        )
-        raise ProviderUnavailable(
-            redact(f"{provider} sent an unexpected {what}: {problems}")
-        ) from None
-
-
-ReasonFn = Callable[[Any], str | None]
-
-
-def default_reason(body: Any) -> str | None:
-    """Common error members: `error`, `detail`, `message`, `title`."""
-    if isinstance(body, dict):
-        for key in ("error", "detail", "message", "title"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
-    return None
 
 
 class ProviderHTTP:
@@ -250,7 +167,7 @@ class ProviderHTTP:
         reason = self.reason(body) if body is not None else None
         if not reason:
             text = reply.content.decode("utf-8", "replace").strip()
-            reason = _snippet(text) if text else httpx.codes.get_reason_phrase(reply.status)
+            reason = snippet(text) if text else httpx.codes.get_reason_phrase(reply.status)
         reason = self.redact(reason)
         status = reply.status
         if status == 401:
