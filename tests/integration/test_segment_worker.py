@@ -18,10 +18,11 @@ from PIL import Image
 from sqlalchemy import select, update
 
 from tests.moto import MOTO_CREDENTIALS, moto_server
+from tests.support import counting
 from tests.support.app import api_client, make_settings, postgres_database, register
 from tests.support.counting import read_ledger
 from videofoundry.models import Asset, JobEvent, RenderJob, SegmentRender
-from videofoundry.queue.base import Message
+from videofoundry.queue.base import DeadLetter, Message
 from videofoundry.runtime import Runtime
 from videofoundry.storage import keys
 from videofoundry.workers.ai_worker import claim as segment_claim
@@ -290,3 +291,58 @@ def pattern_png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 36), (200, 40, 90)).save(out, "PNG")
     return out.getvalue()
+
+
+async def test_a_segment_calls_its_model_at_most_the_cap_then_fails(
+    client: httpx.AsyncClient,
+) -> None:
+    runtime = runtime_of(client)
+    auth = await register(client)
+    job_id = await render(client, auth, [{"prompt": "[busy] harbour", "duration": 1}])
+    (row,) = await rows_of(runtime, job_id)
+
+    with pytest.raises(DeadLetter, match="gave up after 3 attempts"):
+        await asyncio.wait_for(ai_worker.handle(runtime, task(row)), 30)
+
+    assert counting.calls[row.id] == runtime.settings.SEGMENT_MAX_ATTEMPTS == 3
+    (row,) = await rows_of(runtime, job_id)
+    assert (row.status, row.attempts) == ("failed", 3)
+    job, _ = await job_of(runtime, job_id)
+    assert job.status == "failed" and "gave up after 3 attempts" in (job.error or "")
+
+
+async def test_attempts_spent_by_earlier_deliveries_count_against_the_cap(
+    client: httpx.AsyncClient,
+) -> None:
+    runtime = runtime_of(client)
+    auth = await register(client)
+    job_id = await render(client, auth, [{"prompt": "[busy] lighthouse", "duration": 1}])
+    (row,) = await rows_of(runtime, job_id)
+    async with runtime.sessions() as session, session.begin():
+        # Three deliveries already called the model, then their workers died.
+        await session.execute(
+            update(SegmentRender).where(SegmentRender.id == row.id).values(attempts=3)
+        )
+
+    with pytest.raises(DeadLetter, match="gave up after 3 attempts"):
+        await ai_worker.handle(runtime, task(row))
+
+    assert counting.calls[row.id] == 0  # the fourth delivery paid for nothing
+    (row,) = await rows_of(runtime, job_id)
+    assert (row.status, row.attempts) == ("failed", 4)
+
+
+async def test_a_provider_asking_to_wait_a_day_fails_the_segment_at_once(
+    client: httpx.AsyncClient,
+) -> None:
+    runtime = runtime_of(client)
+    auth = await register(client)
+    job_id = await render(client, auth, [{"prompt": "[quota] dunes", "duration": 1}])
+    (row,) = await rows_of(runtime, job_id)
+
+    with pytest.raises(DeadLetter, match="asks to wait 86400 s"):
+        await asyncio.wait_for(ai_worker.handle(runtime, task(row)), 30)
+
+    assert counting.calls[row.id] == 1
+    (row,) = await rows_of(runtime, job_id)
+    assert row.status == "failed" and "render again later" in (row.error or "")

@@ -6,7 +6,8 @@ the name `procedural`, replacing the built-in one. Environment:
     VF_TEST_LEDGER          file; every *finished* generation appends one JSON line
     VF_TEST_GENERATE_DELAY  seconds added to each generation, to open a window for kill tests
 Prompts containing `[reject]` fail as moderation would; `[flaky]` fails transiently once per
-segment render.
+segment render; `[busy]` fails transiently every time (a hint of 10 ms); `[quota]` fails with a
+hint of a day, as a daily quota does. `calls` counts every call per segment render (in-process).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +28,18 @@ from videofoundry.adapters.procedural import ProceduralAdapter
 from videofoundry.core.errors import PromptRejected, ProviderUnavailable
 
 _flaked: set[str] = set()
+calls: Counter[str] = Counter()
 
 
 class CountingProcedural(ProceduralAdapter):
     async def generate(
         self, request: GenerationRequest, context: GenerationContext
     ) -> GenerationResult:
+        calls[request.segment_render_id] += 1
+        if "[busy]" in request.prompt:
+            raise ProviderUnavailable("provider busy (test)", retry_after=0.01)
+        if "[quota]" in request.prompt:
+            raise ProviderUnavailable("daily quota reached (test)", retry_after=86400)
         if "[reject]" in request.prompt:
             raise PromptRejected("the prompt was rejected by moderation (test)")
         if "[flaky]" in request.prompt and request.segment_render_id not in _flaked:
