@@ -1,6 +1,6 @@
 """Composition benchmark: this engine vs MoviePy vs ffmpeg, side by side in one run.
 
-    .venv/bin/python bench/composition/run.py [--no-moviepy] [--no-big] [--only SCENARIO]
+    .venv/bin/python -m bench.composition.run [--no-moviepy] [--no-big] [--only SCENARIO]
         [--write-docs]
 
 Prints a table (it is not a test). Every contender runs as a subprocess; its wall time includes
@@ -33,6 +33,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from bench.composition import foreign
 
 from videofoundry.adapters.procedural import Scene
 from videofoundry.media import probe
@@ -235,8 +236,9 @@ def concat_list(paths: list[Path]) -> Path:
     return listing
 
 
-def ffmpeg_xfade(paths: list[Path], out: Path) -> list[str]:
-    """The full re-encode: 11 chained xfade + acrossfade filters, our x264 settings."""
+def ffmpeg_xfade(paths: list[Path], out: Path, encoder: list[str] | None = None) -> list[str]:
+    """The full re-encode: 11 chained xfade + acrossfade filters, our x264 settings unless
+    `encoder` gives others."""
     d = 0.5
     inputs = [a for p in paths for a in ("-i", str(p))]
     parts, v, a = [], "[0:v]", "[0:a]"
@@ -247,8 +249,9 @@ def ffmpeg_xfade(paths: list[Path], out: Path) -> list[str]:
         v, a = f"[v{k}]", f"[a{k}]"
     return [
         FFMPEG, "-y", "-v", "error", *inputs, "-filter_complex", ";".join(parts),
-        "-map", v, "-map", a, "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
-        "-profile:v", "high", "-x264-params", x264_params(FMT), "-pix_fmt", "yuv420p",
+        "-map", v, "-map", a, *(encoder or [
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-profile:v", "high",
+            "-x264-params", x264_params(FMT), "-pix_fmt", "yuv420p"]),
         "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out),
     ]  # fmt: skip
 
@@ -258,6 +261,8 @@ SCENARIOS = {
     "noaudio": "stitch 12 x 5 s, clips without audio",
     "crossfade": "11 crossfades of 0.5 s, with audio",
     "big": "stitch 100 x 10 s 1080p",
+    "foreign": "stitch 12 x 5 s from ffmpeg/x264 (B-frames, GOP 12)",
+    "foreign_crossfade": "11 crossfades of 0.5 s over the ffmpeg/x264 clips",
 }
 
 
@@ -280,6 +285,8 @@ def run(moviepy: bool, big: bool, only: set[str] | None = None) -> list[Result]:
             results.append(measure(scenario, contender, cmd, out))
 
     audio, silent, none = sets["audio"], sets["silent"], sets["none"]
+    if wanted & {SCENARIOS["foreign"], SCENARIOS["foreign_crossfade"]}:
+        sets["foreign"] = foreign.prepare(FFMPEG, audio, OUT)
     ff = [FFMPEG, "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i"]
     fast = ["-movflags", "+faststart"]
 
@@ -313,12 +320,52 @@ def run(moviepy: bool, big: bool, only: set[str] | None = None) -> list[Result]:
         [*ff, str(concat_list(audio)), "-c", "copy", *fast, str(o / "f1c.mp4")],
         o / "f1c.mp4",
     )
+    go(
+        s,
+        "videofoundry compose (the command, start-up included)",
+        foreign.compose(o / "c1.mp4", audio),
+        o / "c1.mp4",
+    )
     if moviepy:
         go(
             s,
             "MoviePy concatenate + write_videofile",
             [*mp, "audio", str(o / "m1.mp4"), *map(str, audio)],
             o / "m1.mp4",
+        )
+
+    s = SCENARIOS["foreign"]
+    if s in wanted:
+        clips = sets["foreign"]
+        go(
+            s,
+            "this engine: videofoundry compose",
+            foreign.compose(o / "e5.mp4", clips),
+            o / "e5.mp4",
+        )
+        concat = [*ff, str(concat_list(clips)), "-c:v", "copy", *foreign.AAC, *fast]
+        go(
+            s,
+            "ffmpeg concat (video copy, audio re-encoded)",
+            [*concat, str(o / "f5.mp4")],
+            o / "f5.mp4",
+        )
+
+    s = SCENARIOS["foreign_crossfade"]
+    if s in wanted:
+        clips = sets["foreign"]
+        fade = ["--transition", "crossfade:0.5"]
+        go(
+            s,
+            "this engine: videofoundry compose --transition crossfade:0.5",
+            foreign.compose(o / "e6.mp4", clips, *fade),
+            o / "e6.mp4",
+        )
+        go(
+            s,
+            "ffmpeg xfade, full re-encode (the clips' x264 settings)",
+            ffmpeg_xfade(clips, o / "f6.mp4", [*foreign.X264]),
+            o / "f6.mp4",
         )
 
     s = SCENARIOS["noaudio"]

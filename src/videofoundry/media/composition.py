@@ -13,6 +13,7 @@ encoded. Audio is about 1% of the bytes and cheap to encode; copying it cannot b
 because AAC frames (1024 samples) do not line up with video frames.
 
 Everything is streamed clip by clip, so memory does not grow with the length of the timeline.
+The inputs and their layout are in `timeline`, the audio mix in `audio_mix`.
 """
 
 from __future__ import annotations
@@ -20,17 +21,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import math
 import os
 import tempfile
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
-from typing import Literal, cast, get_args
+from typing import cast
 
 import av
 import numpy as np
@@ -41,24 +40,36 @@ from av.stream import Stream
 from av.video.stream import VideoStream
 
 from videofoundry.core.errors import Cancelled, GenerationError, InvalidMedia
+from videofoundry.media.audio_mix import (
+    AudioTimeline,
+    SilentTrack,
+    Soundtrack,
+    clip_pcm,
+)
 from videofoundry.media.captions import CaptionOverlay, Cue, write_webvtt, yuv_planes
 from videofoundry.media.encoder import (
-    AUDIO_LAYOUT,
     AUDIO_RATE,
     SILENT_HANDLER,
     AudioEncoder,
     CanonicalWriter,
-    Pcm,
     add_canonical_audio_stream,
-    pcm_frame,
     samples_at,
 )
 from videofoundry.media.format import OutputFormat
 from videofoundry.media.probe import MediaInfo, VideoIndex, canonical_fingerprint, probe, scan
+from videofoundry.media.timeline import (
+    TRANSITION_KINDS,
+    ClipSpec,
+    ComposeOptions,
+    Timeline,
+    TimelineEntry,
+    Transition,
+    TransitionKind,
+    caption_cues,
+    clean_cues,
+    plan_timeline,
+)
 from videofoundry.media.x264_settings import EncoderSettings, reproduce
-
-TransitionKind = Literal["crossfade", "fade_black", "wipe_left", "wipe_right"]
-TRANSITION_KINDS: tuple[str, ...] = get_args(TransitionKind)
 
 ProgressCallback = Callable[[float], Awaitable[None]]
 SyncProgress = Callable[[float], None]
@@ -73,188 +84,6 @@ AUDIO_STEP_COST = 20
 
 class _Aborted(Exception):
     """The other thread of a composition failed; this one stops quietly."""
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A transition from a clip into the next one; `duration` in seconds."""
-
-    kind: TransitionKind
-    duration: float
-
-    def __post_init__(self) -> None:
-        if self.kind not in TRANSITION_KINDS:
-            raise ValueError(f"unknown transition {self.kind!r}; use one of {TRANSITION_KINDS}")
-        if not (math.isfinite(self.duration) and self.duration > 0):
-            raise ValueError("a transition needs a positive duration")
-
-    @classmethod
-    def parse(cls, text: str) -> Transition:
-        """`crossfade:0.5`, `fade_black:1`, `wipe_left` (0.5 s by default)."""
-        kind, _, seconds = text.partition(":")
-        if kind not in TRANSITION_KINDS:
-            raise ValueError(f"unknown transition {kind!r}; use one of {TRANSITION_KINDS}")
-        try:
-            duration = float(seconds) if seconds else 0.5
-        except ValueError as exc:
-            raise ValueError(f"bad transition duration {seconds!r}") from exc
-        return cls(cast(TransitionKind, kind), duration)  # kind checked above
-
-
-@dataclass(frozen=True)
-class ClipSpec:
-    path: Path
-    transition: Transition | None = None
-    """Into the next clip; ignored on the last one."""
-    caption: str | None = None
-    burn_caption: bool = False
-    """Draw the caption into the picture (re-encodes this clip) as well as the subtitle track."""
-    label: str = ""
-    """How errors name this clip, e.g. "segment 3"."""
-
-
-@dataclass(frozen=True)
-class ComposeOptions:
-    soundtrack: Path | None = None
-    soundtrack_volume: float = 0.5
-    soundtrack_loop: bool = True
-    """Loop a soundtrack shorter than the video; otherwise it just ends."""
-    fade_in: float = 0.0
-    """Seconds of soundtrack fade-in at the start."""
-    fade_out: float = 0.0
-    """Seconds of soundtrack fade-out at the end."""
-    captions_track: bool = True
-    """Write captions as a soft (mov_text) subtitle track."""
-    webvtt: Path | None = None
-    """Also write the captions as a WebVTT file here (skipped when there is no caption)."""
-    cues: tuple[Cue, ...] | None = None
-    """Timed captions that replace the per-clip ones (e.g. from a WebVTT file)."""
-    threads: int = 0
-    """Encoder threads for re-encoded pieces (0: automatic)."""
-    encoder: EncoderSettings | None = None
-    """How to encode pieces of clips that are not canonical; recovered from the first clip's
-    x264 SEI when not given (see `x264_settings`)."""
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    label: str
-    start_frame: int
-    frames: int
-    overlap_in: int
-    """Frames shared with the previous clip (its transition into this one)."""
-    overlap_out: int
-    transition: Transition | None
-
-    def cue_span(self, fps: int) -> tuple[float, float]:
-        """Caption timing: mid incoming transition to mid outgoing one, so cues never overlap."""
-        start = self.start_frame + self.overlap_in / 2
-        end = self.start_frame + self.frames - self.overlap_out / 2
-        return start / fps, end / fps
-
-
-@dataclass(frozen=True)
-class Timeline:
-    fps: int
-    width: int
-    height: int
-    entries: tuple[TimelineEntry, ...]
-    total_frames: int
-    infos: tuple[MediaInfo, ...] = field(repr=False, default=())
-    indexes: tuple[VideoIndex, ...] = field(repr=False, default=())
-    """Per clip, where its video packets and keyframes are."""
-
-    @property
-    def duration(self) -> float:
-        return self.total_frames / self.fps
-
-
-def _label(spec: ClipSpec, index: int) -> str:
-    return spec.label or f"clip {index + 1}"
-
-
-def plan_timeline(clips: Sequence[ClipSpec]) -> Timeline:
-    """Probe the clips and lay them out; the final duration is `Timeline.duration`.
-
-    Raises InvalidMedia naming the clip when one is unusable or not in the same format as the
-    first (same size, fps and H.264 parameter sets, whichever encoder made them).
-    """
-    if not clips:
-        raise InvalidMedia("nothing to compose: no clips")
-    scans = [scan(spec.path, label=_label(spec, i)) for i, spec in enumerate(clips)]
-    infos = tuple(info for info, _ in scans)
-    first = infos[0]
-    fps = round(first.fps)
-    for i, (spec, info) in enumerate(zip(clips, infos, strict=True)):
-        who = _label(spec, i)
-        if info.video_codec != "h264" or info.pix_fmt != "yuv420p":
-            raise InvalidMedia(
-                f"{who}: {info.video_codec}/{info.pix_fmt} is not the canonical H.264 yuv420p; "
-                "normalise it first"
-            )
-        if (info.width, info.height) != (first.width, first.height) or abs(info.fps - fps) > 1e-6:
-            raise InvalidMedia(
-                f"{who}: {info.width}x{info.height} at {info.fps:g} fps does not match "
-                f"{first.width}x{first.height} at {fps} fps; normalise it first"
-            )
-        if not info.constant_frame_rate:
-            raise InvalidMedia(f"{who}: variable frame rate; normalise it first")
-        if info.video_fingerprint != first.video_fingerprint:
-            raise InvalidMedia(
-                f"{who}: encoded with different H.264 settings than {_label(clips[0], 0)}, "
-                "so it cannot be joined by copy; normalise it first"
-            )
-    frames = [info.frame_count for info in infos]
-    overlaps = [0] * len(clips)
-    for i, spec in enumerate(clips[:-1]):
-        if spec.transition is None:
-            continue
-        wanted = max(1, round(spec.transition.duration * fps))
-        # A transition cannot eat into frames the previous transition already took, nor be
-        # longer than the next clip.
-        room = frames[i] - (overlaps[i - 1] if i else 0)
-        overlaps[i] = max(0, min(wanted, room, frames[i + 1]))
-    entries: list[TimelineEntry] = []
-    start = 0
-    for i, spec in enumerate(clips):
-        overlap_in = overlaps[i - 1] if i else 0
-        entries.append(
-            TimelineEntry(
-                label=_label(spec, i),
-                start_frame=start,
-                frames=frames[i],
-                overlap_in=overlap_in,
-                overlap_out=overlaps[i],
-                transition=spec.transition if overlaps[i] else None,
-            )
-        )
-        start += frames[i] - overlaps[i]
-    indexes = tuple(index for _, index in scans)
-    return Timeline(fps, first.width, first.height, tuple(entries), start, infos, indexes)
-
-
-def caption_cues(clips: Sequence[ClipSpec], timeline: Timeline) -> list[Cue]:
-    cues = []
-    for spec, entry in zip(clips, timeline.entries, strict=True):
-        if spec.caption and spec.caption.strip():
-            start, end = entry.cue_span(timeline.fps)
-            cues.append(Cue(start, end, spec.caption.strip()))
-    return cues
-
-
-def _clean_cues(cues: Sequence[Cue], duration: float) -> list[Cue]:
-    """Sorted, inside the video, non-empty and not overlapping (a subtitle track shows one
-    sample at a time, so a cue ends where the next begins)."""
-    ordered = sorted(
-        (Cue(max(0.0, c.start), min(duration, c.end), c.text.strip()) for c in cues),
-        key=lambda c: c.start,
-    )
-    out: list[Cue] = []
-    for i, cue in enumerate(ordered):
-        end = min(cue.end, ordered[i + 1].start) if i + 1 < len(ordered) else cue.end
-        if cue.text and end - cue.start >= 0.001:
-            out.append(Cue(cue.start, end, cue.text))
-    return out
 
 
 # --- the video plan --------------------------------------------------------------------------
@@ -405,259 +234,6 @@ def blend_frames(
     return out
 
 
-# --- audio -----------------------------------------------------------------------------------
-
-
-def _decode_pcm(path: Path, who: str) -> Iterator[tuple[int | None, Pcm]]:
-    """(start sample or None, samples) chunks of a file's first audio stream at 48 kHz stereo."""
-    try:
-        container = av.open(str(path), "r")
-    except av.FFmpegError as exc:
-        raise InvalidMedia(f"{who}: not a readable media file ({exc})") from exc
-    with container:
-        if not container.streams.audio:
-            raise InvalidMedia(f"{who}: contains no audio stream")
-        aus = container.streams.audio[0]
-        ctx = aus.codec_context
-        # Canonical audio is already fltp 48 kHz stereo: skip the resampler (a filter graph
-        # per frame) and do timestamp arithmetic in integers, not Fractions.
-        native = (ctx.format.name, ctx.sample_rate, ctx.channels) == ("fltp", AUDIO_RATE, 2)
-        resampler = av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
-        tb = aus.time_base
-        num, den = (tb.numerator * AUDIO_RATE, tb.denominator) if tb else (0, 1)
-
-        def start_of(frame: av.AudioFrame) -> int | None:
-            if frame.pts is None or not num:
-                return None
-            return (frame.pts * num + den // 2) // den
-
-        try:
-            for frame in container.decode(aus):
-                if native and frame.format.name == "fltp" and frame.sample_rate == AUDIO_RATE:
-                    yield start_of(frame), np.asarray(frame.to_ndarray(), dtype=np.float32)
-                    continue
-                for out in resampler.resample(frame):
-                    yield _pcm_start(out), np.asarray(out.to_ndarray(), dtype=np.float32)
-            for out in resampler.resample(None):
-                yield _pcm_start(out), np.asarray(out.to_ndarray(), dtype=np.float32)
-        except av.FFmpegError as exc:
-            raise InvalidMedia(f"{who}: the audio cannot be decoded ({exc})") from exc
-
-
-def _pcm_start(frame: av.AudioFrame) -> int | None:
-    if frame.pts is None or frame.time_base is None:
-        return None
-    return round(frame.pts * frame.time_base * AUDIO_RATE)
-
-
-def clip_pcm(path: Path, samples: int, who: str, info: MediaInfo | None = None) -> Pcm:
-    """Exactly `samples` of a clip's audio from its start (silence where it has none)."""
-    out = np.zeros((2, samples), dtype=np.float32)
-    if info is not None and (not info.has_audio or info.audio_silent):
-        return out
-    pos = 0
-    first: int | None = None
-    try:
-        for start, pcm in _decode_pcm(path, who):
-            if start is not None:
-                # Place by timestamp, relative to the first chunk, so a gap stays a gap.
-                first = start if first is None else first
-                pos = start - first
-            if pos >= samples:
-                break
-            n = min(pcm.shape[1], samples - pos)
-            if pos >= 0 and n > 0:
-                out[:, pos : pos + n] = pcm[:, :n]
-            pos += pcm.shape[1]
-    except InvalidMedia:
-        if info is None:
-            # Without probe facts "no audio stream" is not an error for a clip: it is silent.
-            with av.open(str(path), "r") as container:
-                if not container.streams.audio:
-                    return out
-        raise
-    return out
-
-
-@lru_cache(maxsize=1)
-def _silent_aac_frame() -> bytes:
-    """One AAC frame of digital silence from the canonical encoder, in its steady state.
-
-    Every such frame decodes to 1024 zero samples whatever comes before it, so a silent track
-    of any length is that frame repeated: no encoding at all.
-    """
-    codec = av.CodecContext.create("aac", "w")
-    assert isinstance(codec, av.AudioCodecContext)
-    codec.sample_rate = AUDIO_RATE
-    codec.layout = AUDIO_LAYOUT
-    codec.format = "fltp"
-    codec.bit_rate = 128_000
-    codec.time_base = Fraction(1, AUDIO_RATE)
-    frame = pcm_frame(np.zeros((2, 8 * 1024), dtype=np.float32), 0)
-    packets = [bytes(p) for p in codec.encode(frame)] + [bytes(p) for p in codec.encode(None)]
-    return packets[len(packets) // 2]
-
-
-class _SilentTrack:
-    """Audio of a timeline whose clips are all generated silence: repeated silent frames."""
-
-    def __init__(self, container: OutputContainer, stream: AudioStream, total: int) -> None:
-        self.container = container
-        self.stream = stream
-        self.total = total
-        self.done = 0
-        self.payload = _silent_aac_frame()
-        # The encoder's priming: the first frame starts 1024 samples early, as a real encode
-        # would, and the muxer writes the edit list that hides it.
-        self.pts = -1024
-
-    def render_until(self, sample: int) -> None:
-        sample = min(sample, self.total)
-        while self.pts < sample:
-            duration = min(1024, self.total - self.pts)
-            packet = av.Packet(self.payload)
-            packet.pts = packet.dts = self.pts
-            packet.duration = duration
-            packet.time_base = Fraction(1, AUDIO_RATE)
-            packet.stream = self.stream
-            self.container.mux(packet)
-            self.pts += 1024
-        self.done = sample
-
-    def flush(self) -> None:
-        self.render_until(self.total)
-
-
-class _Soundtrack:
-    """A looping or ending stream of soundtrack samples with volume and fades applied."""
-
-    def __init__(self, path: Path, options: ComposeOptions, total: int) -> None:
-        self.path = path
-        self.options = options
-        self.total = total
-        self.position = 0
-        self._buffer = np.zeros((2, 0), dtype=np.float32)
-        self._source = self._samples()
-        # Fail early and clearly: it must be decodable audio with at least one sample.
-        first = next(self._source, None)
-        if first is None:
-            raise InvalidMedia("soundtrack: contains no audio samples")
-        self._buffer = first
-
-    def _samples(self) -> Iterator[Pcm]:
-        while True:
-            produced = False
-            for _start, pcm in _decode_pcm(self.path, "soundtrack"):
-                if pcm.shape[1]:
-                    produced = True
-                    yield pcm
-            if not (produced and self.options.soundtrack_loop):
-                return
-
-    def read(self, n: int) -> Pcm:
-        parts = [self._buffer]
-        have = self._buffer.shape[1]
-        while have < n:
-            chunk = next(self._source, None)
-            if chunk is None:
-                parts.append(np.zeros((2, n - have), dtype=np.float32))
-                have = n
-                break
-            parts.append(chunk)
-            have += chunk.shape[1]
-        joined = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-        out, self._buffer = joined[:, :n], joined[:, n:]
-        gain = np.full(n, self.options.soundtrack_volume, dtype=np.float32)
-        idx = np.arange(self.position, self.position + n, dtype=np.float64)
-        fade_in = self.options.fade_in * AUDIO_RATE
-        fade_out = self.options.fade_out * AUDIO_RATE
-        if fade_in > 0:
-            gain *= np.clip(idx / fade_in, 0, 1).astype(np.float32)
-        if fade_out > 0:
-            gain *= np.clip((self.total - idx) / fade_out, 0, 1).astype(np.float32)
-        self.position += n
-        return out * gain
-
-
-def _ramp(n: int, kind: TransitionKind | None, incoming: bool) -> npt.NDArray[np.float32]:
-    x = (np.arange(n, dtype=np.float32) + 0.5) / max(n, 1)
-    if kind == "fade_black":
-        # Dip to silence with the picture: out during the first half, in during the second.
-        g = np.clip(2 * x - 1, 0, 1) if incoming else np.clip(1 - 2 * x, 0, 1)
-    else:
-        g = x if incoming else 1 - x
-    return g.astype(np.float32)
-
-
-class _AudioTimeline:
-    """Mixes clip audio (crossfaded over overlaps) and the soundtrack, encoding as it goes."""
-
-    def __init__(
-        self,
-        clips: Sequence[ClipSpec],
-        timeline: Timeline,
-        encoder: AudioEncoder,
-        soundtrack: _Soundtrack | None,
-    ) -> None:
-        self.clips = clips
-        self.timeline = timeline
-        self.encoder = encoder
-        self.soundtrack = soundtrack
-        self.total = samples_at(timeline.total_frames, timeline.fps)
-        self._buf = np.zeros((2, 0), dtype=np.float32)
-        self._buf_start = 0
-        self._next = 0
-        self.done = 0
-
-    def _mix_next(self) -> None:
-        i = self._next
-        self._next += 1
-        entry, fps = self.timeline.entries[i], self.timeline.fps
-        s0 = samples_at(entry.start_frame, fps)
-        s1 = samples_at(entry.start_frame + entry.frames, fps)
-        info = self.timeline.infos[i] if self.timeline.infos else None
-        pcm = clip_pcm(self.clips[i].path, s1 - s0, entry.label, info)
-        if entry.overlap_in:
-            prev = self.timeline.entries[i - 1].transition
-            n = samples_at(entry.start_frame + entry.overlap_in, fps) - s0
-            pcm[:, :n] *= _ramp(n, prev.kind if prev else None, incoming=True)
-        if entry.overlap_out:
-            n = s1 - samples_at(entry.start_frame + entry.frames - entry.overlap_out, fps)
-            kind = entry.transition.kind if entry.transition else None
-            pcm[:, pcm.shape[1] - n :] *= _ramp(n, kind, incoming=False)
-        end = s1 - self._buf_start
-        if end > self._buf.shape[1]:
-            grow = np.zeros((2, end - self._buf.shape[1]), dtype=np.float32)
-            self._buf = np.concatenate([self._buf, grow], axis=1)
-        self._buf[:, s0 - self._buf_start : end] += pcm
-
-    def flush(self) -> None:
-        self.render_until(self.total)
-        self.encoder.flush()
-
-    def render_until(self, sample: int) -> None:
-        sample = min(sample, self.total)
-        if sample <= self.done:
-            return
-        fps = self.timeline.fps
-        entries = self.timeline.entries
-        while (
-            self._next < len(entries) and samples_at(entries[self._next].start_frame, fps) < sample
-        ):
-            self._mix_next()
-        a, b = self.done - self._buf_start, sample - self._buf_start
-        if b > self._buf.shape[1]:
-            grow = np.zeros((2, b - self._buf.shape[1]), dtype=np.float32)
-            self._buf = np.concatenate([self._buf, grow], axis=1)
-        chunk = self._buf[:, a:b]
-        if self.soundtrack is not None:
-            chunk = chunk + self.soundtrack.read(chunk.shape[1])
-        self.encoder.write(np.clip(chunk, -1.0, 1.0))
-        self._buf = self._buf[:, b:]
-        self._buf_start = sample
-        self.done = sample
-
-
 # --- subtitles -------------------------------------------------------------------------------
 
 _ASS_HEADER = (
@@ -717,7 +293,7 @@ class _Composer:
         self.fmt = OutputFormat(self.timeline.width, self.timeline.height, self.fps)
         self.ops = _plan_ops(self.clips, self.timeline)
         if options.cues is not None:
-            self.cues = _clean_cues(options.cues, self.timeline.duration)
+            self.cues = clean_cues(options.cues, self.timeline.duration)
         else:
             self.cues = caption_cues(self.clips, self.timeline)
         self.overlays: dict[int, CaptionOverlay] = {
@@ -776,7 +352,7 @@ class _Composer:
         soundtrack = None
         if self.options.soundtrack is not None:
             total = samples_at(self.timeline.total_frames, self.fps)
-            soundtrack = _Soundtrack(self.options.soundtrack, self.options, total)
+            soundtrack = Soundtrack(self.options.soundtrack, self.options, total)
         tmp = self.dst.with_name(f".{self.dst.name}.{uuid.uuid4().hex[:8]}.partial")
         self.dst.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -797,7 +373,7 @@ class _Composer:
     # Phase 1: everything that is encoded, the audio in a second thread (the encoders
     # release the GIL, so on two cores it costs almost nothing on top of the video).
 
-    def _encode(self, pieces: Path, audio: Path, soundtrack: _Soundtrack | None) -> None:
+    def _encode(self, pieces: Path, audio: Path, soundtrack: Soundtrack | None) -> None:
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vf-audio") as pool:
             audio_done = pool.submit(self._encode_audio, audio, soundtrack)
             try:
@@ -811,7 +387,7 @@ class _Composer:
                 raise
             audio_done.result()
 
-    def _encode_audio(self, path: Path, soundtrack: _Soundtrack | None) -> None:
+    def _encode_audio(self, path: Path, soundtrack: Soundtrack | None) -> None:
         try:
             self._write_audio(path, soundtrack)
         except _Aborted:
@@ -820,19 +396,19 @@ class _Composer:
             self._abort.set()
             raise
 
-    def _write_audio(self, path: Path, soundtrack: _Soundtrack | None) -> None:
+    def _write_audio(self, path: Path, soundtrack: Soundtrack | None) -> None:
         total = samples_at(self.timeline.total_frames, self.fps)
         with av.open(str(path), "w", format="mp4") as out:
             stream = add_canonical_audio_stream(out)
-            audio: _AudioTimeline | _SilentTrack
+            audio: AudioTimeline | SilentTrack
             if self._silent:
                 # Nothing to hear: ready-made silent frames, tagged so that a later stitch of
                 # the result takes this path too.
                 stream.metadata["handler_name"] = SILENT_HANDLER
-                audio = _SilentTrack(out, stream, total)
+                audio = SilentTrack(out, stream, total)
             else:
                 encoder = AudioEncoder(out, stream)
-                audio = _AudioTimeline(self.clips, self.timeline, encoder, soundtrack)
+                audio = AudioTimeline(self.clips, self.timeline, encoder, soundtrack)
             for k in range(1, self._audio_steps + 1):
                 audio.render_until(k * AUDIO_STEP)
                 self._progress(1 if self._silent else AUDIO_STEP_COST)
