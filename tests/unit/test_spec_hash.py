@@ -59,3 +59,16 @@ def test_composition_hash_depends_on_order_and_settings() -> None:
     assert composition_hash([a, b], {}) != composition_hash([b, a], {})
     assert composition_hash([a, b], {"fps": 24}) != composition_hash([a, b], {"fps": 30})
     assert composition_hash([a, b], {"fps": 24}) == composition_hash([a, b], {"fps": 24})
+
+
+def test_a_continued_shot_hashes_the_clip_it_continues_from() -> None:
+    first, second = "1" * 64, "2" * 64
+    assert digest(continues_from=first) != digest()
+    assert digest(continues_from=first) != digest(continues_from=second)
+    assert digest(continues_from=first) == digest(continues_from=first)
+
+
+def test_segments_that_do_not_continue_keep_their_hashes() -> None:
+    # The hash before continuity existed: a stored clip must not be generated again.
+    assert digest() == "b63385f8f4384e661d255628b9aaf08019d502900e90fbc06a98ed41e4e0f98a"
+    assert digest(continues_from=None) == digest()

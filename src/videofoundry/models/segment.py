@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from videofoundry.database.base import Base, TimestampMixin, new_id
@@ -31,6 +41,10 @@ class Segment(TimestampMixin, Base):
     init_image_asset_id: Mapped[str | None] = mapped_column(
         ForeignKey("asset.id", ondelete="SET NULL"), nullable=True
     )
+    continue_from_previous: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    """Start from the previous segment's last frame (needs an image-to-video model)."""
     spec_hash: Mapped[str] = mapped_column(String(64))
     """Its clip, once generated, is the asset under `keys.clip(owner, spec_hash)`."""
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

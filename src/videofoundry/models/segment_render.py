@@ -27,6 +27,9 @@ class SegmentRender(Base):
     """The generation request as it was when the job was created."""
     status: Mapped[str] = mapped_column(String(20), default="pending")
     reused: Mapped[bool] = mapped_column(Boolean, default=False)
+    waits_for: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """spec_hash of the clip this segment continues from while that clip is being generated in
+    the same job; no worker takes the row until the clip's completion clears it."""
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

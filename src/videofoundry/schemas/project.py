@@ -55,6 +55,10 @@ class SegmentCreate(Strict):
     burn_caption: bool = False
     transition: Transition | None = None
     init_image_asset_id: str | None = Field(default=None, description="An uploaded image")
+    continue_from_previous: bool = Field(
+        default=False,
+        description="Start from the previous segment's last frame (an image-to-video model).",
+    )
     position: int | None = Field(default=None, ge=0, description="Insert here; default: end.")
 
 
@@ -69,6 +73,7 @@ class SegmentUpdate(Strict):
     burn_caption: bool | None = None
     transition: Transition | None = None
     init_image_asset_id: str | None = None
+    continue_from_previous: bool | None = None
 
 
 class SegmentOrder(Strict):
@@ -92,6 +97,7 @@ class SegmentPublic(Public):
     burn_caption: bool
     transition: dict[str, Any] | None
     init_image_asset_id: str | None
+    continue_from_previous: bool = False
     spec_hash: str
     version: int = 1
     """Send it back as `If-Match: "<version>"` on an update; a stale one answers 412."""

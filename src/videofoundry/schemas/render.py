@@ -42,6 +42,10 @@ class PlannedSegment(BaseModel):
     model: str
     action: Literal["reuse", "generate"]
     estimated_cost: float
+    continues_from: str | None = None
+    """The segment this one starts from (its last frame), when it continues a shot."""
+    waits_for: str | None = None
+    """That segment, when its clip is generated in this render first: the chain runs in order."""
 
 
 class RenderPlan(BaseModel):

@@ -27,6 +27,7 @@ from videofoundry.services.render_plan import (
     refund_unspent,
     reserve_budget,
 )
+from videofoundry.storage import keys
 
 
 async def start_render(
@@ -72,6 +73,10 @@ async def start_render(
                 "burn_caption": p.segment.burn_caption,
                 "transition": p.segment.transition,
                 "init_image_key": await _storage_key(session, p.segment.init_image_asset_id),
+                # A continued shot's init image is the last frame of this clip.
+                "previous_clip_key": (
+                    keys.clip(owner_id, p.previous.spec_hash) if p.previous else None
+                ),
             },
             provider=p.segment.model.split("/", 1)[0],
         )
@@ -86,6 +91,9 @@ async def start_render(
             estimate += p.cost
             first_of_hash[p.spec_hash] = row
             to_generate.append(row)
+        if p.clip is None and p.waits_for is not None:
+            # Generated after the clip it continues from; its completion queues this row.
+            row.waits_for = p.waits_for.spec_hash
         session.add(row)
     job.estimated_cost = estimate
     metrics.SEGMENTS_PLANNED.labels("reuse").inc(len(planned.segments) - len(to_generate))
@@ -103,7 +111,8 @@ async def start_render(
         return job
     emit(session, job, {"type": "job", "status": "generating", "progress": 0.0}, events)
     for row in to_generate:
-        task_publisher.enqueue_segment(session, row.id, job.id)
+        if row.waits_for is None:
+            task_publisher.enqueue_segment(session, row.id, job.id)
     if not to_generate:
         job.status = "composing"
         task_publisher.enqueue_composition(session, job.id)

@@ -19,6 +19,7 @@ from videofoundry.schemas.project import (
     SegmentCreate,
     SegmentUpdate,
 )
+from videofoundry.services import continuity
 from videofoundry.services import spec_hash as hashing
 
 
@@ -78,8 +79,7 @@ async def update_project(
     await session.flush()
     if {"width", "height", "fps", "aspect_mode"} & changes.keys():
         # The output format is part of every clip's spec.
-        for segment in await segments_of(session, project.id):
-            await refresh_hash(session, project, segment)
+        await refresh_hashes(session, project)
     return project
 
 
@@ -99,8 +99,13 @@ async def get_segment(session: AsyncSession, owner_id: str, segment_id: str) -> 
     return segment
 
 
-async def clip_spec_of(session: AsyncSession, project: Project, segment: Segment) -> dict[str, Any]:
-    """Everything that determines the segment's pixels (the input of its spec_hash)."""
+async def clip_spec_of(
+    session: AsyncSession, project: Project, segment: Segment, previous_hash: str | None = None
+) -> dict[str, Any]:
+    """Everything that determines the segment's pixels (the input of its spec_hash).
+
+    `previous_hash` is the spec_hash of the segment before it, which a continued shot starts
+    from."""
     init_sha = None
     if segment.init_image_asset_id:
         image = await session.get(Asset, segment.init_image_asset_id)
@@ -117,12 +122,30 @@ async def clip_spec_of(session: AsyncSession, project: Project, segment: Segment
         height=project.height,
         fps=project.fps,
         aspect_mode=project.aspect_mode,
+        continues_from=previous_hash if segment.continue_from_previous else None,
     )
 
 
-async def refresh_hash(session: AsyncSession, project: Project, segment: Segment) -> str:
-    segment.spec_hash = hashing.spec_hash(await clip_spec_of(session, project, segment))
-    return segment.spec_hash
+async def refresh_hashes(session: AsyncSession, project: Project) -> None:
+    """Recompute every segment's spec_hash in timeline order: a continued shot's hash includes
+    the one before it, so an edit, a move or a deletion can change the hashes after it."""
+    await session.flush()
+    previous: str | None = None
+    for segment in await segments_of(session, project.id):
+        spec = await clip_spec_of(session, project, segment, previous)
+        segment.spec_hash = previous = hashing.spec_hash(spec)
+    await session.flush()
+
+
+def check_model_inputs(registry: Registry, segment: Segment | SegmentCreate, position: int) -> None:
+    """422 when the segment's model cannot start it (an image it needs, a shot to continue)."""
+    _, model = registry.resolve(segment.model)
+    continuity.check_inputs(
+        model,
+        has_image=segment.init_image_asset_id is not None,
+        continues=bool(segment.continue_from_previous),
+        is_first=position == 0,
+    )
 
 
 async def check_asset(
@@ -149,6 +172,7 @@ async def add_segment(
     segments = await segments_of(session, project.id)
     _check_room(project.id, len(segments), max_segments)
     position = len(segments) if data.position is None else min(data.position, len(segments))
+    check_model_inputs(registry, data, position)
     values = data.model_dump(exclude={"position"})
     if values["transition"] is not None:
         values["transition"] = data.transition.model_dump() if data.transition else None
@@ -157,11 +181,10 @@ async def add_segment(
         values["seed"] = secrets.randbelow(2**32 - 1)
     await check_asset(session, owner_id, data.init_image_asset_id, "image", "init_image_asset_id")
     segment = Segment(project_id=project.id, position=position, spec_hash="", **values)
-    await refresh_hash(session, project, segment)
     for later in segments[position:]:
         later.position += 1
     session.add(segment)
-    await session.flush()
+    await refresh_hashes(session, project)
     return segment
 
 
@@ -188,6 +211,9 @@ async def duplicate_segment(
         later.position += 1
     duplicate = Segment(position=position, **values)
     session.add(duplicate)
+    if duplicate.continue_from_previous:
+        # It continues from the original now, not from the original's predecessor.
+        await refresh_hashes(session, await session.get_one(Project, original.project_id))
     await session.flush()
     return duplicate
 
@@ -204,7 +230,15 @@ async def update_segment(
 ) -> Segment:
     segment = await get_segment(session, owner_id, segment_id)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
-    for key in ("prompt", "model", "duration", "params", "seed", "burn_caption"):
+    for key in (
+        "prompt",
+        "model",
+        "duration",
+        "params",
+        "seed",
+        "burn_caption",
+        "continue_from_previous",
+    ):
         if key in changes and changes[key] is None:
             raise InvalidInput(f"{key} cannot be null", key)
     await check_asset(
@@ -213,9 +247,9 @@ async def update_segment(
     for key, value in changes.items():
         setattr(segment, key, value)
     registry.validate_segment(segment.model, segment.prompt, segment.duration, segment.params)
+    check_model_inputs(registry, segment, segment.position)
     project = await session.get_one(Project, segment.project_id)
-    await refresh_hash(session, project, segment)
-    await session.flush()
+    await refresh_hashes(session, project)
     return segment
 
 
@@ -226,6 +260,8 @@ async def delete_segment(session: AsyncSession, owner_id: str, segment_id: str) 
     await session.flush()
     for index, remaining in enumerate(await segments_of(session, project_id)):
         remaining.position = index
+    # The shot after the deleted one may continue from a different clip now.
+    await refresh_hashes(session, await session.get_one(Project, project_id))
 
 
 async def reorder_segments(
@@ -249,5 +285,5 @@ async def reorder_segments(
         )
     for index, segment_id in enumerate(segment_ids):
         current[segment_id].position = index
-    await session.flush()
+    await refresh_hashes(session, project)
     return project

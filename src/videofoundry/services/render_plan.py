@@ -13,7 +13,7 @@ from videofoundry.adapters.registry import Registry
 from videofoundry.core.errors import BudgetExceeded, InvalidInput
 from videofoundry.models import Asset, Project, Segment, User
 from videofoundry.schemas.render import PlannedSegment, RenderPlan
-from videofoundry.services import assets
+from videofoundry.services import assets, continuity
 from videofoundry.services import spec_hash as hashing
 from videofoundry.services.projects import clip_spec_of, get_project, segments_of
 from videofoundry.storage import keys
@@ -47,6 +47,13 @@ class PlannedWork:
     spec_hash: str
     clip: Asset | None
     cost: Decimal
+    previous: PlannedWork | None = None
+    """The segment this one continues from (`continue_from_previous`), if it does."""
+
+    @property
+    def waits_for(self) -> PlannedWork | None:
+        """The continued segment when its clip is still to be generated: this one waits."""
+        return self.previous if self.previous is not None and self.previous.clip is None else None
 
 
 @dataclass
@@ -65,8 +72,16 @@ async def plan_project(
     if not segments:
         raise InvalidInput(f"project {project.id} has no segments to render", "segments")
     specs: list[tuple[Segment, dict[str, Any], str, Decimal]] = []
+    previous_hash: str | None = None
     for segment in segments:
         adapter, model = runtime.registry.resolve(segment.model)
+        continuity.check_inputs(
+            model,
+            has_image=segment.init_image_asset_id is not None,
+            continues=segment.continue_from_previous,
+            is_first=not specs,
+            where=f"segment {segment.position + 1}: ",
+        )
         reason = adapter.availability()
         if reason:
             raise InvalidInput(
@@ -74,8 +89,8 @@ async def plan_project(
                 f"{reason}",
                 "model",
             )
-        spec = await clip_spec_of(session, project, segment)
-        digest = hashing.spec_hash(spec)
+        spec = await clip_spec_of(session, project, segment, previous_hash)
+        digest = previous_hash = hashing.spec_hash(spec)
         segment.spec_hash = digest
         cost = Decimal(str(adapter.estimate_cost(model, segment.duration, segment.params)))
         specs.append((segment, spec, digest, cost))
@@ -84,7 +99,10 @@ async def plan_project(
     planned: list[PlannedWork] = []
     for segment, spec, digest, cost in specs:
         clip = made.get(keys.clip(owner_id, digest))
-        planned.append(PlannedWork(segment, spec, digest, clip, Decimal(0) if clip else cost))
+        work = PlannedWork(segment, spec, digest, clip, Decimal(0) if clip else cost)
+        if segment.continue_from_previous and planned:
+            work.previous = planned[-1]
+        planned.append(work)
     comp_hash = hashing.composition_hash(
         [p.spec_hash for p in planned], composition_settings(project, segments)
     )
@@ -109,6 +127,8 @@ async def plan(
                 model=p.segment.model,
                 action="reuse" if reuse else "generate",
                 estimated_cost=0.0 if reuse else float(p.cost),
+                continues_from=p.previous.segment.id if p.previous else None,
+                waits_for=p.waits_for.segment.id if p.waits_for and not reuse else None,
             )
         )
     return RenderPlan(

@@ -3,6 +3,10 @@
 A clip's spec_hash covers everything that changes its pixels and nothing else, so moving,
 renaming or captioning a segment keeps its clip, while any edit of the prompt, model, params,
 duration, seed, init image or output format produces a new hash and a new generation.
+
+A shot that continues from the previous one starts from that clip's last frame, so the previous
+clip's spec_hash (its content address) is part of its spec: editing a shot changes the hashes of
+the shots that continue from it, down the chain, and of no other.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ def clip_spec(
     height: int,
     fps: int,
     aspect_mode: str,
+    continues_from: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    spec: dict[str, Any] = {
         "v": SPEC_VERSION,
         "model": model,
         "prompt": prompt,
@@ -45,6 +50,10 @@ def clip_spec(
         "init_image_sha256": init_image_sha256,
         "output": {"width": width, "height": height, "fps": fps, "aspect_mode": aspect_mode},
     }
+    if continues_from is not None:
+        # Only when set, so the hashes (and clips) of every other segment stay as they were.
+        spec["continues_from"] = continues_from
+    return spec
 
 
 def spec_hash(spec: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""How a segment ends: completed with its clip (and its twins with it), or failed."""
+"""How a segment ends: completed with its clip (and its twins with it, and the shots that
+continue from it queued), or failed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from videofoundry.models import Project, RenderJob, SegmentRender, User
 from videofoundry.runtime import Runtime
 from videofoundry.services import job_events, orchestrator, task_publisher
 from videofoundry.workers.ai_worker.segment_row import Claim, LeaseLost
-from videofoundry.workers.ai_worker.statements import DONE_OWN, DONE_TWINS
+from videofoundry.workers.ai_worker.statements import DONE_OWN, DONE_TWINS, RELEASE_CONTINUED
 
 
 async def complete(
@@ -25,7 +26,8 @@ async def complete(
     reused: bool,
 ) -> bool:
     """Mark our row (and its twins) done; the last one moves the job to composing, once.
-    Returns True when it wrote the composition task.
+    Returns True when it wrote a task: the composition, or the segments that continue from
+    this clip (for the caller to relay after the commit).
 
     Raises LeaseLost, for the caller to roll back, when the row is no longer held with our
     lease; NoResultFound when the job is gone."""
@@ -50,6 +52,12 @@ async def complete(
                 session, claim.job_id, len(twins), completed=len(twins)
             )
             assert job is not None  # locked by this transaction since the first UPDATE
+    continued = await _rows(
+        session, RELEASE_CONTINUED, {"p_job": claim.job_id, "p_spec": claim.spec_hash}
+    )
+    for row in continued:
+        if row.status == "pending" and not row.reused:  # a twin waits for its first instead
+            task_publisher.enqueue_segment(session, row.id, claim.job_id)
     payloads = [job_events.segment_event(row) for row in rows]
     if cost != own.estimated_cost:
         # The budget reserved the estimate at render time; settle it to what was charged.
@@ -67,7 +75,7 @@ async def complete(
         task_publisher.enqueue_composition(session, claim.job_id)
         payloads.append({"type": "job", "status": "composing"})
     await job_events.append_events(session, claim.job_id, job.event_seq, payloads, events)
-    return composing
+    return composing or bool(continued)
 
 
 async def _rows(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:

@@ -50,6 +50,8 @@ CLAIM_ROW = (
         SR.c.job_id == bindparam("p_job", type_=SR.c.job_id.type),
         # A twin with the same spec waits for the one that is generated.
         SR.c.reused.is_(False),
+        # A continued shot waits for the clip it continues from (completion clears this).
+        SR.c.waits_for.is_(None),
         or_(
             SR.c.status == "pending",
             (SR.c.status == "running") & (SR.c.lease_expires_at < NOW),
@@ -112,3 +114,13 @@ DONE_TWINS = (
     .returning(*EVENT_COLUMNS)
 )
 """The rows of the same job with the same spec, which waited for our clip."""
+RELEASE_CONTINUED = (
+    update(SR)
+    .where(
+        SR.c.job_id == bindparam("p_job", type_=SR.c.job_id.type),
+        SR.c.waits_for == bindparam("p_spec", type_=SR.c.spec_hash.type),
+    )
+    .values(waits_for=None)
+    .returning(SR.c.id, SR.c.status, SR.c.reused)
+)
+"""The rows of the same job that continue from our clip: free to be generated now."""
