@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.integration.adapters.helpers import FAKE_TIMINGS
+from tests.integration.adapters.helpers import FAKE_TIMINGS, Recorder
 from videofoundry.testing.fakes import FakeServer, run_fake
 
 
@@ -63,3 +64,9 @@ def replicate_fake(_replicate_server: FakeServer) -> FakeServer:
 @pytest.fixture
 def stability_fake(_stability_server: FakeServer) -> FakeServer:
     return _fresh(_stability_server)
+
+
+@pytest.fixture
+def rec(tmp_path: Path) -> Recorder:
+    """A recording `GenerationContext` in the test's own directory."""
+    return Recorder(tmp_path)

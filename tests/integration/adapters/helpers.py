@@ -7,7 +7,7 @@ import itertools
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import av
 from PIL import Image
@@ -16,8 +16,10 @@ from videofoundry.adapters.base import (
     GenerationContext,
     GenerationRequest,
 )
-from videofoundry.adapters.hosted import RetryPolicy
+from videofoundry.adapters.hosted import HostedAdapter, RetryPolicy
+from videofoundry.core.config import Settings
 from videofoundry.media.format import OutputFormat
+from videofoundry.testing.fakes import FakeServer
 
 # Fake timings: short enough for a fast suite, long enough that a poll sees each state.
 FAKE_TIMINGS: dict[str, Any] = {
@@ -29,6 +31,48 @@ FAKE_TIMINGS: dict[str, Any] = {
 }
 POLL = 0.03
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, max_retry_after=5.0)
+
+
+A = TypeVar("A", bound=HostedAdapter[Any])
+
+
+class AdapterFactory(Generic[A]):
+    """Builds one provider's adapters against its fake with test timings, and closes every one
+    it built (`aclose`).
+
+    `key=` and `base_url=` override the fake's; upper-case keywords are settings (e.g.
+    `STABILITY_ENABLE_DEPRECATED=False`); the rest go to the adapter, after `defaults`.
+    """
+
+    def __init__(
+        self,
+        cls: type[A],
+        fake: FakeServer,
+        prefix: str,
+        settings: dict[str, Any] | None = None,
+        **defaults: Any,
+    ) -> None:
+        self.cls, self.fake, self.prefix = cls, fake, prefix
+        self.settings = settings or {}
+        self.defaults = {"poll_interval": POLL, "retry": FAST_RETRY, **defaults}
+        self.made: list[A] = []
+
+    def __call__(self, **kwargs: Any) -> A:
+        values = {
+            self.prefix + ("_API_TOKEN" if self.prefix == "REPLICATE" else "_API_KEY"): kwargs.pop(
+                "key", self.fake.key
+            ),
+            self.prefix + "_BASE_URL": kwargs.pop("base_url", self.fake.base_url),
+            **self.settings,
+        }
+        values.update({name: kwargs.pop(name) for name in list(kwargs) if name.isupper()})
+        adapter = self.cls(Settings(**values), **{**self.defaults, **kwargs})
+        self.made.append(adapter)
+        return adapter
+
+    async def aclose(self) -> None:
+        for adapter in self.made:
+            await adapter.aclose()
 
 
 class SimulatedCrash(Exception):

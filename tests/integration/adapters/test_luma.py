@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.integration.adapters.helpers import (
-    FAST_RETRY,
-    POLL,
+    AdapterFactory,
     Recorder,
     SimulatedCrash,
     assert_secret_absent,
@@ -29,32 +27,14 @@ from videofoundry.core.errors import (
 from videofoundry.media.format import OutputFormat
 from videofoundry.testing.fakes import FakeServer
 
-MakeAdapter = Callable[..., LumaAdapter]
+MakeAdapter = AdapterFactory[LumaAdapter]
 
 
 @pytest.fixture
 async def make_adapter(luma_fake: FakeServer) -> AsyncIterator[MakeAdapter]:
-    made: list[LumaAdapter] = []
-
-    def make(**kwargs: Any) -> LumaAdapter:
-        settings = Settings(
-            LUMA_API_KEY=kwargs.pop("key", luma_fake.key),
-            LUMA_BASE_URL=kwargs.pop("base_url", luma_fake.base_url),
-        )
-        kwargs.setdefault("poll_interval", POLL)
-        kwargs.setdefault("retry", FAST_RETRY)
-        adapter = LumaAdapter(settings, **kwargs)
-        made.append(adapter)
-        return adapter
-
-    yield make
-    for adapter in made:
-        await adapter.aclose()
-
-
-@pytest.fixture
-def rec(tmp_path: Path) -> Recorder:
-    return Recorder(tmp_path)
+    factory = AdapterFactory(LumaAdapter, luma_fake, "LUMA")
+    yield factory
+    await factory.aclose()
 
 
 async def test_text_to_video_produces_a_decodable_clip(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.integration.adapters.helpers import (
-    FAST_RETRY,
-    POLL,
+    AdapterFactory,
     Recorder,
     SimulatedCrash,
     assert_secret_absent,
@@ -34,35 +32,16 @@ from videofoundry.core.errors import (
 from videofoundry.testing.fakes import FakeServer
 from videofoundry.testing.fakes.replicate import DEFAULT_MODELS
 
-MakeAdapter = Callable[..., ReplicateAdapter]
+MakeAdapter = AdapterFactory[ReplicateAdapter]
 MINIMAX = "replicate/minimax/video-01"
 TINY = "replicate/fake/tiny-video"
 
 
 @pytest.fixture
 async def make_adapter(replicate_fake: FakeServer) -> AsyncIterator[MakeAdapter]:
-    made: list[ReplicateAdapter] = []
-
-    def make(**kwargs: Any) -> ReplicateAdapter:
-        settings = Settings(
-            REPLICATE_API_TOKEN=kwargs.pop("key", replicate_fake.key),
-            REPLICATE_BASE_URL=replicate_fake.base_url,
-        )
-        kwargs.setdefault("poll_interval", POLL)
-        kwargs.setdefault("retry", FAST_RETRY)
-        kwargs.setdefault("prefer_wait", 1)
-        adapter = ReplicateAdapter(settings, **kwargs)
-        made.append(adapter)
-        return adapter
-
-    yield make
-    for adapter in made:
-        await adapter.aclose()
-
-
-@pytest.fixture
-def rec(tmp_path: Path) -> Recorder:
-    return Recorder(tmp_path)
+    factory = AdapterFactory(ReplicateAdapter, replicate_fake, "REPLICATE", prefer_wait=1)
+    yield factory
+    await factory.aclose()
 
 
 async def test_official_model_with_prefer_wait_and_polling(

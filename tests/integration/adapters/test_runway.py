@@ -6,7 +6,7 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from PIL import Image
 from tests.integration.adapters.helpers import (
     FAST_RETRY,
     POLL,
+    AdapterFactory,
     Recorder,
     SimulatedCrash,
     assert_secret_absent,
@@ -40,31 +41,14 @@ from videofoundry.core.errors import (
 from videofoundry.media.format import OutputFormat
 from videofoundry.testing.fakes import FakeServer
 
-MakeAdapter = Callable[..., RunwayAdapter]
+MakeAdapter = AdapterFactory[RunwayAdapter]
 
 
 @pytest.fixture
 async def make_adapter(runway_fake: FakeServer) -> AsyncIterator[MakeAdapter]:
-    made: list[RunwayAdapter] = []
-
-    def make(**kwargs: Any) -> RunwayAdapter:
-        settings = Settings(
-            RUNWAY_API_KEY=kwargs.pop("key", runway_fake.key), RUNWAY_BASE_URL=runway_fake.base_url
-        )
-        kwargs.setdefault("poll_interval", POLL)
-        kwargs.setdefault("retry", FAST_RETRY)
-        adapter = RunwayAdapter(settings, **kwargs)
-        made.append(adapter)
-        return adapter
-
-    yield make
-    for adapter in made:
-        await adapter.aclose()
-
-
-@pytest.fixture
-def rec(tmp_path: Path) -> Recorder:
-    return Recorder(tmp_path)
+    factory = AdapterFactory(RunwayAdapter, runway_fake, "RUNWAY")
+    yield factory
+    await factory.aclose()
 
 
 # -- success paths ---------------------------------------------------------------------------

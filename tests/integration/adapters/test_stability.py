@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.integration.adapters.helpers import (
     FAST_RETRY,
     POLL,
+    AdapterFactory,
     Recorder,
     SimulatedCrash,
     assert_secret_absent,
@@ -26,34 +26,17 @@ from videofoundry.core.errors import PermanentError, PromptRejected, ProviderUna
 from videofoundry.media.format import OutputFormat
 from videofoundry.testing.fakes import FakeServer
 
-MakeAdapter = Callable[..., StabilityAdapter]
+MakeAdapter = AdapterFactory[StabilityAdapter]
 SVD = "stability/svd"
 
 
 @pytest.fixture
 async def make_adapter(stability_fake: FakeServer) -> AsyncIterator[MakeAdapter]:
-    made: list[StabilityAdapter] = []
-
-    def make(**kwargs: Any) -> StabilityAdapter:
-        settings = Settings(
-            STABILITY_API_KEY=kwargs.pop("key", stability_fake.key),
-            STABILITY_BASE_URL=stability_fake.base_url,
-            STABILITY_ENABLE_DEPRECATED=kwargs.pop("enabled", True),
-        )
-        kwargs.setdefault("poll_interval", POLL)
-        kwargs.setdefault("retry", FAST_RETRY)
-        adapter = StabilityAdapter(settings, **kwargs)
-        made.append(adapter)
-        return adapter
-
-    yield make
-    for adapter in made:
-        await adapter.aclose()
-
-
-@pytest.fixture
-def rec(tmp_path: Path) -> Recorder:
-    return Recorder(tmp_path)
+    factory = AdapterFactory(
+        StabilityAdapter, stability_fake, "STABILITY", {"STABILITY_ENABLE_DEPRECATED": True}
+    )
+    yield factory
+    await factory.aclose()
 
 
 def test_deprecated_and_disabled_unless_enabled() -> None:
@@ -78,7 +61,7 @@ async def test_disabled_adapter_refuses_to_generate(
     stability_fake: FakeServer, make_adapter: MakeAdapter, rec: Recorder
 ) -> None:
     with pytest.raises(PermanentError, match="2025-07-24"):
-        await make_adapter(enabled=False).generate(request(SVD), rec.context)
+        await make_adapter(STABILITY_ENABLE_DEPRECATED=False).generate(request(SVD), rec.context)
     assert stability_fake.requests == []
 
 
@@ -244,7 +227,9 @@ async def test_bad_key_never_leaks(make_adapter: MakeAdapter, rec: Recorder) -> 
 async def test_still_endpoint_serves_as_runways_first_frame_step(
     stability_fake: FakeServer, runway_fake: FakeServer, make_adapter: MakeAdapter, rec: Recorder
 ) -> None:
-    stability = make_adapter(enabled=False)  # the still endpoint is not the deprecated one
+    stability = make_adapter(
+        STABILITY_ENABLE_DEPRECATED=False
+    )  # the still endpoint is not the deprecated one
     runway = RunwayAdapter(
         Settings(RUNWAY_API_KEY=runway_fake.key, RUNWAY_BASE_URL=runway_fake.base_url),
         text_to_image=stability.text_to_image,
