@@ -16,6 +16,7 @@ from sqlalchemy import select
 from tests.support.app import api_client, make_settings, postgres_database, register
 from videofoundry.models import JobEvent, RenderJob
 from videofoundry.queue.base import DeadLetter, Message
+from videofoundry.queue.memory import MemoryBroker
 from videofoundry.runtime import Runtime
 from videofoundry.storage import keys
 from videofoundry.workers.composition_worker import worker as composition_worker
@@ -59,13 +60,36 @@ async def project_with(
     return project_id
 
 
-async def finished(client: httpx.AsyncClient, job_id: str, auth: dict[str, str]) -> dict[str, Any]:
-    for _ in range(600):
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+async def reached(
+    client: httpx.AsyncClient, job_id: str, auth: dict[str, str], statuses: tuple[str, ...]
+) -> dict[str, Any]:
+    """The job once its status is one of `statuses`: woken by the job's events on the status
+    bus, not by a timer."""
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    async with runtime.status.subscribe(job_id) as events:
+        # Subscribed first, so a change published between this read and the wait is not missed.
         job: dict[str, Any] = (await client.get(f"/api/render-jobs/{job_id}", headers=auth)).json()
-        if job["status"] in ("completed", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
+        if job["status"] not in statuses:
+            async with asyncio.timeout(120):
+                async for event in events:
+                    if event.get("type") == "job" and event.get("status") in statuses:
+                        break
+            job = (await client.get(f"/api/render-jobs/{job_id}", headers=auth)).json()
+    return job
+
+
+async def finished(client: httpx.AsyncClient, job_id: str, auth: dict[str, str]) -> dict[str, Any]:
+    return await reached(client, job_id, auth, TERMINAL)
+
+
+async def all_tasks_handled(client: httpx.AsyncClient) -> None:
+    """Until the in-process queues are empty and no handler runs (the embedded broker's join)."""
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    assert isinstance(runtime.broker, MemoryBroker)
+    await asyncio.wait_for(runtime.broker.join(), 60)
 
 
 async def test_render_history_and_range_download(client: httpx.AsyncClient) -> None:
@@ -93,7 +117,7 @@ async def test_cancel_stops_the_job_and_keeps_it_cancelled(client: httpx.AsyncCl
     cancelled = await client.post(f"/api/render-jobs/{job['id']}/cancel", headers=auth)
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
-    await asyncio.sleep(1.0)
+    await all_tasks_handled(client)  # every task of the job has met the cancel
     job = (await client.get(f"/api/render-jobs/{job['id']}", headers=auth)).json()
     assert job["status"] == "cancelled" and job["video_url"] is None
     assert all(s["status"] in ("cancelled", "completed") for s in job["segments"])
@@ -148,11 +172,7 @@ async def test_racing_composition_handlers_compose_once(database: str, tmp_path:
         auth = await register(client)
         pid = await project_with(client, auth, [{"prompt": "e", "duration": 1, "seed": 5}])
         job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
-        for _ in range(300):
-            job = (await client.get(f"/api/render-jobs/{job['id']}", headers=auth)).json()
-            if job["status"] == "composing":
-                break
-            await asyncio.sleep(0.1)
+        job = await reached(client, job["id"], auth, ("composing",))
         assert job["status"] == "composing"
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         message = Message(body={"v": 1, "job_id": job["id"]}, delivery_count=1)
@@ -313,11 +333,7 @@ async def test_corrupt_clip_fails_the_job_naming_the_segment(tmp_path: Path) -> 
         segments = [{"prompt": f"c{i}", "duration": 1, "seed": i} for i in range(2)]
         pid = await project_with(client, auth, segments)
         job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
-        for _ in range(300):
-            job = (await client.get(f"/api/render-jobs/{job['id']}", headers=auth)).json()
-            if job["status"] == "composing":
-                break
-            await asyncio.sleep(0.1)
+        job = await reached(client, job["id"], auth, ("composing",))
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         detail = (await client.get(f"/api/projects/{pid}", headers=auth)).json()
         me = (await client.get("/api/me", headers=auth)).json()
@@ -345,12 +361,14 @@ async def test_clip_finished_after_cancel_is_kept_for_the_next_render(tmp_path: 
         adapter = runtime.registry.adapters["procedural"]
         original = adapter.generate
         calls = 0
+        generating, cancelled = asyncio.Event(), asyncio.Event()
 
         async def provider_finishes_anyway(request: Any, context: Any) -> Any:
             # Like a hosted task that completes (and is billed) although the user cancelled.
             nonlocal calls
             calls += 1
-            await asyncio.sleep(1.0)
+            generating.set()
+            await cancelled.wait()
 
             async def never() -> bool:
                 return False
@@ -362,9 +380,11 @@ async def test_clip_finished_after_cancel_is_kept_for_the_next_render(tmp_path: 
         auth = await register(client)
         pid = await project_with(client, auth, [{"prompt": "k", "duration": 1, "seed": 1}])
         job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
-        await asyncio.sleep(0.5)
-        await client.post(f"/api/render-jobs/{job['id']}/cancel", headers=auth)
-        await asyncio.sleep(2.0)
+        await asyncio.wait_for(generating.wait(), 30)
+        r = await client.post(f"/api/render-jobs/{job['id']}/cancel", headers=auth)
+        assert r.json()["status"] == "cancelled"
+        cancelled.set()  # the provider's task ends after the cancel
+        await all_tasks_handled(client)
         plan = (await client.post(f"/api/projects/{pid}/render?dry_run=true", headers=auth)).json()
         assert plan["segments"][0]["action"] == "reuse"
         again = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
