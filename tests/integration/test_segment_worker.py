@@ -168,12 +168,13 @@ async def test_a_clip_in_generation_for_another_render_is_awaited_not_paid_twice
     claim = await segment_claim.claim(runtime, first.id, first_job)  # a worker is generating it
     assert claim is not None
 
-    waiting = asyncio.create_task(ai_worker.handle(runtime, task(second)))
-    for _ in range(100):
-        (second,) = await rows_of(runtime, second_job)
-        if second.message == segment_claim.WAITING_NOTE:
-            break
-        await asyncio.sleep(0.05)
+    async with runtime.status.subscribe(second_job) as events:
+        waiting = asyncio.create_task(ai_worker.handle(runtime, task(second)))
+        async with asyncio.timeout(10):  # until the segment says why it does not start
+            async for event in events:
+                if event.get("message") == segment_claim.WAITING_NOTE:
+                    break
+    (second,) = await rows_of(runtime, second_job)
     assert (second.status, second.message) == ("pending", segment_claim.WAITING_NOTE)
     assert not waiting.done() and generations(tmp_path) == 0
 
