@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -98,9 +100,38 @@ class VideoIndex:
         return self.order[position] if self.order else position
 
 
+_recent: OrderedDict[tuple[str, int, int, int], tuple[MediaInfo, VideoIndex]] = OrderedDict()
+_recent_lock = threading.Lock()
+RECENT_SCANS = 64
+
+
 def scan(path: Path, label: str | None = None) -> tuple[MediaInfo, VideoIndex]:
-    """`probe`, plus the video packet index (one pass)."""
+    """`probe`, plus the video packet index (one pass).
+
+    The last few results are remembered by file identity (inode, size, modification time), so
+    a caller that probes clips before composing them does not read them twice.
+    """
+    try:
+        st = path.stat()
+        key: tuple[str, int, int, int] | None = (
+            str(path),
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+        )
+    except OSError:
+        key = None  # scan_with_frame reports it
+    if key is not None:
+        with _recent_lock:
+            if key in _recent:
+                _recent.move_to_end(key)
+                return _recent[key]
     info, index, _ = scan_with_frame(path, label)
+    if key is not None:
+        with _recent_lock:
+            _recent[key] = (info, index)
+            while len(_recent) > RECENT_SCANS:
+                _recent.popitem(last=False)
     return info, index
 
 
