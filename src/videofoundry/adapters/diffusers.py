@@ -206,6 +206,8 @@ class DiffusersAdapter(Adapter):
         missing = [m for m in ("diffusers", "torch") if importlib.util.find_spec(m) is None]
         if missing:
             return f"{' and '.join(missing)} not installed (pip install 'videofoundry[diffusers]')"
+        if self.settings.DIFFUSERS_CPU_OFFLOAD and importlib.util.find_spec("accelerate") is None:
+            return "DIFFUSERS_CPU_OFFLOAD needs accelerate (pip install accelerate)"
         root = self.model_dir
         if root is None:
             return "DIFFUSERS_MODEL_DIR is not set"

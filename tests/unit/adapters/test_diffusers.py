@@ -448,3 +448,20 @@ def test_the_stability_entry_points_to_a_local_svd(tmp_path: Path) -> None:
         STABILITY_API_KEY="k", STABILITY_ENABLE_DEPRECATED=True, DIFFUSERS_MODEL_DIR=str(tmp_path)
     )
     assert StabilityAdapter(enabled).availability() is None
+
+
+@pytest.mark.usefixtures("pretend_installed")
+def test_cpu_offload_says_what_it_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_model(tmp_path, "cog")
+    find_spec = module.importlib.util.find_spec
+    monkeypatch.setattr(
+        module.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "accelerate" else find_spec(name, *a),
+    )
+    settings = Settings(DIFFUSERS_MODEL_DIR=str(tmp_path), DIFFUSERS_CPU_OFFLOAD=True)
+    assert DiffusersAdapter(settings).availability() == (
+        "DIFFUSERS_CPU_OFFLOAD needs accelerate (pip install accelerate)"
+    )
+    settings = Settings(DIFFUSERS_MODEL_DIR=str(tmp_path), DIFFUSERS_CPU_OFFLOAD=False)
+    assert DiffusersAdapter(settings).availability() is None
