@@ -133,9 +133,14 @@ def _add_h264_stream(container: OutputContainer, fmt: OutputFormat, threads: int
 
 
 def add_matching_video_stream(
-    container: OutputContainer, fmt: OutputFormat, settings: EncoderSettings, threads: int = 0
+    container: OutputContainer,
+    fmt: OutputFormat,
+    settings: EncoderSettings,
+    threads: int = 0,
+    analysis: Analysis = "standard",
 ) -> VideoStream:
-    """An H.264 stream configured like another encoder's (see `x264_settings`)."""
+    """An H.264 stream configured like another encoder's (see `x264_settings`); with
+    analysis="fast", its cheaper search when one was verified to give the same headers."""
     stream = _add_h264_stream(container, fmt, threads)
     ctx = stream.codec_context
     ctx.color_primaries = settings.color_primaries
@@ -145,7 +150,11 @@ def add_matching_video_stream(
     if settings.sample_aspect_ratio is not None:
         ctx.sample_aspect_ratio = settings.sample_aspect_ratio
     # A forced keyframe must be an IDR even with open GOPs: a piece decodes on its own.
-    options: dict[str, object] = {"x264-params": settings.x264_params, "forced-idr": "1"}
+    params = settings.fast_params if analysis == "fast" and settings.fast_params else None
+    options: dict[str, object] = {
+        "x264-params": params or settings.x264_params,
+        "forced-idr": "1",
+    }
     if settings.profile:
         options["profile"] = settings.profile
     stream.options = options
@@ -212,7 +221,7 @@ class CanonicalWriter:
 
     Parameters:
         settings: encode like another x264 stream instead of the canonical configuration
-            (`analysis` and `crf` then do not apply).
+            (`crf` then does not apply; analysis="fast" uses its verified faster search).
         audio: "silence" writes a silent track paced with the video; "pcm" takes the caller's
             samples through `write_audio` (padded with silence or cut to the video length on
             close); "none" writes video only (used for re-encoded pieces that are spliced into
@@ -242,7 +251,9 @@ class CanonicalWriter:
         if settings is None:
             self._video = add_canonical_video_stream(self._container, fmt, threads, analysis, crf)
         else:
-            self._video = add_matching_video_stream(self._container, fmt, settings, threads)
+            self._video = add_matching_video_stream(
+                self._container, fmt, settings, threads, analysis
+            )
         self._audio: AudioEncoder | None = None
         if audio != "none":
             stream = add_canonical_audio_stream(self._container)
