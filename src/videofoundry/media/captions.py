@@ -12,7 +12,6 @@ from pathlib import Path
 import av
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw, ImageFont
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,8 @@ class CaptionOverlay:
     """
 
     def __init__(self, text: str, width: int, height: int, *, position: str = "bottom") -> None:
+        from PIL import Image, ImageDraw, ImageFont  # only burned captions need Pillow
+
         self.width, self.height = width, height
         size = max(10, height // 20)
         font = ImageFont.load_default(size=size)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import typer
 
 from videofoundry.media.captions import Cue, parse_webvtt
-from videofoundry.media.composition import ClipSpec, ComposeOptions, Transition, compose
+from videofoundry.media.composition import ClipSpec, ComposeOptions, Transition, compose_sync
 from videofoundry.media.format import OutputFormat
 from videofoundry.media.matching import plan_inputs
 from videofoundry.media.normalize import Aspect, NormalizeJob, normalize_many
@@ -93,23 +92,25 @@ def run(
             for i, path in enumerate(sources)
         ]
         options = replace(options, encoder=plan.settings)
-        result = asyncio.run(_compose_with_bar(specs, output, options, quiet))
+        result = _compose_with_bar(specs, output, options, quiet)
     normalised = len(jobs)
     n_cues = len(cues) or sum(1 for c in captions if c.strip())
     return result, normalised, n_cues
 
 
-async def _compose_with_bar(
+def _compose_with_bar(
     specs: list[ClipSpec], output: Path, options: ComposeOptions, quiet: bool
 ) -> MediaInfo:
+    # The blocking engine, no event loop: asyncio (and the ssl module it loads) would only add
+    # to the command's start-up.
     if quiet:
-        return await compose(specs, output, options)
+        return compose_sync(specs, output, options)
     from rich.progress import Progress
 
     with Progress(transient=True) as bar:
         task = bar.add_task("composing", total=1.0)
 
-        async def progress(fraction: float) -> None:
-            bar.update(task, completed=fraction)
+        def progress(fraction: float) -> None:
+            bar.update(task, completed=fraction)  # thread-safe: both engine threads report
 
-        return await compose(specs, output, options, progress)
+        return compose_sync(specs, output, options, progress)

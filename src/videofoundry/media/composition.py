@@ -18,7 +18,6 @@ The inputs and their layout are in `timeline`, the audio mix in `audio_mix`.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import os
@@ -674,6 +673,8 @@ async def _in_thread(
     work: Callable[[SyncProgress], MediaInfo], progress: ProgressCallback | None
 ) -> MediaInfo:
     """Run `work` in a thread; its progress calls are awaited on this loop, in order."""
+    import asyncio  # here: the blocking API and the command never load it (nor ssl with it)
+
     loop = asyncio.get_running_loop()
     cancelled = threading.Event()
 

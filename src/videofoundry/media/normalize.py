@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import threading
@@ -12,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import av
 import numpy as np
@@ -31,6 +30,9 @@ from videofoundry.media.encoder import (
 from videofoundry.media.format import OutputFormat
 from videofoundry.media.probe import MediaInfo, is_canonical, probe
 from videofoundry.media.x264_settings import EncoderSettings
+
+if TYPE_CHECKING:
+    import asyncio
 
 Aspect = Literal["fit", "fill"]
 
@@ -277,6 +279,8 @@ async def normalize_async(job: NormalizeJob) -> MediaInfo:
     """`normalize` in a thread, at most one per core at a time in this process whatever the
     number of callers (e.g. an AI worker with several segments in flight), so memory and CPU
     stay bounded; the ones over the limit wait their turn."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     with _slots_lock:
         slots = _slots.setdefault(loop, asyncio.Semaphore(_cores()))
