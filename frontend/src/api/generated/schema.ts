@@ -664,6 +664,10 @@ export interface components {
             action: "reuse" | "generate";
             /** Estimated Cost */
             estimated_cost: number;
+            /** Continues From */
+            continues_from?: string | null;
+            /** Waits For */
+            waits_for?: string | null;
         };
         /** ProjectCreate */
         ProjectCreate: {
@@ -871,6 +875,12 @@ export interface components {
              */
             init_image_asset_id?: string | null;
             /**
+             * Continue From Previous
+             * @description Start from the previous segment's last frame (an image-to-video model).
+             * @default false
+             */
+            continue_from_previous?: boolean;
+            /**
              * Position
              * @description Insert here; default: end.
              */
@@ -913,6 +923,11 @@ export interface components {
             } | null;
             /** Init Image Asset Id */
             init_image_asset_id: string | null;
+            /**
+             * Continue From Previous
+             * @default false
+             */
+            continue_from_previous?: boolean;
             /** Spec Hash */
             spec_hash: string;
             /** Poster Url */
@@ -973,6 +988,8 @@ export interface components {
             transition?: components["schemas"]["Transition"] | null;
             /** Init Image Asset Id */
             init_image_asset_id?: string | null;
+            /** Continue From Previous */
+            continue_from_previous?: boolean | null;
         };
         /** Token */
         Token: {

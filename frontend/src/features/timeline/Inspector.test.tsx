@@ -50,6 +50,28 @@ describe("<Inspector>", () => {
     expect(screen.getByRole("option", { name: /Procedural/ })).not.toBeDisabled();
   });
 
+  it("sets a segment to continue from the previous shot", async () => {
+    const image = makeModel({ id: "diffusers/svd", label: "SVD", text_to_video: false, image_to_video: true });
+    const segment = makeSegment({ id: "s2", position: 1, model: "diffusers/svd", duration: 2 });
+    const { onSave } = setup({ segment, models: [...models, image] });
+    expect(screen.getByText(/SVD needs an image/)).toBeInTheDocument();
+    fireEvent.click(screen.getByLabelText(/Continue from the previous shot/));
+    expect(screen.queryByText(/SVD needs an image/)).not.toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await vi.waitFor(() => expect(onSave).toHaveBeenCalledWith({ continue_from_previous: true }));
+  });
+
+  it("cannot continue the first segment, and says why a text model cannot continue", () => {
+    setup();
+    expect(screen.getByLabelText(/Continue from the previous shot/)).toBeDisabled();
+    expect(screen.getByText("The first segment has no previous shot to continue.")).toBeInTheDocument();
+  });
+
+  it("warns when a text-only model is set to continue", () => {
+    setup({ segment: makeSegment({ id: "s2", position: 1, continue_from_previous: true }) });
+    expect(screen.getByText(/Procedural cannot start from a frame/)).toBeInTheDocument();
+  });
+
   it("saves only the changed fields", async () => {
     const { onSave } = setup();
     expect(screen.getByRole("button", { name: "Save" })).toBeDisabled();
@@ -211,8 +233,10 @@ describe("diffDraft", () => {
       burn_caption: false,
       transition: { kind: "" as const, duration: "" },
       init_image_asset_id: null,
+      continue_from_previous: false,
     };
     expect(diffDraft(seg, draft)).toEqual({});
+    expect(diffDraft(seg, { ...draft, continue_from_previous: true })).toEqual({ continue_from_previous: true });
     expect(diffDraft(seg, { ...draft, burn_caption: true })).toEqual({ burn_caption: true });
     expect(diffDraft(seg, { ...draft, negative_prompt: "blur", duration: "1.5" })).toEqual({
       negative_prompt: "blur",

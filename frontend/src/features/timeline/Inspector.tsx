@@ -33,6 +33,7 @@ interface Draft {
   burn_caption: boolean;
   transition: TransitionDraft;
   init_image_asset_id: string | null;
+  continue_from_previous: boolean;
 }
 
 function draftOf(segment: Segment): Draft {
@@ -47,6 +48,7 @@ function draftOf(segment: Segment): Draft {
     burn_caption: segment.burn_caption ?? false,
     transition: transitionDraftOf(asTransition(segment.transition)),
     init_image_asset_id: segment.init_image_asset_id ?? null,
+    continue_from_previous: segment.continue_from_previous ?? false,
   };
 }
 
@@ -78,6 +80,8 @@ export function diffDraft(segment: Segment, draft: Draft): SegmentUpdate {
   if (stableJson(transition) !== stableJson(asTransition(segment.transition))) patch.transition = transition;
   if (draft.init_image_asset_id !== (segment.init_image_asset_id ?? null))
     patch.init_image_asset_id = draft.init_image_asset_id;
+  if (draft.continue_from_previous !== (segment.continue_from_previous ?? false))
+    patch.continue_from_previous = draft.continue_from_previous;
   return patch;
 }
 
@@ -118,6 +122,7 @@ const OWN_FIELDS = [
   "caption",
   "transition",
   "init_image_asset_id",
+  "continue_from_previous",
 ];
 
 export interface InspectorProps {
@@ -358,6 +363,27 @@ export function Inspector({ segment, models, saving, serverErrors, onSave, onDup
         durationError={errorFor("transition.duration")}
       />
 
+      <div className="field">
+        <label className="checkbox">
+          <input
+            type="checkbox"
+            name="continue_from_previous"
+            checked={draft.continue_from_previous}
+            disabled={segment.position === 0 && !draft.continue_from_previous}
+            onChange={(e) => update({ continue_from_previous: e.target.checked })}
+          />{" "}
+          Continue from the previous shot (starts on its last frame)
+        </label>
+        {segment.position === 0 && <small className="muted">The first segment has no previous shot to continue.</small>}
+        {draft.continue_from_previous && model && !model.image_to_video && (
+          <small className="field-error">{model.label} cannot start from a frame: pick an image-to-video model.</small>
+        )}
+        {draft.continue_from_previous && draft.init_image_asset_id && (
+          <small className="field-error">A continued shot starts from the previous frame: remove the init image.</small>
+        )}
+        <FieldError message={errorFor("continue_from_previous")} />
+      </div>
+
       <div className="field init-image">
         <span className="label">Init image</span>
         {draft.init_image_asset_id ? (
@@ -376,6 +402,10 @@ export function Inspector({ segment, models, saving, serverErrors, onSave, onDup
               Remove image
             </button>
           </div>
+        ) : draft.continue_from_previous ? (
+          <small className="muted">The previous shot's last frame.</small>
+        ) : model && !model.text_to_video ? (
+          <small className="field-error">{model.label} needs an image: upload one or continue the previous shot.</small>
         ) : (
           <small className="muted">None: the model starts from the prompt alone.</small>
         )}

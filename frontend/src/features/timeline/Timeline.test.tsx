@@ -50,6 +50,22 @@ describe("<Timeline>", () => {
     expect(appStore.getState().selectedSegmentId).toBe("s2");
   });
 
+  it("links a shot that continues to the block before it", () => {
+    appStore.setState({
+      segments: [
+        makeSegment({ id: "a", position: 0 }),
+        makeSegment({ id: "b", position: 1, continue_from_previous: true }),
+        makeSegment({ id: "c", position: 2 }),
+      ],
+    });
+    render(<Timeline />);
+    const blocks = screen.getAllByTestId("segment-block");
+    expect(blocks.map((b) => b.classList.contains("continues"))).toEqual([false, true, false]);
+    const [marker] = screen.getAllByTestId("continue-marker");
+    expect(marker).toHaveAttribute("aria-label", "Continues from segment 1");
+    expect(blocks[1]).toContainElement(marker as HTMLElement);
+  });
+
   it("marks segments with a caption, a transition or an init image", () => {
     appStore.setState({
       segments: [

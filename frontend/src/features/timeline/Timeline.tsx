@@ -102,9 +102,21 @@ interface SegmentBlockProps {
 function SegmentMarkers({ segment }: { segment: Segment }) {
   const transition = asTransition(segment.transition);
   const caption = segment.caption?.trim() ? segment.caption : null;
-  if (!caption && !transition && !segment.init_image_asset_id) return null;
+  const continues = Boolean(segment.continue_from_previous) && segment.position > 0;
+  if (!caption && !transition && !segment.init_image_asset_id && !continues) return null;
   return (
     <span className="segment-markers">
+      {continues && (
+        <span
+          className="segment-marker"
+          role="img"
+          title={`Continues from segment ${segment.position}: starts on its last frame`}
+          aria-label={`Continues from segment ${segment.position}`}
+          data-testid="continue-marker"
+        >
+          ↪
+        </span>
+      )}
       {transition && (
         <span
           className="segment-marker"
@@ -157,6 +169,7 @@ function SegmentBlock({ segment, index, width, selected, render, planned, onSele
         selected ? "selected" : "",
         isDragging ? "dragging" : "",
         segment.poster_url ? "has-poster" : "",
+        segment.continue_from_previous && index > 0 ? "continues" : "",
       ].join(" ")}
       data-testid="segment-block"
       data-segment-id={segment.id}
