@@ -69,8 +69,11 @@ def _pcm_start(frame: av.AudioFrame) -> int | None:
     return round(frame.pts * frame.time_base * AUDIO_RATE)
 
 
-def clip_pcm(path: Path, samples: int, who: str, info: MediaInfo | None = None) -> Pcm:
-    """Exactly `samples` of a clip's audio from its start (silence where it has none)."""
+def clip_pcm(
+    path: Path, samples: int, who: str, info: MediaInfo | None = None, skip: int = 0
+) -> Pcm:
+    """Exactly `samples` of a clip's audio from `skip` samples in (its in point), silence
+    where it has none."""
     out = np.zeros((2, samples), dtype=np.float32)
     if info is not None and (not info.has_audio or info.audio_silent):
         return out
@@ -82,11 +85,12 @@ def clip_pcm(path: Path, samples: int, who: str, info: MediaInfo | None = None) 
                 # Place by timestamp, relative to the first chunk, so a gap stays a gap.
                 first = start if first is None else first
                 pos = start - first
-            if pos >= samples:
+            at = pos - skip
+            if at >= samples:
                 break
-            n = min(pcm.shape[1], samples - pos)
-            if pos >= 0 and n > 0:
-                out[:, pos : pos + n] = pcm[:, :n]
+            lo, hi = max(0, -at) if skip else 0, min(pcm.shape[1], samples - at)
+            if at + lo >= 0 and hi > lo:
+                out[:, at + lo : at + hi] = pcm[:, lo:hi]
             pos += pcm.shape[1]
     except InvalidMedia:
         if info is None:
@@ -235,7 +239,8 @@ class AudioTimeline:
         s0 = samples_at(entry.start_frame, fps)
         s1 = samples_at(entry.start_frame + entry.frames, fps)
         info = self.timeline.infos[i] if self.timeline.infos else None
-        pcm = clip_pcm(self.clips[i].path, s1 - s0, entry.label, info)
+        skip = samples_at(entry.source_start, fps)
+        pcm = clip_pcm(self.clips[i].path, s1 - s0, entry.label, info, skip)
         if entry.overlap_in:
             prev = self.timeline.entries[i - 1].transition
             n = samples_at(entry.start_frame + entry.overlap_in, fps) - s0

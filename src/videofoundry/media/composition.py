@@ -137,22 +137,28 @@ def _plan_ops(clips: Sequence[ClipSpec], timeline: Timeline) -> list[_Op]:
             ops.append(_Render([step]))
 
     for i, (spec, entry) in enumerate(zip(clips, timeline.entries, strict=True)):
-        n, head, tail = entry.frames, entry.overlap_in, entry.overlap_out
+        # Frame numbers of the clip itself: a trimmed clip is shown from its in point.
+        begin, end = entry.source_start, entry.source_start + entry.frames
+        first, last = begin + entry.overlap_in, end - entry.overlap_out
         burn = bool(spec.burn_caption and spec.caption and spec.caption.strip())
         copy_start = copy_end = None
         if not burn:
             # Cut points: keyframes that start a closed GOP (all of them without B-frames).
             keys = timeline.indexes[i].cuts
-            starts = [k for k in keys if k >= head]
-            ends = [k for k in keys if k <= n - tail] if tail else [n]
+            starts = [k for k in keys if k >= first]
+            whole = timeline.infos[i].frame_count
+            # Copying can run to the clip's own end; an out point or a transition before it
+            # ends the copy at a cut point and the frames after it are re-encoded.
+            ends = [whole] if last == whole else [k for k in keys if k <= last]
             if starts and ends and starts[0] < ends[-1]:
                 copy_start, copy_end = starts[0], ends[-1]
         if copy_start is None or copy_end is None:
-            render(_Plain(i, head, n - tail))
+            render(_Plain(i, first, last))
         else:
-            render(_Plain(i, head, copy_start))
+            render(_Plain(i, first, copy_start))
             ops.append(_Copy(i, copy_start, copy_end))
-            render(_Plain(i, copy_end, n - tail))
+            render(_Plain(i, copy_end, last))
+        tail = entry.overlap_out
         if tail:
             assert entry.transition is not None
             render(_Blend(i, entry.transition.kind, tail))
@@ -608,9 +614,11 @@ class _Composer:
                 yield overlay.apply(yuv) if overlay else yuv
             return
         a_clip, b_clip = step.clip, step.clip + 1
-        n_a = self.timeline.entries[a_clip].frames
-        a_frames = _decode_range(self.clips[a_clip].path, n_a - step.frames, n_a, fps)
-        b_frames = _decode_range(self.clips[b_clip].path, 0, step.frames, fps)
+        a_entry, b_entry = self.timeline.entries[a_clip], self.timeline.entries[b_clip]
+        a_end = a_entry.source_start + a_entry.frames
+        b_start = b_entry.source_start
+        a_frames = _decode_range(self.clips[a_clip].path, a_end - step.frames, a_end, fps)
+        b_frames = _decode_range(self.clips[b_clip].path, b_start, b_start + step.frames, fps)
         oa, ob = self.overlays.get(a_clip), self.overlays.get(b_clip)
         for j, (a, b) in enumerate(zip(a_frames, b_frames, strict=True)):
             if oa:

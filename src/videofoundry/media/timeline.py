@@ -53,6 +53,11 @@ class ClipSpec:
     """Draw the caption into the picture (re-encodes this clip) as well as the subtitle track."""
     label: str = ""
     """How errors name this clip, e.g. "segment 3"."""
+    trim_start: float | None = None
+    """In point: seconds into the clip where its part of the timeline begins (None: 0)."""
+    trim_end: float | None = None
+    """Out point: seconds into the clip where its part ends (None: the clip's end). Both are
+    snapped to the nearest frame; the frames of a cut's GOP are re-encoded, the rest copied."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class TimelineEntry:
     """Frames shared with the previous clip (its transition into this one)."""
     overlap_out: int
     transition: Transition | None
+    source_start: int = 0
+    """The clip's frame shown first (its in point); `frames` are counted from there."""
 
     def cue_span(self, fps: int) -> tuple[float, float]:
         """Caption timing: mid incoming transition to mid outgoing one, so cues never overlap."""
@@ -146,7 +153,11 @@ def plan_timeline(clips: Sequence[ClipSpec]) -> Timeline:
                 f"{who}: encoded with different H.264 settings than {_label(clips[0], 0)}, "
                 "so it cannot be joined by copy; normalise it first"
             )
-    frames = [info.frame_count for info in infos]
+    spans = [
+        _span(spec, info, fps, _label(spec, i))
+        for i, (spec, info) in enumerate(zip(clips, infos, strict=True))
+    ]
+    frames = [end - begin for begin, end in spans]
     overlaps = [0] * len(clips)
     for i, spec in enumerate(clips[:-1]):
         if spec.transition is None:
@@ -168,11 +179,26 @@ def plan_timeline(clips: Sequence[ClipSpec]) -> Timeline:
                 overlap_in=overlap_in,
                 overlap_out=overlaps[i],
                 transition=spec.transition if overlaps[i] else None,
+                source_start=spans[i][0],
             )
         )
         start += frames[i] - overlaps[i]
     indexes = tuple(index for _, index in scans)
     return Timeline(fps, first.width, first.height, tuple(entries), start, infos, indexes)
+
+
+def _span(spec: ClipSpec, info: MediaInfo, fps: int, who: str) -> tuple[int, int]:
+    """Frames [in, out) of the clip that its trim keeps, snapped to the nearest frame."""
+    whole = info.frame_count
+    begin = round(spec.trim_start * fps) if spec.trim_start else 0
+    end = whole if spec.trim_end is None else min(whole, round(spec.trim_end * fps))
+    if not 0 <= begin < end:
+        raise InvalidMedia(
+            f"{who}: trimmed from {spec.trim_start or 0:g} s to "
+            f"{spec.trim_end if spec.trim_end is not None else whole / fps:g} s of a "
+            f"{whole / fps:g} s clip, which leaves no frame"
+        )
+    return begin, end
 
 
 def caption_cues(clips: Sequence[ClipSpec], timeline: Timeline) -> list[Cue]:
