@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.app import api_client, make_settings, postgres_database, register
+from tests.support.gated import GATE
 from videofoundry.runtime import Runtime
 from videofoundry.workers.runner import run_workers
 
@@ -186,3 +187,87 @@ async def test_concurrent_edits_on_one_version_let_exactly_one_through(
         )
     )
     assert sorted(r.status_code for r in answers) == [200, 412, 412, 412]
+
+
+async def _job(client: httpx.AsyncClient, job_id: str, auth: dict[str, str]) -> dict[str, Any]:
+    r = await client.get(f"/api/render-jobs/{job_id}", headers=auth)
+    assert r.status_code == 200, r.text
+    job: dict[str, Any] = r.json()
+    return job
+
+
+async def test_progress_is_weighted_by_duration_monotonic_and_moves_while_generating(
+    client: httpx.AsyncClient,
+) -> None:
+    GATE.reset()
+    auth = await register(client)
+    pid, _ = await _project(
+        client,
+        auth,
+        [
+            {"prompt": "quick", "duration": 1, "seed": 5},
+            {"prompt": "[gate] slow", "duration": 3, "seed": 6},
+        ],
+    )
+    r = await client.post(f"/api/projects/{pid}/render", headers=auth)
+    job_id = r.json()["id"]
+    seen: list[float] = []
+    try:
+        await _halfway(client, pid, job_id, auth, seen)
+    finally:
+        GATE.opened.set()  # never leave a worker waiting: the app could not shut down
+    job = await _job(client, job_id, auth)
+    while job["status"] not in ("completed", "failed", "cancelled"):
+        await asyncio.sleep(0.05)
+        job = await _job(client, job_id, auth)
+        seen.append(job["progress"])
+    assert job["status"] == "completed" and seen[-1] == 1.0
+    assert seen == sorted(seen), f"progress went backwards: {seen}"
+    assert job["eta_seconds"] is None
+
+
+async def _halfway(
+    client: httpx.AsyncClient, pid: str, job_id: str, auth: dict[str, str], seen: list[float]
+) -> None:
+    await asyncio.wait_for(GATE.reached.wait(), 60)
+    # The 1 s shot finishes, the 3 s shot is held at half way: 0.9 * (1/4 + 3/4 * 1/2).
+    expected = 0.9 * (0.25 + 0.75 * 0.5)
+    for _ in range(600):
+        job = await _job(client, job_id, auth)
+        seen.append(job["progress"])
+        if job["progress"] == pytest.approx(expected):
+            break
+        await asyncio.sleep(0.1)
+    assert job["progress"] == pytest.approx(expected), job
+    assert [s["weight"] for s in job["segments"]] == [0.25, 0.75]
+    assert job["status"] == "generating" and seen[-1] > 0
+    detail = await _detail(client, pid, auth)
+    assert _states(detail) == ["ready", "generating"]
+    assert detail["segments"][1]["state_progress"] == 0.5
+    assert detail["needs_render_count"] == 0
+
+
+async def test_a_job_shows_what_it_rendered_whatever_was_edited_since(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await register(client)
+    pid, (sid,) = await _project(
+        client, auth, [{"prompt": "old lighthouse", "duration": 1, "seed": 7, "params": {}}]
+    )
+    first = await _render(client, pid, auth)
+    await client.put(
+        f"/api/segments/{sid}", json={"prompt": "new lighthouse", "seed": 8}, headers=auth
+    )
+    second = await _render(client, pid, auth)
+
+    old = (await _job(client, first["id"], auth))["segments"][0]
+    new = (await _job(client, second["id"], auth))["segments"][0]
+    assert (old["prompt"], old["seed"], old["duration"]) == ("old lighthouse", 7, 1.0)
+    assert old["model"] == "procedural" and old["params"] == {}
+    assert (new["prompt"], new["seed"]) == ("new lighthouse", 8)
+    assert old["clip_url"] and new["clip_url"] and old["clip_url"] != new["clip_url"]
+    clip = await client.get(old["clip_url"])
+    assert clip.status_code == 200 and clip.content[4:8] == b"ftyp"
+    history = await client.get(f"/api/projects/{pid}/render-jobs", headers=auth)
+    prompts = [j["segments"][0]["prompt"] for j in history.json()["items"]]
+    assert sorted(prompts) == ["new lighthouse", "old lighthouse"]

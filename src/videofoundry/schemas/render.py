@@ -14,6 +14,18 @@ class SegmentStatus(BaseModel):
     reused: bool
     error: str | None
     message: str | None
+    weight: float = 0.0
+    """Share of the job's generation progress this segment carries (its duration over the
+    total); the weights of a job add up to 1."""
+    prompt: str | None = None
+    """What this job used, as it was when the job was created (not the segment today)."""
+    negative_prompt: str | None = None
+    model: str | None = None
+    params: dict[str, Any] | None = None
+    seed: int | None = None
+    duration: float | None = None
+    clip_url: str | None = None
+    poster_url: str | None = None
 
 
 class RenderJobPublic(BaseModel):
@@ -29,6 +41,8 @@ class RenderJobPublic(BaseModel):
     captions_url: str | None = None
     """WebVTT of the segments' captions, when any segment has one."""
     duration: float | None
+    eta_seconds: float | None = None
+    """Estimated seconds left, once a few segments have finished; None before and at the end."""
     estimated_cost: float
     actual_cost: float
     created_at: datetime

@@ -4,17 +4,25 @@ while its event number is current."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import time
+from datetime import UTC
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import NotFound
+from videofoundry.database.base import utcnow
 from videofoundry.models import Asset, RenderJob, SegmentRender
 from videofoundry.schemas.render import RenderJobPublic, SegmentStatus
 from videofoundry.services import assets
+from videofoundry.services.project_views import LINK_PERIOD_SECONDS
+from videofoundry.services.projects import get_project
 from videofoundry.status.base import StatusBus
+from videofoundry.storage import keys
 from videofoundry.storage.base import Storage
 
 # Share of the job's progress bar that generation covers; composition covers the rest.
@@ -54,14 +62,58 @@ async def segment_rows(session: AsyncSession, job_id: str) -> list[SegmentRender
     return list(rows)
 
 
+def segment_weights(rows: list[SegmentRender]) -> list[float]:
+    """Each segment's share of the generation progress: its duration over the job's total, so
+    a 10 s shot at half way counts five times a 1 s shot at half way (equal shares when the
+    durations are unknown)."""
+    durations = [_duration(r) for r in rows]
+    total = sum(durations)
+    if total <= 0:
+        return [1.0 / len(rows)] * len(rows) if rows else []
+    return [d / total for d in durations]
+
+
+def _duration(row: SegmentRender) -> float:
+    value = (row.spec or {}).get("duration")
+    return float(value) if isinstance(value, int | float) and value > 0 else 0.0
+
+
+def _segment_progress(row: SegmentRender) -> float:
+    return 1.0 if row.status == "completed" else max(0.0, min(1.0, row.progress or 0.0))
+
+
 def job_progress(job: RenderJob, rows: list[SegmentRender]) -> float:
+    """Duration-weighted generation progress scaled to GENERATION_SHARE, then composition.
+
+    Never 0 once any segment has moved (rounding cannot hide a small start); the web UI applies
+    the same formula to the live events (frontend/src/api/jobProgress.ts)."""
     if job.status == "completed":
         return 1.0
-    if not rows:
+    if job.status == "composing":
+        return GENERATION_SHARE
+    generated = sum(
+        w * _segment_progress(r) for w, r in zip(segment_weights(rows), rows, strict=True)
+    )
+    if generated <= 0:
         return 0.0
-    generated = sum(1.0 if r.status == "completed" else r.progress for r in rows) / len(rows)
-    share = generated * GENERATION_SHARE
-    return round(share + (0.05 if job.status == "composing" else 0.0), 4)
+    return max(0.0001, round(min(generated, 1.0) * GENERATION_SHARE, 4))
+
+
+# Remaining time is only guessed once this many generated segments (or all of them) are done.
+ETA_AFTER_SEGMENTS = 2
+
+
+def eta_seconds(job: RenderJob, rows: list[SegmentRender], progress: float) -> float | None:
+    """Time left at the pace so far, once a few segments have finished generating."""
+    if job.status not in ("generating", "composing") or job.started_at is None or progress <= 0:
+        return None
+    generated = [r for r in rows if not r.reused]
+    done = sum(1 for r in generated if r.status == "completed")
+    if done < min(ETA_AFTER_SEGMENTS, len(generated)) or progress >= 1:
+        return None
+    started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
+    elapsed = (utcnow() - started).total_seconds()
+    return round(max(0.0, elapsed * (1 - progress) / progress), 1)
 
 
 async def cached_view(
@@ -72,48 +124,179 @@ async def cached_view(
         cached = await context.status.get_snapshot(job.id)
     except Exception:  # the cache is down: the database answers alone
         cached = None
-    if cached is not None and cached.get("seq") == job.event_seq:
+    if cached is not None and cached.get("seq") == job.event_seq and _fresh(job, cached):
         return RenderJobPublic.model_validate(cached)
     view = await job_view(session, context, job)
     with contextlib.suppress(Exception):
         await context.status.set_snapshot(
-            job.id, view.model_dump(mode="json"), context.settings.STATUS_TTL_SECONDS
+            job.id,
+            {**view.model_dump(mode="json"), "cached_at": time.time()},
+            context.settings.STATUS_TTL_SECONDS,
         )
     return view
 
 
+# Segment progress changes without a new event number (workers save it about once a second),
+# so the snapshot of a generating job is reused only that long.
+PROGRESS_CACHE_SECONDS = 1.0
+
+
+def _fresh(job: RenderJob, cached: dict[str, object]) -> bool:
+    if job.status != "generating":
+        return True
+    at = cached.get("cached_at")
+    return isinstance(at, float) and time.time() - at < PROGRESS_CACHE_SECONDS
+
+
 async def job_view(session: AsyncSession, context: ViewContext, job: RenderJob) -> RenderJobPublic:
-    rows = await segment_rows(session, job.id)
-    final = await session.get(Asset, job.final_asset_id) if job.final_asset_id else None
-    poster = await session.get(Asset, job.poster_asset_id) if job.poster_asset_id else None
-    captions = await session.get(Asset, job.captions_asset_id) if job.captions_asset_id else None
+    return (await job_views(session, context, [job]))[0]
+
+
+async def list_for_project(
+    session: AsyncSession,
+    context: ViewContext,
+    owner_id: str,
+    project_id: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[RenderJobPublic], int]:
+    """A page of a project's render history, newest first: four queries for any page."""
+    project = await get_project(session, owner_id, project_id)
+    total = await session.scalar(
+        select(func.count()).select_from(RenderJob).where(RenderJob.project_id == project.id)
+    )
+    jobs = await session.scalars(
+        select(RenderJob)
+        .where(RenderJob.project_id == project.id)
+        .order_by(RenderJob.created_at.desc(), RenderJob.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return await job_views(session, context, list(jobs)), int(total or 0)
+
+
+async def job_views(
+    session: AsyncSession, context: ViewContext, jobs: list[RenderJob]
+) -> list[RenderJobPublic]:
+    """The views of `jobs` in two queries, whatever their number of segments: the segment rows
+    of all of them, then every asset they link to."""
+    rows_of: dict[str, list[SegmentRender]] = {job.id: [] for job in jobs}
+    if rows_of:
+        for row in await session.scalars(
+            select(SegmentRender)
+            .where(SegmentRender.job_id.in_(list(rows_of)))
+            .order_by(SegmentRender.position, SegmentRender.id)
+        ):
+            rows_of[row.job_id].append(row)
+    outputs = [
+        asset_id
+        for job in jobs
+        for asset_id in (job.final_asset_id, job.poster_asset_id, job.captions_asset_id)
+        if asset_id
+    ]
+    # Clips are content addressed: the clip a row used is the one stored under its spec hash.
+    clip_keys = [
+        key
+        for job in jobs
+        for r in rows_of[job.id]
+        if r.status == "completed"
+        for key in (
+            keys.clip(job.owner_id, r.spec_hash),
+            keys.clip_poster(job.owner_id, r.spec_hash),
+        )
+    ]
+    found = await _assets(session, outputs, clip_keys)
+    return [await _view(context, job, rows_of[job.id], found) for job in jobs]
+
+
+async def _assets(
+    session: AsyncSession, ids: list[str], storage_keys: list[str]
+) -> dict[str, Asset]:
+    """The assets with any of `ids` or `storage_keys`, by both (ids hold no slash, keys do)."""
+    if not ids and not storage_keys:
+        return {}
+    found: dict[str, Asset] = {}
+    for start in range(0, max(len(storage_keys), 1), _IN_LIST):  # bounded IN lists
+        chunk = storage_keys[start : start + _IN_LIST]
+        wanted = Asset.storage_key.in_(chunk)
+        rows = await session.scalars(
+            select(Asset).where(or_(Asset.id.in_(ids), wanted) if start == 0 else wanted)
+        )
+        for asset in rows:
+            found[asset.id] = found[asset.storage_key] = asset
+    return found
+
+
+# Keys per IN list: a job at the segment cap (200) links 400, so one job is one query.
+_IN_LIST = 500
+
+
+async def _view(
+    context: ViewContext, job: RenderJob, rows: list[SegmentRender], made: dict[str, Asset]
+) -> RenderJobPublic:
+    final = made.get(job.final_asset_id) if job.final_asset_id else None
+    poster = made.get(job.poster_asset_id) if job.poster_asset_id else None
+    captions = made.get(job.captions_asset_id) if job.captions_asset_id else None
     settings, storage = context.settings, context.storage
-    return RenderJobPublic(
-        id=job.id,
-        project_id=job.project_id,
-        status=job.status,
-        progress=job_progress(job, rows),
-        seq=job.event_seq,
-        segments=[
+    progress = job_progress(job, rows)
+    # Clips are content addressed: the clip a row used is the one stored under its spec hash.
+
+    async def link(key: str) -> str | None:
+        return await assets.url_for(settings, storage, made.get(key))
+
+    segments = []
+    for weight, r in zip(segment_weights(rows), rows, strict=True):
+        spec = r.spec or {}
+        segments.append(
             SegmentStatus(
                 segment_id=r.segment_id,
                 position=r.position,
                 status=r.status,
-                progress=1.0 if r.status == "completed" else r.progress,
+                progress=_segment_progress(r),
                 reused=r.reused,
                 error=r.error,
                 message=r.message,
+                weight=round(weight, 6),
+                prompt=spec.get("prompt"),
+                negative_prompt=spec.get("negative_prompt"),
+                model=spec.get("model"),
+                params=spec.get("params"),
+                seed=spec.get("seed"),
+                duration=spec.get("duration"),
+                clip_url=await link(keys.clip(job.owner_id, r.spec_hash)),
+                poster_url=await link(keys.clip_poster(job.owner_id, r.spec_hash)),
             )
-            for r in rows
-        ],
+        )
+    return RenderJobPublic(
+        id=job.id,
+        project_id=job.project_id,
+        status=job.status,
+        progress=progress,
+        seq=job.event_seq,
+        segments=segments,
         error=job.error,
         video_url=await assets.url_for(settings, storage, final),
         poster_url=await assets.url_for(settings, storage, poster),
         captions_url=await assets.url_for(settings, storage, captions),
         duration=job.duration,
+        eta_seconds=eta_seconds(job, rows, progress),
         estimated_cost=float(job.estimated_cost),
         actual_cost=float(job.actual_cost),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
     )
+
+
+def etag_of(view: RenderJobPublic) -> str:
+    """A weak validator of the job view: its content with links reduced to what they point at
+    (signatures change on every signing), without the time-derived ETA, plus the link period so
+    a client revalidating for hours still gets fresh links."""
+    content = view.model_dump(mode="json", exclude={"eta_seconds"})
+    for holder in (content, *content["segments"]):
+        for name, value in holder.items():
+            if name.endswith("_url") and isinstance(value, str):
+                holder[name] = value.split("?", 1)[0]
+    period = int(time.time()) // LINK_PERIOD_SECONDS
+    digest = hashlib.blake2b(json.dumps([content, period], sort_keys=True).encode(), digest_size=16)
+    return f'W/"{digest.hexdigest()}"'
