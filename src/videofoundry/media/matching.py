@@ -65,8 +65,10 @@ def plan_inputs(
 
     `reencodes`: the composition draws new frames (transitions or burned captions).
     """
-    canonical = canonical_fingerprint(fmt)
     unfit = {i: why for i, info in enumerate(infos) if (why := geometry_mismatch(info, fmt))}
+    if not reencodes and not unfit and len({info.video_fingerprint for info in infos}) == 1:
+        return InputPlan(settings=None, target=labels[0])  # one set, nothing to encode: copy
+    canonical = canonical_fingerprint(fmt)
     groups: dict[str, list[int]] = {}
     for i, info in enumerate(infos):
         if i not in unfit:
