@@ -13,6 +13,7 @@ import httpx
 import pytest
 import websockets
 
+from tests.e2e.records import job_events, segment_attempts, statuses
 from tests.support.counting import read_ledger
 from tests.support.media_checks import facts, frame_at, same_picture
 from tests.support.stack import Stack
@@ -211,6 +212,12 @@ async def test_transient_error_is_retried(stack: Stack) -> None:
         )
         job = await render_and_wait(client, project["id"])
         assert job["status"] == "completed", job
+    # The fault fired: the first call failed and the worker called again, once.
+    (segment,) = job["segments"]
+    assert (await segment_attempts(stack, job["id"])) == {segment["segment_id"]: 2}
+    events = await job_events(stack, job["id"])
+    assert statuses(events, segment["segment_id"]) == ["running", "completed"]
+    assert statuses(events) == ["generating", "composing", "completed"]
 
 
 async def test_websocket_reconnect_replays_from_a_sequence_number(stack: Stack) -> None:
