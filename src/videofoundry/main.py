@@ -27,7 +27,7 @@ from videofoundry.api import (
     segments,
     webhooks,
 )
-from videofoundry.api.middleware import BodySizeLimit, SecurityHeaders
+from videofoundry.api.middleware import BodySizeLimit, CleanInput, SecurityHeaders
 from videofoundry.api.rate_limits import RateLimiter
 from videofoundry.core.config import Settings, get_settings, signing_key
 from videofoundry.core.redact import install_log_redaction
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, companions: tuple[Companion, ..
         "from POST /api/auth/token or an API token from POST /api/tokens.",
         lifespan=lifespan,
     )
+    app.add_middleware(CleanInput)  # inside the size limit: buffers at most the limit
     upload_cap = max(assets.MAX_UPLOAD_BYTES.values()) + (1 << 20)  # + multipart framing
     app.add_middleware(
         BodySizeLimit,

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-import av
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
-from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel
 
 from videofoundry import media
 from videofoundry.api.deps import CurrentUser, RuntimeDep, SessionDep
-from videofoundry.core.errors import InvalidInput, NotFound
+from videofoundry.core.errors import Conflict, InvalidInput, NotFound
 from videofoundry.database.base import new_id
 from videofoundry.models import Asset
 from videofoundry.runtime import Runtime
@@ -25,18 +24,10 @@ from videofoundry.services import assets
 from videofoundry.services.projects import get_project, segments_of
 from videofoundry.storage import keys
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["assets"])
 
-MAX_UPLOAD_BYTES = {"image": 16 << 20, "audio": 50 << 20}
-_IMAGE_FORMATS = {
-    "JPEG": ("jpg", "image/jpeg"),
-    "PNG": ("png", "image/png"),
-    "WEBP": ("webp", "image/webp"),
-}
-
-
-# extension, content type, width, height, duration
-_Facts = tuple[str, str, int | None, int | None, float | None]
+MAX_UPLOAD_BYTES = assets.MAX_UPLOAD_BYTES
 
 
 class AssetPublic(BaseModel):
@@ -77,21 +68,15 @@ async def upload(
                 out.write(chunk)
         if size == 0:
             raise InvalidInput("file: the upload is empty", "file")
-        if kind == "image":
-            extension, content_type, width, height, duration = await asyncio.to_thread(
-                _image_facts, path
-            )
-        else:
-            extension, content_type, width, height, duration = await asyncio.to_thread(
-                _audio_facts, path
-            )
+        facts = await asyncio.to_thread(assets.inspect_upload, kind, path)
         asset_id = new_id()
         stored = await runtime.storage.put_file(
-            keys.upload(user.id, asset_id, extension), path, content_type
+            keys.upload(user.id, asset_id, facts.extension), path, facts.content_type
         )
-        facts = {"duration": duration, "width": width, "height": height}
+        measured = {"duration": facts.duration, "width": facts.width, "height": facts.height}
         asset = Asset(
-            **assets.fields(user.id, kind, stored, content_type, **facts) | {"id": asset_id}
+            **assets.fields(user.id, kind, stored, facts.content_type, **measured)
+            | {"id": asset_id}
         )
         session.add(asset)
         await session.commit()
@@ -114,42 +99,6 @@ async def asset_public(runtime: Runtime, asset: Asset) -> AssetPublic:
     )
 
 
-def _image_facts(path: Path) -> _Facts:
-    try:
-        with Image.open(path) as image:
-            image.verify()
-        with Image.open(path) as image:
-            fmt, (width, height) = image.format or "", image.size
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise InvalidInput("file: not a readable image (use JPEG, PNG or WebP)", "file") from exc
-    if fmt not in _IMAGE_FORMATS:
-        raise InvalidInput(
-            f"file: {fmt or 'this'} images are not accepted; use JPEG, PNG or WebP", "file"
-        )
-    extension, content_type = _IMAGE_FORMATS[fmt]
-    return extension, content_type, width, height, None
-
-
-def _audio_facts(path: Path) -> _Facts:
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                raise InvalidInput("file: contains no audio stream", "file")
-            stream = container.streams.audio[0]
-            duration = 0.0
-            for packet in container.demux(stream):
-                if packet.pts is not None and packet.duration and stream.time_base:
-                    duration = max(
-                        duration, float((packet.pts + packet.duration) * stream.time_base)
-                    )
-    except av.FFmpegError as exc:
-        raise InvalidInput("file: not a readable audio file", "file") from exc
-    if duration <= 0:
-        raise InvalidInput("file: the audio has no length", "file")
-    # Stored under a neutral extension: the container is whatever the user sent.
-    return "audio", "application/octet-stream", None, None, duration
-
-
 @router.get("/assets/{asset_id}", response_model=AssetPublic)
 async def get_asset(
     asset_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
@@ -167,7 +116,7 @@ async def get_asset(
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 async def contact_sheet(
-    project_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    project_id: str, request: Request, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     """A grid of frames, one row per generated segment, in timeline order."""
     project = await get_project(session, user.id, project_id)
@@ -178,6 +127,11 @@ async def contact_sheet(
             clip_keys.append(clip.storage_key)
     if not clip_keys:
         raise NotFound(f"project {project_id} has no generated clips yet; render it first")
+    # Clips are content-addressed: the same keys make the same sheet.
+    etag = '"' + hashlib.sha256("".join(clip_keys).encode()).hexdigest()[:32] + '"'
+    cache = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=cache)
     workdir = Path(tempfile.mkdtemp(prefix="vf-sheet-"))
     try:
         paths = []
@@ -188,7 +142,12 @@ async def contact_sheet(
         sheet = workdir / "sheet.jpg"
         await asyncio.to_thread(media.contact_sheet, paths, sheet)
         data = sheet.read_bytes()
+    except Exception as exc:  # a clip gone or damaged in storage: the user's cue to re-render
+        log.warning("contact sheet of project %s failed", project_id, exc_info=True)
+        raise Conflict(
+            f"a clip of project {project_id} is missing or unreadable; render the project "
+            "again to regenerate it"
+        ) from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    etag = hashlib.sha256("".join(clip_keys).encode()).hexdigest()[:32]
-    return Response(data, media_type="image/jpeg", headers={"ETag": f'"{etag}"'})
+    return Response(data, media_type="image/jpeg", headers=cache)

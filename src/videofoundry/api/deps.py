@@ -78,11 +78,15 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+MAX_OFFSET = 1_000_000_000
+"""Past any real list; larger offsets overflow database integers (a 500, not an empty page)."""
+
+
 class Pagination:
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=100, description="Items per page")] = 20,
-        offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
     ) -> None:
         self.limit = limit
         self.offset = offset

@@ -1,13 +1,18 @@
-"""ASGI middleware in front of every route: body-size limits and security headers.
+"""ASGI middleware in front of every route: body-size limits, input no database can store,
+and security headers.
 
 The size limit is enforced on the bytes as they arrive, before FastAPI parses anything or a
 dependency authenticates the caller, so an anonymous 300 MB body costs at most the limit.
+JSON bodies are checked once, whatever model a route reads them into: NaN and Infinity are
+not JSON, and NUL characters and lone surrogates cannot be stored (PostgreSQL refuses NUL in
+text, no encoder takes a lone surrogate); each answers 422 naming the field.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,6 +78,120 @@ class BodySizeLimit:
         await self.app(scope, limited, send)
 
 
+class CleanInput:
+    """422 for JSON bodies holding NaN/Infinity, NUL characters or lone surrogates, and 400
+    for URLs holding a NUL. Sits inside BodySizeLimit, so it buffers at most the limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        raw_url = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+        if b"%00" in raw_url or b"\x00" in raw_url:
+            if scope["type"] == "http":
+                await _answer(send, 400, "NUL characters are not allowed in URLs")
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http" or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        try:
+            body, more = await _read_body(receive)
+        except BodyTooLarge as exc:
+            await _answer(send, 413, exc.detail)
+            return
+        problem = _json_problem(body)
+        if problem is not None:
+            where, message = problem
+            detail = [{"loc": ["body", *where], "msg": message, "type": "value_error"}]
+            await _answer(send, 422, detail)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive() if more else {"type": "http.disconnect"}
+
+        await self.app(scope, replay, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        return False
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            kind: bytes = value.split(b";")[0].strip().lower()
+            return kind == b"application/json" or kind.endswith(b"+json")
+    return False
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The whole body; `more` is False once the client said it was done."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+class _NonFinite:
+    """Where json.loads met NaN, Infinity or -Infinity (kept to report the field)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _json_problem(body: bytes) -> tuple[list[str | int], str] | None:
+    """Where and what the first unstorable value is, or None (also for malformed JSON,
+    which FastAPI reports itself)."""
+    if not body:
+        return None
+    try:
+        document = json.loads(body, parse_constant=_NonFinite)
+    except RecursionError:
+        return [], "the document is nested too deeply"
+    except ValueError:
+        return None
+    stack: list[tuple[list[str | int], Any]] = [([], document)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, _NonFinite):
+            return where, f"{value.name} is not a number JSON allows; send a finite number"
+        if isinstance(value, str):
+            found = _unstorable(value)
+            if found:
+                return where, f"this text contains {found}"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                found = _unstorable(key)
+                if found:
+                    return where, f"a key contains {found}"
+                stack.append(([*where, key], item))
+        elif isinstance(value, list):
+            stack.extend(([*where, index], item) for index, item in enumerate(value))
+    return None
+
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return "a NUL character, which cannot be stored"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a lone surrogate (\\ud800-\\udfff), which is not valid Unicode"
+    return None
+
+
 class SecurityHeaders:
     """nosniff and frame protection on every answer; the CSP on the web UI's pages."""
 
@@ -112,7 +231,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _answer(send: Send, status: int, detail: str) -> None:
+async def _answer(send: Send, status: int, detail: Any) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send(
         {

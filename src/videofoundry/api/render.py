@@ -144,7 +144,9 @@ async def render_progress(websocket: WebSocket, job_id: str) -> None:
         return
     await websocket.accept(subprotocol=subprotocol)
     after = websocket.query_params.get("after")
-    last = int(after) if after is not None and after.isdigit() else None
+    # ASCII digits that fit a database integer; anything else replays from the start.
+    valid = after is not None and after.isascii() and after.isdigit() and len(after) < 18
+    last = int(after) if valid and after is not None else None
     try:
         async with contextlib.AsyncExitStack() as stack:
             try:

@@ -1,15 +1,21 @@
-"""Asset rows and the URLs clients download them from."""
+"""Asset rows, the URLs clients download them from, and the checks an upload passes."""
 
 from __future__ import annotations
 
 import functools
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import av
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.core.config import Settings
+from videofoundry.core.errors import InvalidInput
 from videofoundry.core.security import sign_media
 from videofoundry.database.base import new_id, utcnow
 from videofoundry.models import Asset
@@ -123,3 +129,96 @@ async def url_for(settings: Settings, storage: Storage, asset: Asset | None) -> 
         return direct
     expires, signature = sign_media(settings, asset.id)
     return f"/api/files/{asset.id}?expires={expires}&signature={signature}"
+
+
+# Uploads -----------------------------------------------------------------------------------
+
+MAX_UPLOAD_BYTES = {"image": 16 << 20, "audio": 50 << 20}
+MAX_IMAGE_SIDE = 8192
+MAX_IMAGE_PIXELS = 40_000_000
+MAX_AUDIO_SECONDS = 3 * 3600
+IMAGE_FORMATS = {
+    "JPEG": ("jpg", "image/jpeg"),
+    "PNG": ("png", "image/png"),
+    "WEBP": ("webp", "image/webp"),
+}
+
+
+@dataclass(frozen=True)
+class UploadFacts:
+    extension: str
+    content_type: str
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+
+
+def inspect_upload(kind: str, path: Path) -> UploadFacts:
+    """Accept an uploaded file only once it decodes completely within the caps; InvalidInput
+    naming `file` otherwise. Blocking: run it in a thread."""
+    return inspect_image(path) if kind == "image" else inspect_audio(path)
+
+
+def inspect_image(path: Path) -> UploadFacts:
+    refused = "file: not a readable image (use JPEG, PNG or WebP)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                fmt, (width, height) = image.format or "", image.size
+                if fmt not in IMAGE_FORMATS:
+                    raise InvalidInput(
+                        f"file: {fmt or 'this'} images are not accepted; use JPEG, PNG or WebP",
+                        "file",
+                    )
+                # The header is checked before any pixel is decoded: a small file may claim
+                # a picture of gigabytes (a decompression bomb).
+                if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+                    raise InvalidInput(
+                        f"file: {width}x{height} is too large (at most {MAX_IMAGE_SIDE} px a "
+                        f"side and {MAX_IMAGE_PIXELS // 1_000_000} megapixels)",
+                        "file",
+                    )
+                image.load()  # every pixel: a truncated or corrupt file fails here
+    except InvalidInput:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidInput(
+            f"file: the image is too large (at most {MAX_IMAGE_PIXELS // 1_000_000} megapixels)",
+            "file",
+        ) from exc
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+    ) as exc:
+        raise InvalidInput(refused, "file") from exc
+    extension, content_type = IMAGE_FORMATS[fmt]
+    return UploadFacts(extension, content_type, width, height)
+
+
+def inspect_audio(path: Path) -> UploadFacts:
+    seconds = 0.0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise InvalidInput("file: contains no audio stream", "file")
+            stream = container.streams.audio[0]
+            for frame in container.decode(stream):  # every sample: corrupt data fails here
+                if frame.sample_rate:
+                    seconds += frame.samples / frame.sample_rate
+                if seconds > MAX_AUDIO_SECONDS:
+                    raise InvalidInput(
+                        f"file: the audio is longer than {MAX_AUDIO_SECONDS // 60} minutes",
+                        "file",
+                    )
+    except InvalidInput:
+        raise
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("file: not a readable audio file", "file") from exc
+    if seconds <= 0:
+        raise InvalidInput("file: the audio has no length", "file")
+    # Stored under a neutral extension: the container is whatever the user sent.
+    return UploadFacts("audio", "application/octet-stream", duration=seconds)

@@ -20,6 +20,8 @@ from videofoundry.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from videofoundry.core.security import hash_password, verify_invite, verify_password_or_dummy
 from videofoundry.models import User
 
+MAX_EMAIL_LENGTH = 320
+
 
 def rowcount(result: object) -> int:
     return result.rowcount if isinstance(result, CursorResult) else 0
@@ -72,7 +74,9 @@ async def register(
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> User | None:
     """The account for these credentials, else None, in the same time either way."""
-    user = await session.scalar(select(User).where(User.email == normalize_email(email)))
+    email = normalize_email(email)
+    storable = "\x00" not in email and len(email) <= MAX_EMAIL_LENGTH  # PostgreSQL refuses NUL
+    user = await session.scalar(select(User).where(User.email == email)) if storable else None
     stored = user.password_hash if user is not None else None
     ok = await asyncio.to_thread(verify_password_or_dummy, stored, password)
     return user if ok else None
