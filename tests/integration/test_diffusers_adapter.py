@@ -65,6 +65,7 @@ def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("diffusers") / "models"
     build_tiny_pipeline(root / "tiny")
     build_tiny_svd(root / "svd")
+    tiny.build_tiny_ltx_image_to_video(root / "ltx-i2v")
     return root
 
 
@@ -87,13 +88,16 @@ def test_the_catalogue_lists_the_tiny_model(model_root: Path) -> None:
     assert index["_class_name"] == "TextToVideoSDPipeline"
     adapter = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(model_root)))
     assert adapter.availability() is None
-    svd, model = adapter.models()
+    ltx, svd, model = adapter.models()
     assert model.id == "diffusers/tiny"
     assert (model.text_to_video, model.image_to_video) == (True, False)
     assert "TextToVideoSDPipeline" in model.label
     assert svd.id == "diffusers/svd"
     assert (svd.text_to_video, svd.image_to_video) == (False, True)
     assert "motion_bucket_id" in svd.params_schema["properties"]
+    assert ltx.id == "diffusers/ltx-i2v"
+    assert (ltx.text_to_video, ltx.image_to_video) == (False, True)
+    assert "LTXImageToVideoPipeline" in ltx.label
 
 
 async def test_a_tiny_pipeline_renders_a_clip(model_root: Path, tmp_path: Path) -> None:
@@ -199,3 +203,33 @@ async def test_stable_video_diffusion_without_an_image_is_refused(
     adapter = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(model_root)))
     with pytest.raises(PromptRejected, match="init_image_asset_id"):
         await adapter.generate(svd_request(None), Recorder(tmp_path).context)
+
+
+async def test_ltx_video_turns_an_image_and_a_prompt_into_a_clip(
+    model_root: Path, tmp_path: Path
+) -> None:
+    adapter = DiffusersAdapter(Settings(DIFFUSERS_MODEL_DIR=str(model_root)))
+    source = still(200, 200)  # square, fitted to the pipeline's 96x64
+    request = GenerationRequest(
+        "sr",
+        "h",
+        "diffusers/ltx-i2v",
+        "a cat",
+        1.0,
+        5,
+        OutputFormat(WIDTH, HEIGHT, 24),
+        params={"num_inference_steps": 2, "width": WIDTH, "height": HEIGHT, "fps": 8},
+        init_image=source,
+    )
+    result = await adapter.generate(request, Recorder(tmp_path).context)
+    with av.open(str(result.path)) as container:
+        stream = container.streams.video[0]
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+        assert (stream.codec_context.width, stream.codec_context.height) == (WIDTH, HEIGHT)
+        assert stream.average_rate == 8
+    assert len(frames) == 9  # 1 s at 8 fps, rounded up to LTX's 8k+1
+    fitted = np.asarray(
+        Image.open(io.BytesIO(source)).crop((0, 33, 200, 167)).resize((WIDTH, HEIGHT)),
+        dtype=np.int16,
+    )
+    assert np.abs(frames[0].astype(np.int16) - fitted).mean() < 8

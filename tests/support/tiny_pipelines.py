@@ -151,3 +151,66 @@ def build_tiny_svd(dest: Path) -> None:
         feature_extractor=transformers.CLIPImageProcessor(crop_size=224, size=224),
     )
     pipe.save_pretrained(str(dest))
+
+
+def build_tiny_ltx_image_to_video(dest: Path) -> None:
+    """A randomly initialised LTXImageToVideoPipeline (LTX-Video taking an image and a prompt).
+
+    The T5 tokenizer is a unigram vocabulary of single characters, built in memory; the VAE
+    compresses 4x in space and time, so 9 frames of 96x64 are 3 latent frames of 24x16."""
+    torch.manual_seed(0)
+    characters = "abcdefghijklmnopqrstuvwxyz0123456789"
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
+    vocab += [(c, -3.0) for c in characters]
+    tokenizer = transformers.T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=32)
+    text_encoder = transformers.T5EncoderModel(
+        transformers.T5Config(
+            vocab_size=len(vocab),
+            d_model=8,
+            d_kv=4,
+            d_ff=16,
+            num_layers=1,
+            num_heads=2,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
+    )
+    transformer = diffusers.LTXVideoTransformer3DModel(
+        in_channels=8,
+        out_channels=8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=2,
+        attention_head_dim=4,
+        cross_attention_dim=8,
+        num_layers=1,
+        caption_channels=8,
+    )
+    vae = diffusers.AutoencoderKLLTXVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=8,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False),
+        decoder_inject_noise=(False, False, False, False, False),
+        upsample_residual=(False, False, False, False),
+        upsample_factor=(1, 1, 1, 1),
+        timestep_conditioning=False,
+        patch_size=1,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    )
+    pipe = diffusers.LTXImageToVideoPipeline(
+        scheduler=diffusers.FlowMatchEulerDiscreteScheduler(),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer=transformer,
+    )
+    pipe.save_pretrained(str(dest))
