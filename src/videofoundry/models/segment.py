@@ -45,6 +45,11 @@ class Segment(TimestampMixin, Base):
         Boolean, default=False, server_default=false()
     )
     """Start from the previous segment's last frame (needs an image-to-video model)."""
+    trim_start: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """In point, seconds into the generated clip (None: its start). Not part of the spec: a
+    trim changes the composition, never the clip."""
+    trim_end: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """Out point, seconds into the generated clip (None: its end)."""
     spec_hash: Mapped[str] = mapped_column(String(64))
     """Its clip, once generated, is the asset under `keys.clip(owner, spec_hash)`."""
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

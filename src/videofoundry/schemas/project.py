@@ -44,6 +44,16 @@ class ProjectUpdate(Strict):
     _even_w = field_validator("width", "height")(_even)
 
 
+TRIM_START_HELP = (
+    "In point: seconds into the generated clip where the segment starts (null: its start). "
+    "Changing it generates nothing."
+)
+TRIM_END_HELP = (
+    "Out point: seconds into the generated clip where the segment ends (null: its end), "
+    "at most `duration`. Changing it generates nothing."
+)
+
+
 class SegmentCreate(Strict):
     prompt: str = Field(min_length=1, max_length=2000)
     model: str = Field(default="procedural", min_length=1, max_length=200)
@@ -58,6 +68,12 @@ class SegmentCreate(Strict):
     continue_from_previous: bool = Field(
         default=False,
         description="Start from the previous segment's last frame (an image-to-video model).",
+    )
+    trim_start: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description=TRIM_START_HELP
+    )
+    trim_end: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description=TRIM_END_HELP
     )
     position: int | None = Field(default=None, ge=0, description="Insert here; default: end.")
 
@@ -74,6 +90,12 @@ class SegmentUpdate(Strict):
     transition: Transition | None = None
     init_image_asset_id: str | None = None
     continue_from_previous: bool | None = None
+    trim_start: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description=TRIM_START_HELP
+    )
+    trim_end: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description=TRIM_END_HELP
+    )
 
 
 class SegmentOrder(Strict):
@@ -98,6 +120,8 @@ class SegmentPublic(Public):
     transition: dict[str, Any] | None
     init_image_asset_id: str | None
     continue_from_previous: bool = False
+    trim_start: float | None = None
+    trim_end: float | None = None
     spec_hash: str
     version: int = 1
     """Send it back as `If-Match: "<version>"` on an update; a stale one answers 412."""

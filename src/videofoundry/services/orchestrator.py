@@ -72,6 +72,9 @@ async def start_render(
                 "caption": p.segment.caption,
                 "burn_caption": p.segment.burn_caption,
                 "transition": p.segment.transition,
+                # Applied when composing; not part of the clip's spec (or its hash).
+                "trim_start": p.segment.trim_start,
+                "trim_end": p.segment.trim_end,
                 "init_image_key": await _storage_key(session, p.segment.init_image_asset_id),
                 # A continued shot's init image is the last frame of this clip.
                 "previous_clip_key": (

@@ -17,7 +17,7 @@ from videofoundry.adapters.registry import Registry
 from videofoundry.core.config import Settings
 from videofoundry.models import Asset, Project, Segment
 from videofoundry.schemas.project import ProjectDetail, ProjectPublic, SegmentPublic
-from videofoundry.services import assets, segment_state
+from videofoundry.services import assets, segment_state, trims
 from videofoundry.services.projects import get_project, segments_of
 from videofoundry.storage.base import Storage
 
@@ -50,6 +50,10 @@ class ProjectView:
     etag: str
 
 
+# What each segment lasts in the timeline: its trimmed part of the clip.
+_SHOWN = func.coalesce(Segment.trim_end, Segment.duration) - func.coalesce(Segment.trim_start, 0.0)
+
+
 def columns(row: object) -> dict[str, Any]:
     table = row.__table__  # type: ignore[attr-defined]
     return {c.key: getattr(row, c.key) for c in table.columns}
@@ -64,7 +68,7 @@ def _public(project: Project, count: int, total: float) -> ProjectPublic:
 async def project_public(session: AsyncSession, project: Project) -> ProjectPublic:
     count, total = (
         await session.execute(
-            select(func.count(Segment.id), func.coalesce(func.sum(Segment.duration), 0.0)).where(
+            select(func.count(Segment.id), func.coalesce(func.sum(_SHOWN), 0.0)).where(
                 Segment.project_id == project.id
             )
         )
@@ -83,7 +87,7 @@ async def list_projects(
         select(
             Segment.project_id,
             func.count(Segment.id).label("count"),
-            func.sum(Segment.duration).label("total"),
+            func.sum(_SHOWN).label("total"),
         )
         .group_by(Segment.project_id)
         .subquery()
@@ -132,7 +136,7 @@ def _etag(project: Project, segments: list[Segment], state: segment_state.Projec
 
 async def project_detail(context: ViewContext, view: ProjectView) -> ProjectDetail:
     """The view as the API answers it: per segment only the signing of its links."""
-    total = sum(s.duration for s in view.segments)
+    total = sum(trims.trimmed_length(s.duration, s.trim_start, s.trim_end) for s in view.segments)
     public = _public(view.project, len(view.segments), total)
     segments = [await _segment_public(context, s, view.state.segments[s.id]) for s in view.segments]
     return ProjectDetail(

@@ -19,7 +19,7 @@ from videofoundry.schemas.project import (
     SegmentCreate,
     SegmentUpdate,
 )
-from videofoundry.services import continuity
+from videofoundry.services import continuity, trims
 from videofoundry.services import spec_hash as hashing
 
 
@@ -169,6 +169,7 @@ async def add_segment(
 ) -> Segment:
     project = await get_project(session, owner_id, project_id)
     registry.validate_segment(data.model, data.prompt, data.duration, data.params)
+    trims.check(project.fps, data.duration, data.trim_start, data.trim_end)
     segments = await segments_of(session, project.id)
     _check_room(project.id, len(segments), max_segments)
     position = len(segments) if data.position is None else min(data.position, len(segments))
@@ -249,6 +250,7 @@ async def update_segment(
     registry.validate_segment(segment.model, segment.prompt, segment.duration, segment.params)
     check_model_inputs(registry, segment, segment.position)
     project = await session.get_one(Project, segment.project_id)
+    trims.check(project.fps, segment.duration, segment.trim_start, segment.trim_end)
     await refresh_hashes(session, project)
     return segment
 

@@ -27,7 +27,7 @@ class HasRegistry(Protocol):
 
 
 def composition_settings(project: Project, segments: list[Segment]) -> dict[str, Any]:
-    return {
+    settings: dict[str, Any] = {
         "width": project.width,
         "height": project.height,
         "fps": project.fps,
@@ -36,6 +36,11 @@ def composition_settings(project: Project, segments: list[Segment]) -> dict[str,
         "captions": [(s.caption, s.burn_caption) for s in segments],
         "soundtrack": project.soundtrack_asset_id,
     }
+    cuts = [(s.trim_start, s.trim_end) for s in segments]
+    if any(cut != (None, None) for cut in cuts):
+        # Only when trimmed, so the final videos of untrimmed timelines keep their keys.
+        settings["trims"] = cuts
+    return settings
 
 
 @dataclass

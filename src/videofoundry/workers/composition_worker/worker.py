@@ -217,9 +217,15 @@ async def _run_compose(
                 else _transition(spec.get("transition") or default_transition),
                 caption=caption if isinstance(caption, str) else None,
                 burn_caption=bool(spec.get("burn_caption")),
+                trim_start=_seconds(spec.get("trim_start")),
+                trim_end=_seconds(spec.get("trim_end")),
             )
         )
     await media.compose(specs_for_media, dst, options, report)
+
+
+def _seconds(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _transition(value: object) -> media.Transition | None:
