@@ -346,7 +346,7 @@ async def test_rabbit_ack_after_connection_loss_is_survived(
         with caplog.at_level(logging.WARNING, logger="videofoundry.queue.rabbitmq"):
             await eventually(lambda: len(recorder.seen) == 2, timeout=30)
             release.set()
-            await asyncio.sleep(0.2)
+            await eventually(lambda: len(completed) == 2)  # both handlers ran to their end
     finally:
         release.set()
         await consumer.stop()
