@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from tests.moto import MOTO_CREDENTIALS, moto_server
 from tests.support.app import api_client, make_settings, register
 from videofoundry.models import SegmentRender
 from videofoundry.runtime import Runtime
 from videofoundry.services.continuity import last_frame_png
+from videofoundry.storage import keys
+from videofoundry.storage.local import LocalStorage
+from videofoundry.storage.s3 import S3Storage
 from videofoundry.testing.fakes import FakeServer, run_fake
+from videofoundry.workers.ai_worker.generate import _frame_url
 from videofoundry.workers.runner import run_workers
 
 pytestmark = pytest.mark.timeout(180)
@@ -133,3 +141,35 @@ async def test_runway_continues_from_the_last_frame_of_the_shot_before(
     assert len(runway.ledger) == 2
     first_clip = (await client.get(job["segments"][0]["clip_url"])).content
     assert runway.ledger[1]["body"]["promptImage"] == data_uri_summary(last_frame_png(first_clip))
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+async def test_the_last_frame_gets_a_url_where_storage_has_them(
+    tmp_path: Path, s3_endpoint: str
+) -> None:
+    """Hosted models that fetch images themselves (Luma) get the previous shot's last frame as a
+    presigned URL with S3; with local files there is none, and the image goes inline."""
+    frame = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+    spec = {"continues_from": "a" * 64}
+    local = LocalStorage(tmp_path / "media")
+    assert await _frame_url(SimpleNamespace(storage=local), "owner1", spec, frame) is None  # type: ignore[arg-type]
+    assert not (tmp_path / "media").exists() or not any((tmp_path / "media").rglob("*.png"))
+
+    s3 = S3Storage(
+        bucket=f"vftest-{uuid.uuid4().hex[:16]}",
+        endpoint_url=s3_endpoint,
+        region="us-east-1",
+        access_key=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        secret_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    await s3.ensure_bucket()
+    url = await _frame_url(SimpleNamespace(storage=s3), "owner1", spec, frame)  # type: ignore[arg-type]
+    assert url is not None
+    assert keys.clip_last_frame("owner1", "a" * 64) in url
+    async with httpx.AsyncClient() as fetch:
+        assert (await fetch.get(url)).content == frame

@@ -22,6 +22,11 @@ def clip_poster(owner_id: str, spec_hash: str) -> str:
     return f"clips/{_part(owner_id)}/{_part(spec_hash)}.jpg"
 
 
+def clip_last_frame(owner_id: str, spec_hash: str) -> str:
+    """A clip's last frame as PNG: the image of the shot that continues from it."""
+    return f"clips/{_part(owner_id)}/{_part(spec_hash)}-last.png"
+
+
 def final(owner_id: str, composition_hash: str) -> str:
     """A composed video, keyed by its ordered clips and composition settings."""
     return f"finals/{_part(owner_id)}/{_part(composition_hash)}.mp4"

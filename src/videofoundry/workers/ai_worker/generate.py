@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
@@ -67,7 +67,7 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
         # row was only queued once that clip was stored).
         previous = await _read(runtime, spec["previous_clip_key"])
         init_image = await asyncio.to_thread(continuity.last_frame_png, previous)
-        init_image_url = None
+        init_image_url = await _frame_url(runtime, claim.owner_id, spec, init_image)
     output = OutputFormat(**{k: spec["output"][k] for k in ("width", "height", "fps")})
     lost = asyncio.Event()
     last_tick = 0.0
@@ -243,6 +243,21 @@ def _canonical_clip(
     info = media.normalize(src, dst, output, aspect)
     media.poster(dst, poster, width=POSTER_WIDTH)  # the picture changed: cut it again
     return dst, info
+
+
+async def _frame_url(
+    runtime: Runtime, owner_id: str, spec: dict[str, Any], frame: bytes
+) -> str | None:
+    """Where storage can hand out URLs (S3), the previous shot's last frame is stored next to
+    its clip and presigned, for hosted models that fetch images themselves (Luma); else None."""
+    key = keys.clip_last_frame(owner_id, spec["continues_from"])
+    url = await runtime.storage.presigned_url(key, 6 * 3600)
+    if url is not None:
+        with tempfile.TemporaryDirectory(prefix="vf-frame-") as tmp:
+            path = Path(tmp) / "last.png"
+            path.write_bytes(frame)
+            await runtime.storage.put_file(key, path, "image/png")
+    return url
 
 
 async def _read(runtime: Runtime, key: str) -> bytes:
