@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.database.base import utcnow
 from videofoundry.models import RenderJob, SegmentRender
@@ -56,13 +57,19 @@ async def sweep(runtime: Runtime) -> int:
             .with_for_update(skip_locked=True)
         )
         for job in jobs:
-            job.composition_lease, job.composition_lease_expires_at = None, None
-            task_publisher.enqueue_composition(session, job.id)
+            _requeue_composition(session, job)
             requeued += 1
     if requeued:
         log.info("reconciler re-queued %d task(s)", requeued)
         await job_events.publish(runtime, events)
     return requeued
+
+
+def _requeue_composition(session: AsyncSession, job: RenderJob) -> None:
+    """Drop the dead composer's lease and queue the composition again (in the caller's
+    transaction, through the outbox)."""
+    job.composition_lease, job.composition_lease_expires_at = None, None
+    task_publisher.enqueue_composition(session, job.id)
 
 
 async def recover_all(runtime: Runtime) -> int:
@@ -86,8 +93,7 @@ async def recover_all(runtime: Runtime) -> int:
             count += 1
         jobs = await session.scalars(select(RenderJob).where(RenderJob.status == "composing"))
         for job in jobs:
-            job.composition_lease, job.composition_lease_expires_at = None, None
-            task_publisher.enqueue_composition(session, job.id)
+            _requeue_composition(session, job)
             count += 1
     if count:
         log.info("recovered %d unfinished task(s) from the database", count)

@@ -22,7 +22,7 @@ from videofoundry.database.base import utcnow
 from videofoundry.models import Asset, RenderJob
 from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
 from videofoundry.runtime import Runtime
-from videofoundry.services import assets, job_events, job_views, orchestrator
+from videofoundry.services import assets, job_events, job_views, orchestrator, takes
 from videofoundry.storage import keys
 from videofoundry.workers import failure
 from videofoundry.workers.leases import heartbeat
@@ -97,6 +97,13 @@ async def _refresh(runtime: Runtime, job_id: str, lease: str) -> bool:
 async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
     async with runtime.sessions() as session:
         job = await session.get_one(RenderJob, job_id)
+        variations = takes.is_variations(job)
+    if variations:
+        # New takes of one segment: the clips are the result, there is nothing to stitch.
+        await _complete_without_video(runtime, job_id, lease)
+        return
+    async with runtime.sessions() as session:
+        job = await session.get_one(RenderJob, job_id)
         rows = await job_views.segment_rows(session, job_id)
         clip_keys: list[tuple[str, str]] = []
         for row in rows:
@@ -152,39 +159,31 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
             if job.composition_lease != lease or job.status != "composing":
                 log.warning("job %s: composition finished after losing its lease", job_id)
                 return
-            final = await assets.record(
-                session,
-                owner_id=owner_id,
-                kind="final",
-                stored=stored,
-                content_type="video/mp4",
-                **assets.video_facts(info),
-            )
-            poster = await assets.record(
-                session,
-                owner_id=owner_id,
-                kind="poster",
-                stored=stored_poster,
-                content_type="image/jpeg",
-            )
-            job.final_asset_id, job.poster_asset_id, job.duration = (
-                final.id,
-                poster.id,
-                info.duration,
-            )
+            records = [
+                assets.fields(owner_id, "final", stored, "video/mp4", **assets.video_facts(info)),
+                assets.fields(owner_id, "poster", stored_poster, "image/jpeg"),
+            ]
             if stored_captions is not None:
-                captions = await assets.record(
-                    session,
-                    owner_id=owner_id,
-                    kind="captions",
-                    stored=stored_captions,
-                    content_type="text/vtt",
-                )
-                job.captions_asset_id = captions.id
+                records.append(assets.fields(owner_id, "captions", stored_captions, "text/vtt"))
+            ids = await assets.record_all(session, records)
+            job.final_asset_id, job.poster_asset_id = ids[stored.key], ids[stored_poster.key]
+            if stored_captions is not None:
+                job.captions_asset_id = ids[stored_captions.key]
+            job.duration = info.duration
             orchestrator.finish_job(session, job, "completed", events)
         await job_events.publish(runtime, events)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _complete_without_video(runtime: Runtime, job_id: str, lease: str) -> None:
+    events = job_events.Events()
+    async with runtime.sessions() as session, session.begin():
+        job = await session.get_one(RenderJob, job_id, with_for_update=True)
+        if job.composition_lease != lease or job.status != "composing":
+            return
+        orchestrator.finish_job(session, job, "completed", events)
+    await job_events.publish(runtime, events)
 
 
 async def _run_compose(
