@@ -184,6 +184,12 @@ async def test_a_chain_continues_in_order_and_regenerates_what_follows_an_edit(
     assert r.status_code == 200, r.text
     actions = [s["action"] for s in (await plan(client, project_id, auth))["segments"]]
     assert actions == ["reuse", "reuse", "generate", "reuse"]
+    # Its shot before is reused, so it starts at once, from that stored clip's last frame.
+    job = await render(client, project_id, auth)
+    assert [s["reused"] for s in job["segments"]] == [True, True, False, True]
+    second = await frames_of(client, job["segments"][1]["clip_url"])
+    third = await frames_of(client, job["segments"][2]["clip_url"])
+    assert np.abs(third[0] - second[-1]).mean() < 6
 
 
 async def test_segments_a_model_cannot_start_are_refused_naming_the_field(
