@@ -24,6 +24,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import threading
@@ -468,6 +469,21 @@ def write_docs(text: str) -> None:
 RESULTS = OUT / "results.json"
 
 
+def median_of(runs: list[Result]) -> Result:
+    """One row per contender: the median of each figure over paired runs."""
+    first = runs[0]
+    return Result(
+        first.scenario,
+        first.contender,
+        statistics.median(r.seconds for r in runs),
+        statistics.median(r.work for r in runs),
+        statistics.median(r.cpu for r in runs),
+        statistics.median(r.peak_mb for r in runs),
+        first.video_s,
+        first.audio_s,
+    )
+
+
 def merge(fresh: list[Result]) -> list[Result]:
     """Fresh rows replace the same (scenario, contender) rows of earlier runs, which are kept
     otherwise: a slow MoviePy row need not be measured again to redo one scenario."""
@@ -490,14 +506,22 @@ def main() -> None:
         "--only", action="append", choices=list(SCENARIOS), help="run only these scenarios"
     )
     parser.add_argument("--write-docs", action="store_true", help=f"update {DOC.name}")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run the scenarios N times, contenders alternating"
+    )
     args = parser.parse_args()
-    fresh = run(moviepy=not args.no_moviepy, big=not args.no_big, only=set(args.only or []))
+    rounds = [
+        run(moviepy=not args.no_moviepy, big=not args.no_big, only=set(args.only or []))
+        for _ in range(max(1, args.repeat))
+    ]
+    fresh = [median_of([r[i] for r in rounds]) for i in range(len(rounds[0]))]
     results = merge(fresh)
     cpu = os.cpu_count()
     load = os.getloadavg()[0]
     text = table(results) + (
         f"\n\nMeasured on {cpu} cores shared with other work (load average {load:.1f} at the"
-        f" end), {time.strftime('%Y-%m-%d')}."
+        f" end), {time.strftime('%Y-%m-%d')}"
+        + (f"; medians of {args.repeat} paired runs." if args.repeat > 1 else ".")
     )
     print(text)
     if args.write_docs:
