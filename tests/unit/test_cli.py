@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ import yaml
 from typer.testing import CliRunner
 
 from videofoundry import cli, storyboard
+from videofoundry.core.config import Settings
 from videofoundry.core.errors import VideoFoundryError
+from videofoundry.core.security import create_access_token, decode_access_token
 
 COMMANDS = [
     [],
@@ -104,3 +107,18 @@ def test_each_invalid_field_is_named_with_its_segment(tmp_path: Path) -> None:
 
 def test_unreadable_yaml_names_the_file(tmp_path: Path) -> None:
     assert "not valid YAML" in load_error(tmp_path, "segments: [unclosed\n")
+
+
+def test_a_short_development_key_signs_without_pyjwt_warnings(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        ENVIRONMENT="development",
+        SECRET_KEY="short",
+        DATA_DIR=tmp_path,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning, PyJWT's InsecureKeyLengthWarning included
+        token = create_access_token(settings, "user-1")
+        assert decode_access_token(settings, token) == "user-1"
+    other = Settings(_env_file=None, ENVIRONMENT="development", SECRET_KEY="other")  # type: ignore[call-arg]
+    assert decode_access_token(other, token) is None  # the key still decides

@@ -7,6 +7,8 @@ queue and status bus, files under `DATA_DIR`), set it for the distributed deploy
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import os
 import secrets
 from decimal import Decimal
@@ -255,8 +257,23 @@ def signing_key(settings: Settings) -> str:
     """The key that signs tokens and media links: SECRET_KEY, or (development only, where it
     may be empty) a random key generated on first start and kept in the data directory."""
     if settings.SECRET_KEY:
-        return settings.SECRET_KEY
+        return _hmac_sized(settings.SECRET_KEY)
     return _data_dir_key(settings.DATA_DIR.resolve())
+
+
+@lru_cache
+def _hmac_sized(key: str) -> str:
+    """A key shorter than HS256's 32 bytes (development accepts one) goes through SHA-256, so
+    PyJWT does not warn about its length on every login; we say it once, at first use."""
+    if len(key.encode()) >= MIN_SECRET_BYTES:
+        return key
+    logging.getLogger(__name__).warning(
+        "SECRET_KEY is %d bytes: fine for local development only (test and production refuse "
+        "fewer than %d); leave it empty to have one generated",
+        len(key.encode()),
+        MIN_SECRET_BYTES,
+    )
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @lru_cache
