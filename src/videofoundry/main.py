@@ -25,6 +25,7 @@ from videofoundry.api import (
     projects,
     render,
     segments,
+    takes,
     webhooks,
 )
 from videofoundry.api.middleware import BodySizeLimit, CleanInput, SecurityHeaders
@@ -101,7 +102,18 @@ def create_app(settings: Settings | None = None, companions: tuple[Companion, ..
 
     errors.install(app)
 
-    for module in (health, auth, projects, segments, render, models, assets, files, webhooks):
+    for module in (
+        health,
+        auth,
+        projects,
+        segments,
+        takes,
+        render,
+        models,
+        assets,
+        files,
+        webhooks,
+    ):
         app.include_router(module.router)
 
     @app.get("/{path:path}", include_in_schema=False, response_model=None)
