@@ -85,11 +85,15 @@ def runtime_of(client: httpx.AsyncClient) -> Runtime:
 
 
 async def render(client: httpx.AsyncClient, project_id: str, auth: dict[str, str]) -> Any:
-    """Start a render and wait for its last event on the status bus (no polling)."""
-    runtime = runtime_of(client)
+    """Start a render and wait for it to end."""
     r = await client.post(f"/api/projects/{project_id}/render", headers=auth)
     assert r.status_code == 202, r.text
-    job_id = r.json()["id"]
+    return await finish(client, r.json()["id"], auth)
+
+
+async def finish(client: httpx.AsyncClient, job_id: str, auth: dict[str, str]) -> Any:
+    """Wait for the job's last event on the status bus (no polling); the job as it ended."""
+    runtime = runtime_of(client)
     async with runtime.status.subscribe(job_id) as events:
         job = (await client.get(f"/api/render-jobs/{job_id}", headers=auth)).json()
         if job["status"] not in ("completed", "failed", "cancelled"):
@@ -147,7 +151,11 @@ async def test_a_chain_continues_in_order_and_regenerates_what_follows_an_edit(
     chain = [(s["continues_from"], s["waits_for"]) for s in first_plan["segments"]]
     assert chain == [(None, None), (ids[0], ids[0]), (ids[1], ids[1]), (None, None)]
 
-    job = await render(client, project_id, auth)
+    r = await client.post(f"/api/projects/{project_id}/render", headers=auth)
+    assert r.status_code == 202, r.text
+    waiting = r.json()["segments"][2]
+    assert (waiting["status"], waiting["message"]) == ("pending", "starts when segment 2 is done")
+    job = await finish(client, r.json()["id"], auth)
     assert [s["reused"] for s in job["segments"]] == [False] * 4
     clips = [await frames_of(client, s["clip_url"]) for s in job["segments"]]
     for before, after in ((clips[0], clips[1]), (clips[1], clips[2])):

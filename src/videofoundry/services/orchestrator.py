@@ -97,6 +97,7 @@ async def start_render(
         if p.clip is None and p.waits_for is not None:
             # Generated after the clip it continues from; its completion queues this row.
             row.waits_for = p.waits_for.spec_hash
+            row.message = f"starts when segment {p.waits_for.segment.position + 1} is done"
         session.add(row)
     job.estimated_cost = estimate
     metrics.SEGMENTS_PLANNED.labels("reuse").inc(len(planned.segments) - len(to_generate))
