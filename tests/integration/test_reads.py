@@ -129,6 +129,19 @@ async def test_project_view_costs_the_same_at_1_and_50_segments(
     assert len(fifty) <= 8, fifty
 
 
+async def test_job_view_costs_the_same_at_1_and_50_segments(client: httpx.AsyncClient) -> None:
+    auth = await register(client)
+    small, large = await _project(client, auth, 1), await _project(client, auth, 50)
+    await _make_half_ready(client, auth, small)
+    await _make_half_ready(client, auth, large)
+    jobs = [await _render(client, auth, p) for p in (small, large)]
+    # The first read of each job misses the status cache and builds the view from the database.
+    one = await _statements(client, auth, f"/api/render-jobs/{jobs[0]}")
+    fifty = await _statements(client, auth, f"/api/render-jobs/{jobs[1]}")
+    assert len(one) == len(fifty), (one, fifty)
+    assert len(fifty) <= 6, fifty
+
+
 async def test_lists_cost_the_same_whatever_their_length(client: httpx.AsyncClient) -> None:
     few, many = await register(client), await register(client)
     project = await _project(client, few, 1)
@@ -139,6 +152,11 @@ async def test_lists_cost_the_same_whatever_their_length(client: httpx.AsyncClie
         await _render(client, many, last)
     projects = [await _statements(client, a, "/api/projects") for a in (few, many)]
     assert len(projects[0]) == len(projects[1]), projects
+    jobs = [
+        await _statements(client, few, f"/api/projects/{project}/render-jobs"),
+        await _statements(client, many, f"/api/projects/{last}/render-jobs"),
+    ]
+    assert len(jobs[0]) == len(jobs[1]), jobs
     listed = (await client.get("/api/projects", headers=many)).json()["items"]
     assert [p["segment_count"] for p in listed] == [2, 30, 1]
     assert [p["total_duration"] for p in listed] == [2.0, 30.0, 1.0]
@@ -189,6 +207,17 @@ async def test_project_view_answers_304_until_anything_changes(
     # A stale or unrelated tag gets the full view.
     r = await client.get(path, headers={**auth, "If-None-Match": 'W/"nope", "other"'})
     assert r.status_code == 200 and r.json()["id"] == project
+
+
+async def test_job_view_answers_304_until_the_job_changes(client: httpx.AsyncClient) -> None:
+    auth = await register(client)
+    project = await _project(client, auth, 2)
+    job = await _render(client, auth, project)
+    path = f"/api/render-jobs/{job}"
+    first = await _etag(client, auth, path)
+    r = await client.post(f"{path}/cancel", headers=auth)
+    assert r.status_code == 200, r.text
+    assert await _etag(client, auth, path) != first
 
 
 async def test_sqlite_read_proceeds_while_a_write_is_open(client: httpx.AsyncClient) -> None:

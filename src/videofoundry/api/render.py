@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, WebSocket, WebSocketDisconnect, status
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.websockets import WebSocketState
 
+from videofoundry.api.conditional import IfNoneMatch, json_with_etag, matches, not_modified
 from videofoundry.api.deps import CurrentUser, PageDep, RuntimeDep, SessionDep, user_for_token
 from videofoundry.api.rate_limits import limit_render
 from videofoundry.core.errors import NotFound
@@ -19,7 +20,6 @@ from videofoundry.runtime import Runtime
 from videofoundry.schemas.common import Page
 from videofoundry.schemas.render import RenderJobPublic, RenderPlan
 from videofoundry.services import job_events, job_views, orchestrator, render_plan, task_publisher
-from videofoundry.services.projects import get_project
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["render"])
@@ -66,34 +66,34 @@ async def list_render_jobs(
     project_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, page: PageDep
 ) -> Page[RenderJobPublic]:
     """Render history of a project, newest first."""
-    project = await get_project(session, user.id, project_id)
-    total = await session.scalar(
-        select(func.count()).select_from(RenderJob).where(RenderJob.project_id == project.id)
+    items, total = await job_views.list_for_project(
+        session, runtime, user.id, project_id, page.limit, page.offset
     )
-    jobs = await session.scalars(
-        select(RenderJob)
-        .where(RenderJob.project_id == project.id)
-        .order_by(RenderJob.created_at.desc(), RenderJob.id)
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    return Page(
-        items=[await job_views.job_view(session, runtime, j) for j in jobs],
-        total=int(total or 0),
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/render-jobs/{job_id}", response_model=RenderJobPublic)
+@router.get(
+    "/render-jobs/{job_id}",
+    response_model=RenderJobPublic,
+    responses={304: {"description": "Unchanged since the ETag sent in If-None-Match"}},
+)
 async def get_render_job(
-    job_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
-) -> RenderJobPublic:
-    """Status of a render job: overall and per segment, and the video once completed."""
+    job_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """Status of a render job: overall and per segment, and the video once completed. Answers
+    an `ETag`; send it back in `If-None-Match` to get 304 while the job is unchanged."""
     # Ownership and freshness always come from the database; the cached snapshot only saves
     # rebuilding the view while it is current. A flushed cache just means a rebuild.
     job = await job_views.get_job(session, user.id, job_id)
-    return await job_views.cached_view(session, runtime, job)
+    view = await job_views.cached_view(session, runtime, job)
+    etag = job_views.etag_of(view)
+    if matches(if_none_match, etag):
+        return not_modified(etag)
+    return json_with_etag(view, etag)
 
 
 @router.post("/render-jobs/{job_id}/cancel", response_model=RenderJobPublic)
