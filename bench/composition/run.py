@@ -469,6 +469,15 @@ def write_docs(text: str) -> None:
 RESULTS = OUT / "results.json"
 
 
+def machine_reference_seconds() -> float:
+    """CPU seconds of the same fixed Python loop as bench/pipeline: the machine's speed today."""
+    started = time.process_time()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return time.process_time() - started
+
+
 def median_of(runs: list[Result]) -> Result:
     """One row per contender: the median of each figure over paired runs."""
     first = runs[0]
@@ -510,18 +519,21 @@ def main() -> None:
         "--repeat", type=int, default=1, help="run the scenarios N times, contenders alternating"
     )
     args = parser.parse_args()
+    reference = [machine_reference_seconds()]
     rounds = [
         run(moviepy=not args.no_moviepy, big=not args.no_big, only=set(args.only or []))
         for _ in range(max(1, args.repeat))
     ]
     fresh = [median_of([r[i] for r in rounds]) for i in range(len(rounds[0]))]
+    reference.append(machine_reference_seconds())
     results = merge(fresh)
     cpu = os.cpu_count()
     load = os.getloadavg()[0]
     text = table(results) + (
         f"\n\nMeasured on {cpu} cores shared with other work (load average {load:.1f} at the"
         f" end), {time.strftime('%Y-%m-%d')}"
-        + (f"; medians of {args.repeat} paired runs." if args.repeat > 1 else ".")
+        + (f"; medians of {args.repeat} paired runs" if args.repeat > 1 else "")
+        + f"; machine reference loop {reference[0]:.2f} s before, {reference[1]:.2f} s after."
     )
     print(text)
     if args.write_docs:
