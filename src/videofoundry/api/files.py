@@ -10,6 +10,7 @@ from videofoundry.models import Asset
 router = APIRouter(prefix="/api", tags=["files"])
 INLINE_TYPES = {
     "video/mp4": "mp4",
+    "video/mp2t": "ts",  # the preview playlist's segments
     "image/jpeg": "jpg",
     "image/png": "png",
     "image/webp": "webp",
