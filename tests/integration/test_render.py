@@ -442,3 +442,35 @@ async def test_burned_caption_changes_only_its_segment(
     fps = SMALL["fps"]
     assert not same_picture(frame_at(final, fps // 2), frame_at(clips[0], fps // 2))
     assert same_picture(frame_at(final, fps + fps // 2), frame_at(clips[1], fps // 2))
+
+
+async def test_an_unexpected_composition_error_releases_then_fails_on_the_last_delivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with api_client(make_settings(tmp_path), companions=(_ai_only,)) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        auth = await register(client)
+        pid = await project_with(client, auth, [{"prompt": "u", "duration": 1, "seed": 3}])
+        job = (await client.post(f"/api/projects/{pid}/render", headers=auth)).json()
+        job = await reached(client, job["id"], auth, ("composing",))
+
+        async def crashes(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("out of disk")
+
+        monkeypatch.setattr(composition_worker.media, "compose", crashes)
+        body = {"v": 1, "job_id": job["id"]}
+        with pytest.raises(RuntimeError, match="out of disk"):
+            await composition_worker.handle(runtime, Message(body=body, delivery_count=1))
+        async with runtime.sessions() as session:
+            row = await session.get_one(RenderJob, job["id"])
+            assert (row.status, row.composition_lease, row.composition_attempts) == (
+                "composing",
+                None,  # given back: the redelivery claims it at once
+                1,
+            )
+        last = Message(body=body, delivery_count=runtime.broker.delivery_limit)
+        with pytest.raises(RuntimeError, match="out of disk"):
+            await composition_worker.handle(runtime, last)
+        job = await finished(client, job["id"], auth)
+        assert job["status"] == "failed"
+        assert job["error"] == "composition failed: internal error: RuntimeError: out of disk"

@@ -347,3 +347,36 @@ async def test_a_provider_asking_to_wait_a_day_fails_the_segment_at_once(
     assert counting.calls[row.id] == 1
     (row,) = await rows_of(runtime, job_id)
     assert row.status == "failed" and "render again later" in (row.error or "")
+
+
+async def test_an_unexpected_error_gives_the_segment_back_until_the_last_delivery(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers' one failure path: a crash that is nobody's deliberate failure releases
+    the lease for the redelivery; on the last delivery it is recorded before dead-lettering."""
+    runtime = runtime_of(client)
+    adapter = runtime.registry.adapters["procedural"]
+
+    async def crashes(request: Any, context: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(adapter, "generate", crashes)
+    auth = await register(client)
+    job_id = await render(client, auth, [{"prompt": "ember", "duration": 1}])
+    (row,) = await rows_of(runtime, job_id)
+
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        await ai_worker.handle(runtime, task(row))
+    (row,) = await rows_of(runtime, job_id)
+    assert (row.status, row.lease_token, row.error) == ("pending", None, None)
+    job, _ = await job_of(runtime, job_id)
+    assert job.status == "generating"
+
+    last = Message(dict(task(row).body), delivery_count=runtime.broker.delivery_limit)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        await ai_worker.handle(runtime, last)
+    (row,) = await rows_of(runtime, job_id)
+    assert (row.status, row.error) == ("failed", "internal error: RuntimeError: disk on fire")
+    job, seqs = await job_of(runtime, job_id)
+    assert job.status == "failed" and "segment 1 of 'p': internal error" in (job.error or "")
+    assert seqs == list(range(1, job.event_seq + 1))
