@@ -82,7 +82,18 @@ class S3Storage(Storage):
                 "read_timeout": timedelta(seconds=60),
                 "allow_http": bool(self._endpoint_url and self._endpoint_url.startswith("http:")),
             },
-            retry_config={"max_retries": 4, "retry_timeout": timedelta(seconds=60)},
+            # Retry connection errors and 5xx for up to a minute (a restarting store), not a
+            # fixed count: four tries spanned about a second, so a short outage failed the
+            # upload and a local model's clip was generated again (tests/faults).
+            retry_config={
+                "max_retries": 30,
+                "retry_timeout": timedelta(seconds=60),
+                # Jittered waits from half a second, so 30 tries span at least 15 s.
+                "backoff": {
+                    "init_backoff": timedelta(milliseconds=500),
+                    "max_backoff": timedelta(seconds=5),
+                },
+            },
             credential_provider=None if self._keys else _credential_chain(),
         )
 
