@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from videofoundry.adapters import replicate
+from videofoundry.adapters.registry import Registry
 from videofoundry.core.config import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -53,8 +53,11 @@ def test_readme_asks_for_the_node_version_the_web_ui_declares() -> None:
     assert f"Node.js {engines.removeprefix('>=')} or newer" in README.read_text()
 
 
-def test_the_replicate_models_the_readme_names_are_in_the_catalogue() -> None:
-    named = set(re.findall(r"`(replicate/[^`<>*]+)`", README.read_text()))
-    catalogue = {f"replicate/{model.ref}" for model in replicate.CATALOGUE}
-    assert named and named <= catalogue
-    assert "any video model on Replicate" not in README.read_text()
+def test_the_models_the_readme_names_are_in_the_catalogue() -> None:
+    text = README.read_text()
+    models = text[text.index("## Models") : text.index("## Development")]
+    named = set(re.findall(r"`((?:procedural|runway|luma|replicate|stability)[^`<>*]*)`", models))
+    catalogue = {entry.model.id for entry in Registry(Settings(_env_file=None)).catalogue()}  # type: ignore[call-arg]
+    assert {"procedural", "replicate/minimax/video-01"} <= named
+    assert named <= catalogue, named - catalogue
+    assert "any video model on Replicate" not in text
