@@ -221,16 +221,28 @@ class AudioTimeline:
         timeline: Timeline,
         encoder: AudioEncoder,
         soundtrack: Soundtrack | None,
+        start: int = 0,
+        end: int | None = None,
     ) -> None:
+        """Samples [start, end) of the timeline (all of it by default). A part that does not
+        start at 0 needs no soundtrack (a soundtrack is read from its beginning)."""
+        assert start == 0 or soundtrack is None
         self.clips = clips
         self.timeline = timeline
         self.encoder = encoder
         self.soundtrack = soundtrack
-        self.total = samples_at(timeline.total_frames, timeline.fps)
+        full = samples_at(timeline.total_frames, timeline.fps)
+        self.total = full if end is None else min(end, full)
         self._buf = np.zeros((2, 0), dtype=np.float32)
-        self._buf_start = 0
+        self._buf_start = start
         self._next = 0
-        self.done = 0
+        self.done = start
+        fps = timeline.fps
+        while self._next < len(timeline.entries):
+            entry = timeline.entries[self._next]
+            if samples_at(entry.start_frame + entry.frames, fps) > start:
+                break
+            self._next += 1  # ends before this part: never heard in it
 
     def _mix_next(self) -> None:
         i = self._next
@@ -253,7 +265,8 @@ class AudioTimeline:
         if end > self._buf.shape[1]:
             grow = np.zeros((2, end - self._buf.shape[1]), dtype=np.float32)
             self._buf = np.concatenate([self._buf, grow], axis=1)
-        self._buf[:, s0 - self._buf_start : end] += pcm
+        lo = max(0, self._buf_start - s0)  # a clip that began before this part's start
+        self._buf[:, s0 + lo - self._buf_start : end] += pcm[:, lo:]
 
     def flush(self) -> None:
         self.render_until(self.total)

@@ -79,6 +79,11 @@ AUDIO_STEP = AUDIO_RATE // 2
 """Audio is mixed and encoded half a second at a time."""
 AUDIO_STEP_COST = 20
 """Progress weight of encoding one audio step, in copied frames."""
+AAC_FRAME = 1024
+PARALLEL_AUDIO_MIN_SAMPLES = 20 * AUDIO_RATE
+"""From this length on (and with two cores) the audio is encoded in two parts at once."""
+AUDIO_OVERLAP = 4 * AAC_FRAME
+"""Audio each part's encoder sees beyond the seam."""
 
 
 class _Aborted(Exception):
@@ -319,6 +324,7 @@ class _Composer:
         self._last_report = -1.0
         self.rendered_frames = render_frames
         self.copied_frames = copy_frames
+        self.audio_parts: list[_AudioPart] = []
         self.settings = self._piece_settings() if render_frames else None
 
     def _piece_settings(self) -> EncoderSettings | None:
@@ -379,30 +385,61 @@ class _Composer:
     # release the GIL, so on two cores it costs almost nothing on top of the video).
 
     def _encode(self, pieces: Path, audio: Path, soundtrack: Soundtrack | None) -> None:
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vf-audio") as pool:
-            audio_done = pool.submit(self._encode_audio, audio, soundtrack)
+        parts = self._audio_parts(audio, soundtrack)
+        with concurrent.futures.ThreadPoolExecutor(
+            len(parts), thread_name_prefix="vf-audio"
+        ) as pool:
+            done = [pool.submit(self._encode_audio, part, soundtrack) for part in parts]
             try:
                 self._render_pieces(pieces)
             except _Aborted:
-                pass  # the audio thread failed: its error is raised just below
+                pass  # an audio thread failed: its error is raised just below
             except BaseException:
                 self._abort.set()
-                with contextlib.suppress(BaseException):
-                    audio_done.result()
+                for future in done:
+                    with contextlib.suppress(BaseException):
+                        future.result()
                 raise
-            audio_done.result()
+            for future in done:
+                future.result()
+        self.audio_parts = parts
 
-    def _encode_audio(self, path: Path, soundtrack: Soundtrack | None) -> None:
+    def _audio_parts(self, path: Path, soundtrack: Soundtrack | None) -> list[_AudioPart]:
+        """One part, or two encoded at once for a long timeline on a machine with cores to
+        spare: AAC encoding is most of a plain stitch's work and one encoder uses one core.
+
+        The parts meet at an AAC frame boundary. Each encoder also sees audio beyond the seam
+        (the first part runs on, the second starts early) and only its own side's packets are
+        kept, so the two frames either side of the seam are both encoded from the real signal
+        and their overlapping windows reconstruct it as a single encode would.
+        """
+        total = samples_at(self.timeline.total_frames, self.fps)
+        one = [_AudioPart(path, 0, total, 0, total)]
+        if (
+            self._silent
+            or soundtrack is not None
+            or total < PARALLEL_AUDIO_MIN_SAMPLES
+            or _spare_cores() < 0.5
+        ):
+            return one
+        seam = total // 2 // AAC_FRAME * AAC_FRAME
+        return [
+            _AudioPart(path, 0, seam + AUDIO_OVERLAP, 0, seam),
+            _AudioPart(path.with_name("audio-2.m4a"), seam - AUDIO_OVERLAP, total, seam, total),
+        ]
+
+    def _encode_audio(self, part: _AudioPart, soundtrack: Soundtrack | None) -> None:
         try:
-            self._write_audio(path, soundtrack)
+            self._write_audio(part, soundtrack)
         except _Aborted:
             return  # the video side failed and raises its own error
         except BaseException:
             self._abort.set()
             raise
 
-    def _write_audio(self, path: Path, soundtrack: Soundtrack | None) -> None:
+    def _write_audio(self, part: _AudioPart, soundtrack: Soundtrack | None) -> None:
         total = samples_at(self.timeline.total_frames, self.fps)
+        path = part.path
         with av.open(str(path), "w", format="mp4") as out:
             stream = add_canonical_audio_stream(out)
             audio: AudioTimeline | SilentTrack
@@ -413,9 +450,11 @@ class _Composer:
                 audio = SilentTrack(out, stream, total)
             else:
                 encoder = AudioEncoder(out, stream)
-                audio = AudioTimeline(self.clips, self.timeline, encoder, soundtrack)
-            for k in range(1, self._audio_steps + 1):
-                audio.render_until(k * AUDIO_STEP)
+                audio = AudioTimeline(
+                    self.clips, self.timeline, encoder, soundtrack, part.encode_from, part.encode_to
+                )
+            for at in range(part.encode_from + AUDIO_STEP, part.encode_to + AUDIO_STEP, AUDIO_STEP):
+                audio.render_until(at)
                 self._progress(1 if self._silent else AUDIO_STEP_COST)
             audio.flush()
 
@@ -467,11 +506,11 @@ class _Composer:
                 vout = out.add_stream_from_template(template_src.streams.video[0])
             vout.time_base = Fraction(1, self.fps)
             audio_in = av.open(str(audio_path), "r")
-            with audio_in:
+            with audio_in, contextlib.ExitStack() as parts:
                 ain = audio_in.streams.audio[0]
                 aout = out.add_stream_from_template(ain)
                 aout.metadata.update({k: v for k, v in ain.metadata.items() if k == "handler_name"})
-                audio_packets = (p for p in audio_in.demux(ain) if p.size)
+                audio_packets = _spliced_audio(audio_in, self.audio_parts, parts)
                 pending_audio: list[av.Packet[AudioStream]] = []
                 subs = (
                     _add_subtitle_stream(out) if self.cues and self.options.captions_track else None
@@ -626,6 +665,48 @@ class _Composer:
             if ob:
                 ob.apply(b)
             yield blend_frames(step.kind, a, b, _alpha(j, step.frames), fmt.width, fmt.height)
+
+
+@dataclass(frozen=True)
+class _AudioPart:
+    """Audio samples [encode_from, encode_to) encoded into `path`, of which the packets that
+    start in [keep_from, keep_to) go into the output."""
+
+    path: Path
+    encode_from: int
+    encode_to: int
+    keep_from: int
+    keep_to: int
+
+
+def _spare_cores() -> float:
+    """Cores this process may use minus the load on them: a second encoder only pays when it
+    finds a core nobody else is using (on a saturated machine it would only add its overlap)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return (cores or 1) - busy
+
+
+def _spliced_audio(
+    first: InputContainer, parts: Sequence[_AudioPart], stack: contextlib.ExitStack
+) -> Iterator[av.Packet[AudioStream]]:
+    """The audio packets of every part in timeline order, each part's own side of the seams.
+
+    Packet k of a part starts at encode_from - AAC_FRAME + k * AAC_FRAME (the encoder's
+    priming comes first), counted rather than read from timestamps.
+    """
+    for i, part in enumerate(parts):
+        container = first if i == 0 else stack.enter_context(av.open(str(part.path), "r"))
+        stream = container.streams.audio[0]
+        at = part.encode_from - AAC_FRAME
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue
+            if part.keep_from <= at < part.keep_to or (at < 0 and part.keep_from == 0):
+                packet.pts = packet.dts = at
+                packet.time_base = Fraction(1, AUDIO_RATE)
+                yield packet
+            at += AAC_FRAME
 
 
 def _indexed_packets(
