@@ -40,18 +40,18 @@ DataDir = Annotated[
 ]
 STORYBOARD_FORMAT = """\b
 A storyboard is a YAML mapping; only `segments` is required:
-  name: Tide pools                               # the project's name
-  output: {width: 1280, height: 720, fps: 24}    # and aspect_mode: fit | fill
-  transition: {kind: crossfade, duration: 0.5}   # default between segments
-  segments:                                      # in timeline order
+  name: Tide pools
+  output: {width: 1280, height: 720, fps: 24}  # aspect_mode: fit | fill
+  transition: {kind: crossfade, duration: 0.5} # between segments
+  segments:                                    # in timeline order
     - prompt: dawn over a quiet tide pool
-      duration: 4                                # seconds
-      model: procedural                          # default; see GET /api/models
-      params: {style: waves}                     # the model's own parameters
-      seed: 7                                    # fixed seeds make re-renders free
-      negative_prompt: fog                       # what the model should avoid
-      caption: Low tide                          # burn_caption: true draws it in
-      transition: {kind: cut}                    # into the next segment
+      duration: 4                              # seconds
+      model: procedural                        # see GET /api/models
+      params: {style: waves}                   # the model's parameters
+      seed: 7                                  # re-renders reuse the clip
+      negative_prompt: fog                     # what to avoid
+      caption: Low tide                        # burn_caption: true draws it
+      transition: {kind: cut}                  # into the next segment
 Example: examples/lighthouse.yaml."""
 Host = Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")]
 Port = Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")]

@@ -35,8 +35,8 @@ TYPE_LABEL = re.compile(r"<(bool|str|int|float|path|file|list\[[^\]]*\]|[A-Za-z]
 BRACED_NAME = re.compile(r"\{[a-z_]+\}")
 
 
-def help_of(*command: str) -> str:
-    result = CliRunner().invoke(cli.app, [*command, "--help"], env={"COLUMNS": "100"})
+def help_of(*command: str, columns: int = 100) -> str:
+    result = CliRunner().invoke(cli.app, [*command, "--help"], env={"COLUMNS": str(columns)})
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -63,6 +63,10 @@ def test_render_help_describes_the_storyboard_format() -> None:
     text = help_of("render")
     for member in ("segments:", "prompt:", "duration:", "model:", "params:", "seed:", "output:"):
         assert member in text
+    # Each line of the format reads whole on an 80-column terminal.
+    narrow = help_of("render", columns=80)
+    for line in cli.STORYBOARD_FORMAT.splitlines()[1:]:
+        assert line.rstrip() in narrow, line
     # The example it shows is a valid storyboard.
     example = cli.STORYBOARD_FORMAT.split("\n")[2:-1]
     board = storyboard.Storyboard.model_validate(yaml.safe_load("\n".join(example)))
