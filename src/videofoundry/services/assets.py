@@ -131,6 +131,21 @@ async def url_for(settings: Settings, storage: Storage, asset: Asset | None) -> 
     return f"/api/files/{asset.id}?expires={expires}&signature={signature}"
 
 
+async def urls_for(
+    settings: Settings, storage: Storage, assets: list[Asset | None]
+) -> list[str | None]:
+    """`url_for` of each asset, presigned in one call to the storage."""
+    present = [asset for asset in assets if asset is not None]
+    direct = await storage.presigned_urls([asset.storage_key for asset in present])
+    urls: dict[str, str] = {}
+    for asset, url in zip(present, direct, strict=True):
+        if not url:
+            expires, signature = sign_media(settings, asset.id)
+            url = f"/api/files/{asset.id}?expires={expires}&signature={signature}"
+        urls[asset.id] = url
+    return [urls[asset.id] if asset is not None else None for asset in assets]
+
+
 # Uploads -----------------------------------------------------------------------------------
 
 MAX_UPLOAD_BYTES = {"image": 16 << 20, "audio": 50 << 20}

@@ -45,6 +45,11 @@ class Storage(ABC):
         """A direct download URL where the backend has one; None means stream through the API."""
         return None
 
+    async def presigned_urls(self, keys: list[str], expires: int = 3600) -> list[str | None]:
+        """`presigned_url` of each key; backends that can sign many at once override this (a
+        view links hundreds of clips and posters)."""
+        return [await self.presigned_url(key, expires) for key in keys]
+
     def path_for(self, key: str) -> Path | None:
         """The local file holding `key` where the backend keeps files on this machine (the API
         then serves it with range support); None means stream it with `iter_range`."""
