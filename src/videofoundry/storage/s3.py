@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -217,6 +217,18 @@ class S3Storage(Storage):
         seconds = max(1, min(expires, MAX_PRESIGN_SECONDS))
         url: str = await obstore.sign_async(self._store, "GET", key, timedelta(seconds=seconds))
         return url
+
+    async def presigned_urls(self, keys: list[str], expires: int = 3600) -> list[str | None]:
+        # One call for all: each awaited signing is a round trip to obstore's runtime.
+        if not keys:
+            return []
+        for key in keys:
+            validate_key(key)
+        seconds = max(1, min(expires, MAX_PRESIGN_SECONDS))
+        urls: Sequence[str] = await obstore.sign_async(
+            self._store, "GET", keys, timedelta(seconds=seconds)
+        )
+        return list(urls)
 
 
 def _credential_chain() -> Boto3CredentialProvider:

@@ -176,6 +176,23 @@ async def test_presigned_url(storage: Storage, tmp_path: Path) -> None:
     assert "X-Amz-Signature" in query
 
 
+async def test_presigned_urls_sign_many_at_once(storage: Storage, tmp_path: Path) -> None:
+    other = KEY.replace(".mp4", "-other.mp4")
+    await storage.put_file(KEY, write(tmp_path / "a", b"first"), "video/mp4")
+    await storage.put_file(other, write(tmp_path / "b", b"second"), "video/mp4")
+    urls = await storage.presigned_urls([KEY, other, KEY], expires=60)
+    if isinstance(storage, LocalStorage):
+        assert urls == [None, None, None]
+        return
+    assert await storage.presigned_urls([]) == []
+    async with httpx.AsyncClient() as client:
+        bodies = [(await client.get(url)).content for url in urls if url is not None]
+    assert bodies == [b"first", b"second", b"first"]
+    assert all(httpx.URL(url).params["X-Amz-Expires"] == "60" for url in urls if url)
+    with pytest.raises(ValueError, match="unsafe storage key"):
+        await storage.presigned_urls([KEY, "../escape.mp4"])
+
+
 # Local only ----------------------------------------------------------------------------------
 
 
