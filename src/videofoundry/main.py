@@ -31,7 +31,7 @@ from videofoundry.api import (
 )
 from videofoundry.api.middleware import BodySizeLimit, CleanInput, SecurityHeaders
 from videofoundry.api.rate_limits import RateLimiter
-from videofoundry.core.config import Settings, get_settings, signing_key
+from videofoundry.core.config import Settings, get_settings, protect_data_dir, signing_key
 from videofoundry.core.redact import install_log_redaction
 from videofoundry.runtime import Runtime
 from videofoundry.services import task_publisher, webhook_delivery
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, companions: tuple[Companion, ..
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         signing_key(settings)  # development without SECRET_KEY: generate the data dir's key now
+        protect_data_dir(settings)  # the embedded run's database and media: this user only
         install_log_redaction(settings)  # after uvicorn set up its loggers
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime

@@ -12,6 +12,7 @@ from videofoundry.core.errors import NotFound
 from videofoundry.core.security import create_access_token, hash_api_token, new_api_token
 from videofoundry.models import ApiToken, User
 from videofoundry.schemas.auth import (
+    AccountDelete,
     ApiTokenCreate,
     ApiTokenCreated,
     ApiTokenPublic,
@@ -58,7 +59,15 @@ async def login(
             detail="incorrect email or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return Token(access_token=create_access_token(runtime.settings, user.id))
+    return Token(access_token=create_access_token(runtime.settings, user.id, user.token_generation))
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(user: CurrentUser, session: SessionDep) -> Response:
+    """Sign out everywhere: every login token of the account stops working (API tokens are
+    revoked one by one with DELETE /api/tokens/{id})."""
+    await users.sign_out_everywhere(session, user.id)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=UserPublic)
@@ -71,6 +80,15 @@ async def me(user: CurrentUser) -> User:
 async def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) -> User:
     """Lower your own spending cap for paid models (an operator raises or removes it)."""
     return await users.lower_own_budget(session, user.id, body.budget_usd)
+
+
+@router.delete("/me", status_code=204)
+async def delete_me(
+    body: AccountDelete, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """Delete your account with its projects, renders, files and tokens (password asked)."""
+    await users.delete_account(session, runtime.storage, user.id, body.password)
+    return Response(status_code=204)
 
 
 @router.post("/tokens", status_code=201, response_model=ApiTokenCreated)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.core.security import (
     API_TOKEN_PREFIX,
-    decode_access_token,
+    decode_access_claims,
     hash_api_token,
 )
 from videofoundry.database.base import utcnow
@@ -58,8 +58,12 @@ async def user_for_token(session: AsyncSession, runtime: Runtime, token: str) ->
             return None
         await session.commit()
         return await session.get(User, owner_id)
-    user_id = decode_access_token(runtime.settings, token)
-    return await session.get(User, user_id) if user_id else None
+    claims = decode_access_claims(runtime.settings, token)
+    if claims is None:
+        return None
+    user = await session.get(User, claims[0])
+    # A token from before the user signed out (an older generation) no longer counts.
+    return user if user is not None and user.token_generation == claims[1] else None
 
 
 async def get_current_user(

@@ -152,6 +152,20 @@ class Settings(BaseSettings):
     PROVIDER_CONCURRENCY for hosted models; 1 for a GPU diffusers worker."""
     STATUS_TTL_SECONDS: int = Field(default=24 * 3600, ge=60)
 
+    RENDERS_IN_FLIGHT_PER_USER: int = Field(default=4, ge=1)
+    """Render jobs (variations included) one user may have queued, generating or composing at
+    once; one more is refused with 429 and Retry-After (docs/operations.md, Quotas)."""
+    RENDER_MAX_MEGAPIXEL_FRAMES: float = Field(default=40_000, gt=0)
+    """The most work one render may ask for: over the segments it generates, frames (duration x
+    fps) times megapixels (width x height / 10^6). 40,000 is ten minutes of 1080p at 30 fps; a
+    larger render is refused with 422 saying what to reduce. Reused clips count nothing."""
+    SEGMENTS_IN_FLIGHT_PER_USER: int = Field(default=4, ge=1)
+    """Segment tasks of one user queued or generating at once, over all their renders; the rest
+    wait and are released, oldest render first, as that user's segments finish, so one large
+    render cannot hold back another user's small one. About the AI worker slots of the whole
+    deployment (AI_WORKER_CONCURRENCY x workers): fewer leave slots idle while one user renders
+    alone, more let one user's tasks queue ahead of everyone else's."""
+
     METRICS_PORT: int = Field(default=0, ge=0, le=65535)
     """Worker processes: serve Prometheus metrics on this port (0: off; the API uses /metrics)."""
 
@@ -301,3 +315,25 @@ def _data_dir_key(data_dir: Path) -> str:
             "(everyone is signed out) or set SECRET_KEY"
         )
     return key
+
+
+def protect_data_dir(settings: Settings) -> None:
+    """The embedded run's files readable by this user only: the SQLite database, the login
+    and key files 0600, the media tree 0700/0600, and a umask so files made later (media, the
+    database's journal) are private too. Only the product's own files are touched, whatever
+    DATA_DIR points at."""
+    data = settings.DATA_DIR
+    if not data.is_dir():
+        return
+    os.umask(0o077)
+    own = [data / name for name in ("login.txt", SECRET_KEY_FILE)]
+    if not settings.DATABASE_URL:
+        own += [data / f"videofoundry.db{suffix}" for suffix in ("", "-wal", "-shm", "-journal")]
+    if not settings.S3_BUCKET and settings.media_dir.is_dir():
+        own += [settings.media_dir, *settings.media_dir.rglob("*")]
+    for path in own:
+        if path.is_symlink() or not path.exists():
+            continue
+        wanted = 0o700 if path.is_dir() else 0o600
+        if path.stat().st_mode & 0o777 != wanted:
+            path.chmod(wanted)

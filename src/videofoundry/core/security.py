@@ -50,10 +50,12 @@ def verify_password_or_dummy(password_hash: str | None, password: str) -> bool:
     return ok and password_hash is not None
 
 
-def create_access_token(settings: Settings, user_id: str) -> str:
+def create_access_token(settings: Settings, user_id: str, generation: int = 0) -> str:
+    """A login token; `generation` is the user's token generation (signing out bumps it)."""
     now = datetime.now(UTC)
     claims = {
         "sub": user_id,
+        "gen": generation,
         "iss": _ISSUER,
         "aud": _AUDIENCE,
         "iat": now,
@@ -62,8 +64,9 @@ def create_access_token(settings: Settings, user_id: str) -> str:
     return jwt.encode(claims, signing_key(settings), algorithm=_ALGORITHM)
 
 
-def decode_access_token(settings: Settings, token: str) -> str | None:
-    """The user id of a valid token, else None. The algorithm is pinned (RFC 8725)."""
+def decode_access_claims(settings: Settings, token: str) -> tuple[str, int] | None:
+    """User id and token generation of a valid token, else None. The algorithm is pinned
+    (RFC 8725). Tokens from before generations existed count as generation 0."""
     try:
         claims = jwt.decode(
             token,
@@ -75,8 +78,16 @@ def decode_access_token(settings: Settings, token: str) -> str | None:
         )
     except jwt.PyJWTError:
         return None
-    subject = claims.get("sub")
-    return subject if isinstance(subject, str) else None
+    subject, generation = claims.get("sub"), claims.get("gen", 0)
+    if not isinstance(subject, str) or type(generation) is not int:
+        return None
+    return subject, generation
+
+
+def decode_access_token(settings: Settings, token: str) -> str | None:
+    """The user id of a valid token, else None."""
+    claims = decode_access_claims(settings, token)
+    return claims[0] if claims else None
 
 
 def new_api_token() -> str:

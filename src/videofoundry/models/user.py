@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, Numeric, String
+from sqlalchemy import DateTime, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from videofoundry.database.base import Base, new_id, utcnow
@@ -20,6 +20,8 @@ class User(Base):
     spent_usd: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))
     """Reserved when a render starts (estimate), corrected when clips finish."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Login tokens name the generation they were issued in; signing out increments it."""
 
 
 class ApiToken(Base):

@@ -28,6 +28,11 @@ class UserUpdate(Strict):
     """A lower spending cap in USD for paid models. Only an operator raises or removes it."""
 
 
+class AccountDelete(Strict):
+    password: str = Field(min_length=1, max_length=200)
+    """The account's password, asked again."""
+
+
 class Token(Public):
     access_token: str
     token_type: str = "bearer"

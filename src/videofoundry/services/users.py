@@ -7,6 +7,7 @@ an account is touched.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from decimal import Decimal
 from pathlib import Path
@@ -18,8 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from videofoundry.core.security import hash_password, verify_invite, verify_password_or_dummy
-from videofoundry.models import User
+from videofoundry.models import Asset, RenderJob, User
+from videofoundry.models.render_job import TERMINAL_JOB_STATES
+from videofoundry.storage.base import Storage
 
+log = logging.getLogger(__name__)
 MAX_EMAIL_LENGTH = 320
 
 
@@ -113,6 +117,42 @@ async def set_budget(session: AsyncSession, email: str, budget_usd: Decimal | No
     user.budget_usd = budget_usd
     await session.commit()
     return user
+
+
+async def sign_out_everywhere(session: AsyncSession, user_id: str) -> None:
+    """Every login token issued so far stops working (API tokens are revoked one by one)."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(token_generation=User.token_generation + 1)
+    )
+    await session.commit()
+
+
+async def delete_account(
+    session: AsyncSession, storage: Storage, user_id: str, password: str
+) -> None:
+    """Delete the account, everything it owns (the database cascades) and its stored files.
+    The password is asked again, so a stolen token alone cannot do it."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("account not found")
+    ok = await asyncio.to_thread(verify_password_or_dummy, user.password_hash, password)
+    if not ok:
+        raise InvalidInput("password: incorrect", field="password")
+    running = await session.scalar(
+        select(RenderJob.id)
+        .where(RenderJob.owner_id == user_id, RenderJob.status.not_in(TERMINAL_JOB_STATES))
+        .limit(1)
+    )
+    if running is not None:
+        raise Conflict(f"render {running} is still running; cancel it, then delete the account")
+    stored = list(await session.scalars(select(Asset.storage_key).where(Asset.owner_id == user_id)))
+    await session.delete(user)
+    await session.commit()
+    for key in stored:  # after the commit: a failure here leaves files, never dangling rows
+        try:
+            await storage.delete(key)
+        except Exception:
+            log.warning("could not delete %s of a deleted account", key, exc_info=True)
 
 
 async def list_users(session: AsyncSession) -> list[User]:
