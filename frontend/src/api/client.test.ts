@@ -85,7 +85,9 @@ describe("request", () => {
   it("builds query strings and handles 204", async () => {
     fetchMock.mockResolvedValue(new Response(null, { status: 204 }));
     await expect(api.deleteProject("p/1")).resolves.toBeUndefined();
-    expect(fetchMock.mock.calls[0]?.[0]).toBe("/api/projects/p%2F1");
+    const sent = fetchMock.mock.calls[0]?.[0] as Request;
+    expect(new URL(sent.url).pathname).toBe("/api/projects/p%2F1");
+    expect(sent.headers.get("Authorization")).toBe("Bearer t0k");
     expect(buildUrl("/projects/p1/render", { dry_run: true, skip: undefined })).toBe(
       "/api/projects/p1/render?dry_run=true",
     );
@@ -95,6 +97,24 @@ describe("request", () => {
     fetchMock.mockResolvedValue(jsonResponse(401, { detail: "Could not validate credentials" }));
     await expect(api.me()).rejects.toMatchObject({ status: 401, message: "Could not validate credentials" });
     expect(onUnauthorized).toHaveBeenCalledTimes(1);
+  });
+
+  it("sends the version a segment edit is based on as If-Match", async () => {
+    fetchMock.mockResolvedValue(jsonResponse(200, { id: "s1", version: 4 }));
+    await api.updateSegment("s1", { prompt: "x" }, 3);
+    const sent = fetchMock.mock.calls[0]?.[0] as Request;
+    expect(sent.method).toBe("PUT");
+    expect(sent.headers.get("If-Match")).toBe('"3"');
+    expect(await sent.json()).toEqual({ prompt: "x" });
+  });
+
+  it("gives a 412 its body, so the current segment can be shown", async () => {
+    fetchMock.mockResolvedValue(jsonResponse(412, { detail: "changed elsewhere", current: { id: "s1", version: 5 } }));
+    await expect(api.updateSegment("s1", { prompt: "x" }, 3)).rejects.toMatchObject({
+      status: 412,
+      message: "changed elsewhere",
+      body: { current: { id: "s1", version: 5 } },
+    });
   });
 
   it("turns a network failure into a readable ApiError", async () => {

@@ -26,6 +26,11 @@ export function getToken(): string | null {
   return config.getToken();
 }
 
+/** Tell the app its token was refused (it signs out). */
+export function notifyUnauthorized(): void {
+  config.onUnauthorized();
+}
+
 /**
  * An error answer from the API, or a network failure (status 0).
  *
@@ -76,6 +81,8 @@ function statusText(status: number): string {
       return "Not found";
     case 409:
       return "Conflict";
+    case 412:
+      return "Changed elsewhere meanwhile";
     case 413:
       return "Too large";
     case 422:

@@ -1,5 +1,6 @@
 /**
- * Live render progress over the WebSocket `/api/render-jobs/{id}/progress?token=...`.
+ * Live render progress over the WebSocket `/api/render-jobs/{id}/progress`, authenticated by the
+ * subprotocol pair `bearer, <token>` (a token in the URL would end up in access logs).
  *
  * Protocol: the first message is a `snapshot` (the whole job), then `segment` and `job` events,
  * each with a per-job `seq`; progress ticks repeat the last seq. The server closes after a
@@ -9,6 +10,7 @@
  * server that sends a fresh snapshot instead works too); after too many failures in a row the
  * client polls over HTTP. Close code 1008 (bad token, or not this user's job) is final.
  */
+import { withProgress } from "./jobProgress";
 import type { Id, JobEvent, ProgressEvent, RenderJob, SegmentEvent } from "./types";
 import { isTerminal } from "./types";
 
@@ -21,7 +23,7 @@ export interface SocketLike {
   close(code?: number, reason?: string): void;
 }
 
-export type SocketFactory = (url: string) => SocketLike;
+export type SocketFactory = (url: string, protocols: string[]) => SocketLike;
 
 export interface ProgressHandlers {
   /** Every new state of the job (snapshot, event applied, refetch). */
@@ -80,22 +82,25 @@ export function applyEvent(job: RenderJob, event: SegmentEvent | JobEvent): Rend
         reused: event.reused ?? false,
         error: event.error ?? null,
         message: event.message ?? null,
+        weight: 0,
       });
     }
-    return { ...job, segments };
+    // Ticks carry only the segment's own figure: the job's follows from all of them.
+    return withProgress({ ...job, segments });
   }
   // A terminal state is final: a late or replayed event must not move the job back.
   if (isTerminal(job.status) && !isTerminal(event.status)) return job;
-  return {
+  const next: RenderJob = {
     ...job,
     ...defined({
       status: event.status,
-      progress: event.progress,
       error: event.error,
       duration: event.duration,
     }),
     video_url: event.video_url ?? job.video_url,
   };
+  // A job event's progress may lag the segments it summarises; the bar never goes back.
+  return withProgress({ ...next, progress: Math.max(job.progress, event.progress ?? 0) });
 }
 
 function defaultBaseUrl(): string {
@@ -103,9 +108,14 @@ function defaultBaseUrl(): string {
   return `${protocol === "https:" ? "wss:" : "ws:"}//${host}`;
 }
 
-export function progressUrl(baseUrl: string, jobId: Id, token: string, after?: number | null): string {
-  const url = `${baseUrl}/api/render-jobs/${encodeURIComponent(jobId)}/progress?token=${encodeURIComponent(token)}`;
-  return after === undefined || after === null ? url : `${url}&after=${after}`;
+export function progressUrl(baseUrl: string, jobId: Id, after?: number | null): string {
+  const url = `${baseUrl}/api/render-jobs/${encodeURIComponent(jobId)}/progress`;
+  return after === undefined || after === null ? url : `${url}?after=${after}`;
+}
+
+/** The subprotocols that carry the bearer token (the server answers with "bearer"). */
+export function bearerProtocols(token: string): string[] {
+  return ["bearer", token];
 }
 
 export class ProgressClient {
@@ -124,7 +134,7 @@ export class ProgressClient {
 
   constructor(options: ProgressOptions, handlers: ProgressHandlers) {
     this.options = {
-      socketFactory: (url) => new WebSocket(url),
+      socketFactory: (url, protocols) => new WebSocket(url, protocols),
       maxReconnects: 5,
       reconnectDelayMs: 500,
       pollIntervalMs: 2000,
@@ -154,10 +164,10 @@ export class ProgressClient {
   private connect(): void {
     // On a reconnect, `after` asks the server to replay what was missed instead of a snapshot.
     const after = this.job !== null && !this.refetching ? this.lastSeq : null;
-    const url = progressUrl(this.options.baseUrl ?? defaultBaseUrl(), this.options.jobId, this.options.token, after);
+    const url = progressUrl(this.options.baseUrl ?? defaultBaseUrl(), this.options.jobId, after);
     let socket: SocketLike;
     try {
-      socket = this.options.socketFactory(url);
+      socket = this.options.socketFactory(url, bearerProtocols(this.options.token));
     } catch {
       this.scheduleReconnect();
       return;
@@ -233,7 +243,9 @@ export class ProgressClient {
     }
   }
 
-  private setJob(job: RenderJob): void {
+  private setJob(next: RenderJob): void {
+    // The same job never shows less progress than it already did (a refetch may lag ticks).
+    const job = this.job && this.job.id === next.id ? withProgress(next, this.job.progress) : withProgress(next);
     this.job = job;
     this.handlers.onJob(job);
     if (isTerminal(job.status)) this.finish("terminal");

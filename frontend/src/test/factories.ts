@@ -9,6 +9,7 @@ const NOW = "2026-01-01T00:00:00Z";
 export function makeProject(overrides: Partial<Project> = {}): Project {
   return {
     id: "p1",
+    version: 1,
     name: "Demo",
     width: 1280,
     height: 720,
@@ -41,6 +42,9 @@ export function makeSegment(overrides: Partial<Segment> = {}): Segment {
     transition: null,
     init_image_asset_id: null,
     spec_hash: `hash-${id}`,
+    version: 1,
+    state: "needs_render",
+    continue_from_previous: false,
     poster_url: null,
     clip_url: null,
     created_at: NOW,
@@ -58,6 +62,8 @@ export function makeDetail(segments: Segment[], overrides: Partial<Project> = {}
       ...overrides,
     }),
     segments: ordered,
+    needs_render_count: ordered.filter((s) => s.state !== "ready" && s.state !== "generating").length,
+    render_estimate: 0,
   };
 }
 
@@ -69,8 +75,26 @@ export function makeJob(overrides: Partial<RenderJob> = {}): RenderJob {
     progress: 0,
     seq: 0,
     segments: [
-      { segment_id: "s1", position: 0, status: "pending", progress: 0, reused: false, error: null, message: null },
-      { segment_id: "s2", position: 1, status: "pending", progress: 0, reused: false, error: null, message: null },
+      {
+        segment_id: "s1",
+        position: 0,
+        status: "pending",
+        progress: 0,
+        reused: false,
+        error: null,
+        message: null,
+        weight: 0.5,
+      },
+      {
+        segment_id: "s2",
+        position: 1,
+        status: "pending",
+        progress: 0,
+        reused: false,
+        error: null,
+        message: null,
+        weight: 0.5,
+      },
     ],
     error: null,
     video_url: null,

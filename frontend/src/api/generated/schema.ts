@@ -33,7 +33,9 @@ export interface paths {
         };
         /**
          * Readyz
-         * @description The database answers; 503 otherwise.
+         * @description Each dependency's state. 503 when the database is unreachable (nothing works without
+         *     it); `degraded` with 200 when only the broker, status bus or object store is: renders are
+         *     still accepted (the outbox holds their tasks) and status is read from the database.
          */
         get: operations["readyz_readyz_get"];
         put?: never;
@@ -75,7 +77,7 @@ export interface paths {
         put?: never;
         /**
          * Register
-         * @description Create an account.
+         * @description Create an account (when REGISTRATION allows it), with the instance's default budget.
          */
         post: operations["register_api_auth_register_post"];
         delete?: never;
@@ -104,6 +106,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout
+         * @description Sign out everywhere: every login token of the account stops working (API tokens are
+         *     revoked one by one with DELETE /api/tokens/{id}).
+         */
+        post: operations["logout_api_auth_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me": {
         parameters: {
             query?: never;
@@ -118,12 +141,16 @@ export interface paths {
         get: operations["me_api_me_get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Me
+         * @description Delete your account with its projects, renders, files and tokens (password asked).
+         */
+        delete: operations["delete_me_api_me_delete"];
         options?: never;
         head?: never;
         /**
          * Update Me
-         * @description Set or remove the spending budget for paid models.
+         * @description Lower your own spending cap for paid models (an operator raises or removes it).
          */
         patch: operations["update_me_api_me_patch"];
         trace?: never;
@@ -205,7 +232,8 @@ export interface paths {
         };
         /**
          * Get Project
-         * @description A project with its segments in timeline order.
+         * @description A project with its segments in timeline order. Answers an `ETag`; send it back in
+         *     `If-None-Match` to get 304 while nothing in the view changed.
          */
         get: operations["get_project_api_projects__project_id__get"];
         /**
@@ -273,12 +301,12 @@ export interface paths {
         };
         /**
          * Get Segment
-         * @description One segment.
+         * @description One segment; its ETag is its version.
          */
         get: operations["get_segment_api_segments__segment_id__get"];
         /**
          * Update Segment
-         * @description Edit a segment; only the fields sent change.
+         * @description Edit a segment; only the fields sent change. Each edit bumps its `version`.
          */
         put: operations["update_segment_api_segments__segment_id__put"];
         post?: never;
@@ -306,6 +334,90 @@ export interface paths {
          * @description Copy a segment (same seed, so the same clip) right after the original.
          */
         post: operations["duplicate_segment_api_segments__segment_id__duplicate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/segments/{segment_id}/takes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Takes
+         * @description Every clip generated for the segment (one per distinct spec), newest first.
+         */
+        get: operations["list_takes_api_segments__segment_id__takes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/segments/{segment_id}/takes/{take_id}/use": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Use Take
+         * @description Set the segment's generative fields back to the take's: the next render reuses its
+         *     clip at no cost. Bumps the segment's `version` like any edit.
+         */
+        post: operations["use_take_api_segments__segment_id__takes__take_id__use_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/segments/{segment_id}/variations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make Variations
+         * @description Generate `count` new takes of the segment with new seeds, without changing it: a job
+         *     in the project's render history, priced and budgeted like a render (402 over budget).
+         */
+        post: operations["make_variations_api_segments__segment_id__variations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/preview.m3u8": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview Playlist
+         * @description An HLS media playlist of the timeline from the segments' own clips, in order, up to the
+         *     first segment without a clip; `#EXT-X-ENDLIST` once every segment has one. Its segment
+         *     links are signed and need no header. Transitions show as cuts.
+         */
+        get: operations["preview_playlist_api_projects__project_id__preview_m3u8_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -361,7 +473,8 @@ export interface paths {
         };
         /**
          * Get Render Job
-         * @description Status of a render job: overall and per segment, and the video once completed.
+         * @description Status of a render job: overall and per segment, and the video once completed. Answers
+         *     an `ETag`; send it back in `If-None-Match` to get 304 while the job is unchanged.
          */
         get: operations["get_render_job_api_render_jobs__job_id__get"];
         put?: never;
@@ -492,10 +605,97 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Webhooks */
+        get: operations["list_webhooks_api_webhooks_get"];
+        put?: never;
+        /**
+         * Create Webhook
+         * @description Register an endpoint. Private and loopback addresses are refused (422 on `url`) unless
+         *     the operator lists the host in WEBHOOK_ALLOWED_HOSTS.
+         */
+        post: operations["create_webhook_api_webhooks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Webhook
+         * @description Remove the endpoint; deliveries still pending for it are dropped.
+         */
+        delete: operations["delete_webhook_api_webhooks__webhook_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deliveries
+         * @description The latest 50 deliveries, newest first, each with every attempt (time, status, error).
+         */
+        get: operations["list_deliveries_api_webhooks__webhook_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{webhook_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Webhook
+         * @description Queue a `webhook.test` event to this endpoint; see its deliveries for the outcome.
+         */
+        post: operations["test_webhook_api_webhooks__webhook_id__test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AccountDelete */
+        AccountDelete: {
+            /** Password */
+            password: string;
+        };
         /** ApiTokenCreate */
         ApiTokenCreate: {
             /** Name */
@@ -552,6 +752,20 @@ export interface components {
             /** Url */
             url: string | null;
         };
+        /** AttemptPublic */
+        AttemptPublic: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Status Code */
+            status_code: number | null;
+            /** Error */
+            error: string | null;
+            /** Duration Ms */
+            duration_ms: number;
+        };
         /** Body_login_api_auth_token_post */
         Body_login_api_auth_token_post: {
             /** Grant Type */
@@ -586,6 +800,26 @@ export interface components {
             kind: "image" | "audio";
             /** File */
             file: string;
+        };
+        /** DeliveryPublic */
+        DeliveryPublic: {
+            /** Id */
+            id: string;
+            /** Event Id */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /** Status */
+            status: string;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Attempts */
+            attempts: components["schemas"]["AttemptPublic"][];
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -705,6 +939,11 @@ export interface components {
         ProjectDetail: {
             /** Id */
             id: string;
+            /**
+             * Version
+             * @default 1
+             */
+            version: number;
             /** Name */
             name: string;
             /** Width */
@@ -737,11 +976,26 @@ export interface components {
             updated_at: string;
             /** Segments */
             segments: components["schemas"]["SegmentPublic"][];
+            /**
+             * Needs Render Count
+             * @default 0
+             */
+            needs_render_count: number;
+            /**
+             * Render Estimate
+             * @default 0
+             */
+            render_estimate: number;
         };
         /** ProjectPublic */
         ProjectPublic: {
             /** Id */
             id: string;
+            /**
+             * Version
+             * @default 1
+             */
+            version: number;
             /** Name */
             name: string;
             /** Width */
@@ -816,6 +1070,8 @@ export interface components {
             captions_url?: string | null;
             /** Duration */
             duration: number | null;
+            /** Eta Seconds */
+            eta_seconds?: number | null;
             /** Estimated Cost */
             estimated_cost: number;
             /** Actual Cost */
@@ -838,6 +1094,15 @@ export interface components {
             total_estimated_cost: number;
             /** Compose */
             compose: boolean;
+        };
+        /**
+         * SegmentConflict
+         * @description 412: the segment changed since the version the client sent.
+         */
+        SegmentConflict: {
+            /** Detail */
+            detail: string;
+            current: components["schemas"]["SegmentPublic"];
         };
         /** SegmentCreate */
         SegmentCreate: {
@@ -879,7 +1144,17 @@ export interface components {
              * @description Start from the previous segment's last frame (an image-to-video model).
              * @default false
              */
-            continue_from_previous?: boolean;
+            continue_from_previous: boolean;
+            /**
+             * Trim Start
+             * @description In point: seconds into the generated clip where the segment starts (null: its start). Changing it generates nothing.
+             */
+            trim_start?: number | null;
+            /**
+             * Trim End
+             * @description Out point: seconds into the generated clip where the segment ends (null: its end), at most `duration`. Changing it generates nothing.
+             */
+            trim_end?: number | null;
             /**
              * Position
              * @description Insert here; default: end.
@@ -927,9 +1202,28 @@ export interface components {
              * Continue From Previous
              * @default false
              */
-            continue_from_previous?: boolean;
+            continue_from_previous: boolean;
+            /** Trim Start */
+            trim_start?: number | null;
+            /** Trim End */
+            trim_end?: number | null;
             /** Spec Hash */
             spec_hash: string;
+            /**
+             * Version
+             * @default 1
+             */
+            version: number;
+            /**
+             * State
+             * @default needs_render
+             * @enum {string}
+             */
+            state: "ready" | "needs_render" | "generating" | "failed";
+            /** State Progress */
+            state_progress?: number | null;
+            /** State Error */
+            state_error?: string | null;
             /** Poster Url */
             poster_url?: string | null;
             /** Clip Url */
@@ -964,6 +1258,29 @@ export interface components {
             error: string | null;
             /** Message */
             message: string | null;
+            /**
+             * Weight
+             * @default 0
+             */
+            weight: number;
+            /** Prompt */
+            prompt?: string | null;
+            /** Negative Prompt */
+            negative_prompt?: string | null;
+            /** Model */
+            model?: string | null;
+            /** Params */
+            params?: {
+                [key: string]: unknown;
+            } | null;
+            /** Seed */
+            seed?: number | null;
+            /** Duration */
+            duration?: number | null;
+            /** Clip Url */
+            clip_url?: string | null;
+            /** Poster Url */
+            poster_url?: string | null;
         };
         /** SegmentUpdate */
         SegmentUpdate: {
@@ -990,6 +1307,63 @@ export interface components {
             init_image_asset_id?: string | null;
             /** Continue From Previous */
             continue_from_previous?: boolean | null;
+            /**
+             * Trim Start
+             * @description In point: seconds into the generated clip where the segment starts (null: its start). Changing it generates nothing.
+             */
+            trim_start?: number | null;
+            /**
+             * Trim End
+             * @description Out point: seconds into the generated clip where the segment ends (null: its end), at most `duration`. Changing it generates nothing.
+             */
+            trim_end?: number | null;
+        };
+        /**
+         * TakePublic
+         * @description A clip generated for a segment, with what it was generated from.
+         */
+        TakePublic: {
+            /** Id */
+            id: string;
+            /** Segment Id */
+            segment_id: string;
+            /** Job Id */
+            job_id: string;
+            /** Spec Hash */
+            spec_hash: string;
+            /** Prompt */
+            prompt: string;
+            /** Negative Prompt */
+            negative_prompt: string | null;
+            /** Model */
+            model: string;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Seed */
+            seed: number;
+            /** Duration */
+            duration: number;
+            /** Continue From Previous */
+            continue_from_previous: boolean;
+            /** Current */
+            current: boolean;
+            /** Cost */
+            cost: number;
+            /** Clip Url */
+            clip_url: string | null;
+            /** Poster Url */
+            poster_url: string | null;
+            /** Created At */
+            created_at: string | null;
+        };
+        /** TestQueued */
+        TestQueued: {
+            /** Delivery Id */
+            delivery_id: string;
+            /** Event Id */
+            event_id: string;
         };
         /** Token */
         Token: {
@@ -1039,11 +1413,13 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+            /** Invite */
+            invite?: string | null;
         };
         /** UserUpdate */
         UserUpdate: {
             /** Budget Usd */
-            budget_usd?: number | null;
+            budget_usd: number | string;
         };
         /** ValidationError */
         ValidationError: {
@@ -1057,6 +1433,60 @@ export interface components {
             input?: unknown;
             /** Context */
             ctx?: Record<string, never>;
+        };
+        /** VariationsRequest */
+        VariationsRequest: {
+            /**
+             * Count
+             * @description How many new takes (new seeds) to generate
+             */
+            count: number;
+        };
+        /** WebhookCreate */
+        WebhookCreate: {
+            /**
+             * Url
+             * @description http(s) URL of a public host
+             */
+            url: string;
+            /**
+             * Events
+             * @description Any of: render.completed, render.failed, render.cancelled, segment.completed, segment.failed
+             */
+            events: string[];
+        };
+        /** WebhookCreated */
+        WebhookCreated: {
+            /** Id */
+            id: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Secret
+             * @description Signing secret (`whsec_...`); shown only in this answer
+             */
+            secret: string;
+        };
+        /** WebhookPublic */
+        WebhookPublic: {
+            /** Id */
+            id: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
     };
     responses: never;
@@ -1193,6 +1623,24 @@ export interface operations {
             };
         };
     };
+    logout_api_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     me_api_me_get: {
         parameters: {
             query?: never;
@@ -1209,6 +1657,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserPublic"];
+                };
+            };
+        };
+    };
+    delete_me_api_me_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountDelete"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1398,7 +1877,10 @@ export interface operations {
     get_project_api_projects__project_id__get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier answer; unchanged since, the answer is 304 */
+                "if-none-match"?: string | null;
+            };
             path: {
                 project_id: string;
             };
@@ -1414,6 +1896,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProjectDetail"];
                 };
+            };
+            /** @description Unchanged since the ETag sent in If-None-Match */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -1594,7 +2083,10 @@ export interface operations {
     update_segment_api_segments__segment_id__put: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `version` the edit is based on, as `"3"` (an ETag); a stale one answers 412 with the current segment */
+                "if-match"?: string | null;
+            };
             path: {
                 segment_id: string;
             };
@@ -1613,6 +2105,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SegmentPublic"];
+                };
+            };
+            /** @description Changed since If-Match */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentConflict"];
                 };
             };
             /** @description Validation Error */
@@ -1673,6 +2174,135 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SegmentPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_takes_api_segments__segment_id__takes_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TakePublic"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    use_take_api_segments__segment_id__takes__take_id__use_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: string;
+                take_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    make_variations_api_segments__segment_id__variations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VariationsRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RenderJobPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    preview_playlist_api_projects__project_id__preview_m3u8_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description HLS playlist */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.apple.mpegurl": unknown;
                 };
             };
             /** @description Validation Error */
@@ -1768,7 +2398,10 @@ export interface operations {
     get_render_job_api_render_jobs__job_id__get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier answer; unchanged since, the answer is 304 */
+                "if-none-match"?: string | null;
+            };
             path: {
                 job_id: string;
             };
@@ -1784,6 +2417,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["RenderJobPublic"];
                 };
+            };
+            /** @description Unchanged since the ETag sent in If-None-Match */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -1963,6 +2603,150 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_webhooks_api_webhooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPublic"][];
+                };
+            };
+        };
+    };
+    create_webhook_api_webhooks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_webhook_api_webhooks__webhook_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_deliveries_api_webhooks__webhook_id__deliveries_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPublic"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    test_webhook_api_webhooks__webhook_id__test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestQueued"];
                 };
             };
             /** @description Validation Error */

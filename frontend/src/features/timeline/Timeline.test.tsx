@@ -30,7 +30,16 @@ describe("<Timeline>", () => {
       selectedSegmentId: "s1",
       activeJob: makeJob({
         segments: [
-          { segment_id: "s1", position: 0, status: "completed", progress: 1, reused: true, error: null, message: null },
+          {
+            segment_id: "s1",
+            position: 0,
+            status: "completed",
+            progress: 1,
+            reused: true,
+            error: null,
+            message: null,
+            weight: 0.5,
+          },
           {
             segment_id: "s2",
             position: 1,
@@ -38,6 +47,7 @@ describe("<Timeline>", () => {
             progress: 0.2,
             reused: false,
             error: "rejected",
+            weight: 0.5,
             message: null,
           },
         ],

@@ -1,0 +1,45 @@
+/**
+ * A job's overall progress from its segments, the same formula as the server's job view
+ * (services/job_views.py): each segment weighs its share of the timeline's duration, generation
+ * covers GENERATION_SHARE of the bar and composition the rest. Live segment ticks only carry a
+ * segment's own progress, so the client recomputes the job's figure from them; it never goes
+ * down while a job runs.
+ */
+import type { RenderJob, RenderJobSegment } from "./types";
+
+export const GENERATION_SHARE = 0.9;
+
+function segmentProgress(seg: RenderJobSegment): number {
+  if (seg.status === "completed") return 1;
+  return Math.max(0, Math.min(1, seg.progress || 0));
+}
+
+/** Each segment's weight: the server's when it sent them, else equal shares. */
+export function weightsOf(segments: readonly RenderJobSegment[]): number[] {
+  const sent = segments.map((s) => (typeof s.weight === "number" && s.weight > 0 ? s.weight : 0));
+  const total = sent.reduce((a, b) => a + b, 0);
+  if (total > 0) return sent.map((w) => w / total);
+  return segments.map(() => 1 / Math.max(1, segments.length));
+}
+
+export function weightedProgress(job: Pick<RenderJob, "status" | "segments">): number {
+  if (job.status === "completed") return 1;
+  if (job.status === "composing") return GENERATION_SHARE;
+  const weights = weightsOf(job.segments);
+  const generated = job.segments.reduce((sum, seg, i) => sum + (weights[i] ?? 0) * segmentProgress(seg), 0);
+  if (generated <= 0) return 0;
+  return Math.max(0.0001, Math.round(Math.min(generated, 1) * GENERATION_SHARE * 10000) / 10000);
+}
+
+/** The job with its progress brought up to date with its segments, never lower than before. */
+export function withProgress(job: RenderJob, previous: number = job.progress): RenderJob {
+  const progress = Math.max(previous, job.progress, weightedProgress(job));
+  return progress === job.progress ? job : { ...job, progress };
+}
+
+/** Seconds left as "about 2 min", or null. */
+export function formatEta(seconds: number | null | undefined): string | null {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return null;
+  if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} s left`;
+  return `about ${Math.round(seconds / 60)} min left`;
+}
