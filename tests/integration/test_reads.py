@@ -148,7 +148,7 @@ async def test_lists_cost_the_same_whatever_their_length(client: httpx.AsyncClie
     await _render(client, few, project)
     for n in (1, 30, 2):
         last = await _project(client, many, n)
-        await _render(client, many, last)
+    for _ in range(3):  # no workers here: the jobs stay in progress, and an account may have 4
         await _render(client, many, last)
     projects = [await _statements(client, a, "/api/projects") for a in (few, many)]
     assert len(projects[0]) == len(projects[1]), projects

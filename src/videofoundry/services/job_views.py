@@ -17,7 +17,7 @@ from videofoundry.core.config import Settings
 from videofoundry.core.errors import NotFound
 from videofoundry.database.base import utcnow
 from videofoundry.models import Asset, RenderJob, SegmentRender
-from videofoundry.schemas.render import RenderJobPublic, SegmentStatus
+from videofoundry.schemas.render import RenderJobPublic
 from videofoundry.services import assets
 from videofoundry.services.project_views import LINK_PERIOD_SECONDS
 from videofoundry.services.projects import get_project
@@ -237,54 +237,59 @@ async def _view(
     final = made.get(job.final_asset_id) if job.final_asset_id else None
     poster = made.get(job.poster_asset_id) if job.poster_asset_id else None
     captions = made.get(job.captions_asset_id) if job.captions_asset_id else None
-    settings, storage = context.settings, context.storage
     progress = job_progress(job, rows)
     # Clips are content addressed: the clip a row used is the one stored under its spec hash.
-
-    async def link(key: str) -> str | None:
-        return await assets.url_for(settings, storage, made.get(key))
-
+    linked = [final, poster, captions]
+    for r in rows:
+        linked += [
+            made.get(keys.clip(job.owner_id, r.spec_hash)),
+            made.get(keys.clip_poster(job.owner_id, r.spec_hash)),
+        ]
+    links = await assets.urls_for(context.settings, context.storage, linked)
     segments = []
-    for weight, r in zip(segment_weights(rows), rows, strict=True):
+    for index, (weight, r) in enumerate(zip(segment_weights(rows), rows, strict=True)):
         spec = r.spec or {}
         segments.append(
-            SegmentStatus(
-                segment_id=r.segment_id,
-                position=r.position,
-                status=r.status,
-                progress=_segment_progress(r),
-                reused=r.reused,
-                error=r.error,
-                message=r.message,
-                weight=round(weight, 6),
-                prompt=spec.get("prompt"),
-                negative_prompt=spec.get("negative_prompt"),
-                model=spec.get("model"),
-                params=spec.get("params"),
-                seed=spec.get("seed"),
-                duration=spec.get("duration"),
-                clip_url=await link(keys.clip(job.owner_id, r.spec_hash)),
-                poster_url=await link(keys.clip_poster(job.owner_id, r.spec_hash)),
-            )
+            {
+                "segment_id": r.segment_id,
+                "position": r.position,
+                "status": r.status,
+                "progress": _segment_progress(r),
+                "reused": r.reused,
+                "error": r.error,
+                "message": r.message,
+                "weight": round(weight, 6),
+                "prompt": spec.get("prompt"),
+                "negative_prompt": spec.get("negative_prompt"),
+                "model": spec.get("model"),
+                "params": spec.get("params"),
+                "seed": spec.get("seed"),
+                "duration": spec.get("duration"),
+                "clip_url": links[3 + 2 * index],
+                "poster_url": links[4 + 2 * index],
+            }
         )
-    return RenderJobPublic(
-        id=job.id,
-        project_id=job.project_id,
-        status=job.status,
-        progress=progress,
-        seq=job.event_seq,
-        segments=segments,
-        error=job.error,
-        video_url=await assets.url_for(settings, storage, final),
-        poster_url=await assets.url_for(settings, storage, poster),
-        captions_url=await assets.url_for(settings, storage, captions),
-        duration=job.duration,
-        eta_seconds=eta_seconds(job, rows, progress),
-        estimated_cost=float(job.estimated_cost),
-        actual_cost=float(job.actual_cost),
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
+    # One validation of the whole view: a model per segment costs several times more.
+    return RenderJobPublic.model_validate(
+        {
+            "id": job.id,
+            "project_id": job.project_id,
+            "status": job.status,
+            "progress": progress,
+            "seq": job.event_seq,
+            "segments": segments,
+            "error": job.error,
+            "video_url": links[0],
+            "poster_url": links[1],
+            "captions_url": links[2],
+            "duration": job.duration,
+            "eta_seconds": eta_seconds(job, rows, progress),
+            "estimated_cost": float(job.estimated_cost),
+            "actual_cost": float(job.actual_cost),
+            "created_at": job.created_at,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+        }
     )
 
 
