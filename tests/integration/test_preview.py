@@ -116,6 +116,7 @@ async def test_playlist_of_a_rendered_timeline_plays_in_ffmpeg(
 
     local = []
     for i, (uri, seconds) in enumerate(zip(shown.uris, shown.durations, strict=True)):
+        assert uri.startswith("http://test/api/files/")  # absolute: a saved copy still plays
         piece = await client.get(uri)  # no Authorization header: the link is signed
         assert piece.status_code == 200, piece.text
         assert piece.content[0] == 0x47  # an MPEG-TS sync byte

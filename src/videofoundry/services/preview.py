@@ -66,8 +66,12 @@ class Entry:
     duration: float
 
 
-async def playlist(session: AsyncSession, runtime: Runtime, owner_id: str, project_id: str) -> str:
-    """The playlist text; 404 (NotFound) for another user's project."""
+async def playlist(
+    session: AsyncSession, runtime: Runtime, owner_id: str, project_id: str, base_url: str
+) -> str:
+    """The playlist text; 404 (NotFound) for another user's project. Links the API serves are
+    made absolute on `base_url` (where the playlist was asked for), so a saved copy of the
+    playlist still plays in VLC or ffplay while its links are valid."""
     project = await get_project(session, owner_id, project_id)
     segments = await segments_of(session, project.id)
     cuts = [cut_of(project, s) for s in segments]
@@ -83,11 +87,11 @@ async def playlist(session: AsyncSession, runtime: Runtime, owner_id: str, proje
     planned = [trims.trimmed_length(s.duration, s.trim_start, s.trim_end) for s in segments]
     # An empty timeline is not finished: it has nothing to play yet.
     complete = bool(segments) and len(entries) == len(segments)
-    return await _render(runtime, entries, planned, complete)
+    return await _render(runtime, entries, planned, complete, base_url.rstrip("/"))
 
 
 async def _render(
-    runtime: Runtime, entries: list[Entry], planned: list[float], complete: bool
+    runtime: Runtime, entries: list[Entry], planned: list[float], complete: bool, base: str
 ) -> str:
     # The target duration may not change while the playlist grows: it covers every segment
     # the timeline has, made or not.
@@ -102,8 +106,10 @@ async def _render(
     for index, entry in enumerate(entries):
         if index:
             lines.append("#EXT-X-DISCONTINUITY")  # another clip: new timestamps, new encoder
-        url = await assets.url_for(runtime.settings, runtime.storage, entry.piece)
-        lines += [f"#EXTINF:{entry.duration:.3f},", str(url)]
+        url = str(await assets.url_for(runtime.settings, runtime.storage, entry.piece))
+        if url.startswith("/"):  # a signed link of this API, not a presigned storage URL
+            url = base + url
+        lines += [f"#EXTINF:{entry.duration:.3f},", url]
     if complete:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
