@@ -116,6 +116,7 @@ async def test_variations_make_new_takes_without_changing_the_segment(
     assert {s["segment_id"] for s in job["segments"]} == {sid}
     job = await finished(client, job["id"], auth)
     assert job["status"] == "completed" and job["video_url"] is None
+    assert job["kind"] == "variations"
     assert job["actual_cost"] == pytest.approx(0.2)
     assert await spent(client, auth) == pytest.approx(0.2)
     history = await client.get(f"/api/projects/{before['project_id']}/render-jobs", headers=auth)

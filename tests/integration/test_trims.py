@@ -58,10 +58,19 @@ async def test_trim_only_change_generates_nothing_and_cuts_frame_accurately(
     plan = (await client.post(f"/api/projects/{pid}/render?dry_run=true", headers=auth)).json()
     assert [s["action"] for s in plan["segments"]] == ["reuse", "reuse"]
     assert plan["total_estimated_cost"] == 0 and plan["compose"] is True
+    assert [s["duration"] for s in plan["segments"]] == pytest.approx([1.0, 1.75])
+    assert plan["total_duration"] == pytest.approx(2.75)
+    assert plan["segments"][0]["trim_start"] == 0.5 and plan["segments"][0]["trim_end"] == 1.5
 
     second = await render(client, pid, auth)
     assert second["status"] == "completed", second.get("error")
     assert all(s["reused"] for s in second["segments"])  # 0 generated
+    # The job shows what it cut, as it was when it started.
+    assert [(s["trim_start"], s["trim_end"]) for s in second["segments"]] == [
+        (0.5, 1.5),
+        (0.25, None),
+    ]
+    assert second["kind"] == "render"
     assert second["duration"] == pytest.approx(1.0 + 1.75, abs=1 / FPS)
 
     final = await download(client, second["video_url"], tmp_path / "final.mp4")

@@ -24,6 +24,10 @@ class SegmentStatus(BaseModel):
     params: dict[str, Any] | None = None
     seed: int | None = None
     duration: float | None = None
+    trim_start: float | None = None
+    """In point the job composed from (seconds into the clip; null: its start)."""
+    trim_end: float | None = None
+    """Out point the job composed to (seconds into the clip; null: its end)."""
     clip_url: str | None = None
     poster_url: str | None = None
 
@@ -31,6 +35,9 @@ class SegmentStatus(BaseModel):
 class RenderJobPublic(BaseModel):
     id: str
     project_id: str
+    kind: Literal["render", "variations"] = "render"
+    """`variations`: new takes of one segment (`POST /api/segments/{id}/variations`); such a
+    job ends with clips and no video."""
     status: Literal["queued", "generating", "composing", "completed", "failed", "cancelled"]
     progress: float
     seq: int
@@ -60,12 +67,18 @@ class PlannedSegment(BaseModel):
     """The segment this one starts from (its last frame), when it continues a shot."""
     waits_for: str | None = None
     """That segment, when its clip is generated in this render first: the chain runs in order."""
+    trim_start: float | None = None
+    trim_end: float | None = None
+    duration: float | None = None
+    """Seconds the segment lasts in the video: its trimmed part of the clip."""
 
 
 class RenderPlan(BaseModel):
     segments: list[PlannedSegment]
     total_estimated_cost: float
     compose: bool
+    total_duration: float | None = None
+    """The timeline's length with trims (transitions not subtracted)."""
     """False when the same final video already exists: nothing at all will run."""
 
 

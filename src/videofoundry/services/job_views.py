@@ -265,6 +265,8 @@ async def _view(
                 "params": spec.get("params"),
                 "seed": spec.get("seed"),
                 "duration": spec.get("duration"),
+                "trim_start": spec.get("trim_start"),
+                "trim_end": spec.get("trim_end"),
                 "clip_url": links[3 + 2 * index],
                 "poster_url": links[4 + 2 * index],
             }
@@ -274,6 +276,8 @@ async def _view(
         {
             "id": job.id,
             "project_id": job.project_id,
+            # Set by services.takes for variations; a render of the timeline has no kind.
+            "kind": (job.output or {}).get("kind") or "render",
             "status": job.status,
             "progress": progress,
             "seq": job.event_seq,

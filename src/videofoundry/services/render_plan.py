@@ -13,7 +13,7 @@ from videofoundry.adapters.registry import Registry
 from videofoundry.core.errors import BudgetExceeded, InvalidInput
 from videofoundry.models import Asset, Project, Segment, User
 from videofoundry.schemas.render import PlannedSegment, RenderPlan
-from videofoundry.services import assets, continuity
+from videofoundry.services import assets, continuity, trims
 from videofoundry.services import spec_hash as hashing
 from videofoundry.services.projects import clip_spec_of, get_project, segments_of
 from videofoundry.storage import keys
@@ -134,12 +134,18 @@ async def plan(
                 estimated_cost=0.0 if reuse else float(p.cost),
                 continues_from=p.previous.segment.id if p.previous else None,
                 waits_for=p.waits_for.segment.id if p.waits_for and not reuse else None,
+                trim_start=p.segment.trim_start,
+                trim_end=p.segment.trim_end,
+                duration=trims.trimmed_length(
+                    p.segment.duration, p.segment.trim_start, p.segment.trim_end
+                ),
             )
         )
     return RenderPlan(
         segments=items,
         total_estimated_cost=round(sum(i.estimated_cost for i in items), 4),
         compose=planned.final is None,
+        total_duration=round(sum(i.duration or 0.0 for i in items), 3),
     )
 
 
