@@ -10,7 +10,7 @@ import time
 from datetime import UTC
 from typing import Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.core.config import Settings
@@ -218,17 +218,18 @@ async def _assets(
     found: dict[str, Asset] = {}
     for start in range(0, max(len(storage_keys), 1), _IN_LIST):  # bounded IN lists
         chunk = storage_keys[start : start + _IN_LIST]
-        wanted = Asset.storage_key.in_(chunk)
-        rows = await session.scalars(
-            select(Asset).where(or_(Asset.id.in_(ids), wanted) if start == 0 else wanted)
-        )
-        for asset in rows:
+        statement, params = (_BY_IDS_OR_KEYS, {"ids": ids}) if start == 0 else (_BY_KEYS, {})
+        for asset in await session.scalars(statement, {**params, "keys": chunk}):
             found[asset.id] = found[asset.storage_key] = asset
     return found
 
 
 # Keys per IN list: a job at the segment cap (200) links 400, so one job is one query.
 _IN_LIST = 500
+# Built once with expanding parameters: IN lists of literals cost a coercion per value.
+_KEYS = Asset.storage_key.in_(bindparam("keys", expanding=True))
+_BY_KEYS = select(Asset).where(_KEYS)
+_BY_IDS_OR_KEYS = select(Asset).where(or_(Asset.id.in_(bindparam("ids", expanding=True)), _KEYS))
 
 
 async def _view(
