@@ -43,8 +43,8 @@ class RetryPolicy:
         max_delay: cap of the computed backoff.
         jitter: up to this fraction added at random (0.5 = up to 50 %, per Runway's docs).
         max_retry_after: a `Retry-After` longer than this is not slept in-process: the call fails
-            with `ProviderUnavailable(retry_after=...)` and the worker requeues the segment (a
-            daily quota 429 would otherwise hold a worker slot for hours).
+            with `ProviderUnavailable(retry_after=...)` and the worker fails the segment, naming
+            the wait (a daily quota 429 would otherwise hold a worker slot for hours).
     """
 
     attempts: int = 4
