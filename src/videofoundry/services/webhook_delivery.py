@@ -177,7 +177,12 @@ async def _attempt(runtime: Runtime, client: httpx.AsyncClient, item: _Claimed) 
     status, error = await _send(client, item)
     if error:
         log.info("webhook %s attempt %d to endpoint failed: %s", item.event_id, item.attempt, error)
-    await _record(runtime, item, status, error, time.monotonic() - started)
+    try:
+        await _record(runtime, item, status, error, time.monotonic() - started)
+    except Exception as exc:
+        # The endpoint was removed meanwhile, or the database is away: the lease runs out and
+        # the delivery (if it still exists) is attempted again.
+        log.warning("could not record webhook %s attempt %d: %s", item.event_id, item.attempt, exc)
 
 
 async def deliver_due(runtime: Runtime, client: httpx.AsyncClient) -> int:
