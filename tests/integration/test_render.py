@@ -396,7 +396,9 @@ async def test_clip_finished_after_cancel_is_kept_for_the_next_render(tmp_path: 
 async def test_concurrent_segments_number_events_without_gaps(tmp_path: Path) -> None:
     """Eight segments in flight at once on PostgreSQL: every event gets its own number."""
     async with postgres_database() as url:
-        settings = make_settings(tmp_path, DATABASE_URL=url, AI_WORKER_CONCURRENCY=8)
+        settings = make_settings(
+            tmp_path, DATABASE_URL=url, AI_WORKER_CONCURRENCY=8, SEGMENTS_IN_FLIGHT_PER_USER=8
+        )
         async with api_client(settings, companions=(_workers,)) as client:
             auth = await register(client)
             segments = [{"prompt": f"n{i}", "duration": 1, "seed": i} for i in range(12)]

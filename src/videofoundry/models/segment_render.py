@@ -30,6 +30,9 @@ class SegmentRender(Base):
     waits_for: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """spec_hash of the clip this segment continues from while that clip is being generated in
     the same job; no worker takes the row until the clip's completion clears it."""
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When its task was queued; empty while it waits for its owner's fair share of the queue
+    (services/fair_share.py)."""
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -18,7 +18,7 @@ from videofoundry.database.base import utcnow
 from videofoundry.models import Asset, RenderJob, SegmentRender
 from videofoundry.models.render_job import ACTIVE_JOB_STATES, TERMINAL_JOB_STATES
 from videofoundry.models.segment_render import TERMINAL_SEGMENT_STATES
-from videofoundry.services import task_publisher
+from videofoundry.services import fair_share, quotas, task_publisher
 from videofoundry.services.job_events import Events, emit, segment_event
 from videofoundry.services.job_views import get_job, segment_rows
 from videofoundry.services.render_plan import (
@@ -34,7 +34,9 @@ async def start_render(
     session: AsyncSession, runtime: HasRegistry, owner_id: str, project_id: str, events: Events
 ) -> RenderJob:
     """Create the job, its segment rows and the outbox tasks in the caller's transaction."""
+    await quotas.check_renders_in_flight(session, owner_id, runtime.settings)
     planned = await plan_project(session, runtime, owner_id, project_id)
+    quotas.check_render_size(planned.work(), runtime.settings)
     project, final = planned.project, planned.final
     now = utcnow()
     job = RenderJob(
@@ -114,9 +116,8 @@ async def start_render(
         emit(session, job, {"type": "job", "status": "completed", "progress": 1.0}, events)
         return job
     emit(session, job, {"type": "job", "status": "generating", "progress": 0.0}, events)
-    for row in to_generate:
-        if row.waits_for is None:
-            task_publisher.enqueue_segment(session, row.id, job.id)
+    # Queued up to the owner's share; the rest follow as their segments finish.
+    await fair_share.release(session, owner_id, runtime.settings.SEGMENTS_IN_FLIGHT_PER_USER)
     if not to_generate:
         job.status = "composing"
         task_publisher.enqueue_composition(session, job.id)

@@ -10,20 +10,24 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.adapters.registry import Registry
+from videofoundry.core.config import Settings
 from videofoundry.core.errors import BudgetExceeded, InvalidInput
 from videofoundry.models import Asset, Project, Segment, User
 from videofoundry.schemas.render import PlannedSegment, RenderPlan
-from videofoundry.services import assets, continuity, trims
+from videofoundry.services import assets, continuity, quotas, trims
 from videofoundry.services import spec_hash as hashing
 from videofoundry.services.projects import clip_spec_of, get_project, segments_of
 from videofoundry.storage import keys
 
 
 class HasRegistry(Protocol):
-    """What planning needs: the model registry (a `Runtime` has it)."""
+    """What planning needs: the model registry and the settings (a `Runtime` has them)."""
 
     @property
     def registry(self) -> Registry: ...
+
+    @property
+    def settings(self) -> Settings: ...
 
 
 def composition_settings(project: Project, segments: list[Segment]) -> dict[str, Any]:
@@ -67,6 +71,19 @@ class Planned:
     segments: list[PlannedWork]
     composition_hash: str
     final: Asset | None
+
+    def work(self) -> list[quotas.Work]:
+        """The clips this render would generate (each spec once), for the size quota."""
+        seen: set[str] = set()
+        clips = []
+        for p in self.segments:
+            if p.clip is None and p.spec_hash not in seen:
+                seen.add(p.spec_hash)
+                project = self.project
+                clips.append(
+                    quotas.Work(p.segment.duration, project.width, project.height, project.fps)
+                )
+        return clips
 
 
 async def plan_project(
@@ -120,6 +137,7 @@ async def plan(
 ) -> RenderPlan:
     """What a render would do and cost, without doing it."""
     planned = await plan_project(session, runtime, owner_id, project_id)
+    quotas.check_render_size(planned.work(), runtime.settings)
     generate_once: set[str] = set()
     items = []
     for p in planned.segments:

@@ -26,7 +26,7 @@ from videofoundry.core.errors import InvalidInput, NotFound
 from videofoundry.database.base import utcnow
 from videofoundry.models import Asset, Project, RenderJob, Segment, SegmentRender
 from videofoundry.schemas.takes import TakePublic
-from videofoundry.services import assets, continuity, task_publisher, trims
+from videofoundry.services import assets, continuity, fair_share, quotas, trims
 from videofoundry.services import spec_hash as hashing
 from videofoundry.services.job_events import Events, emit
 from videofoundry.services.project_views import ViewContext
@@ -182,6 +182,9 @@ async def start_variations(
         raise InvalidInput(f"count must be from 1 to {MAX_VARIATIONS}", "count")
     segment = await get_segment(session, owner_id, segment_id)
     project = await get_project(session, owner_id, segment.project_id)
+    await quotas.check_renders_in_flight(session, owner_id, runtime.settings)
+    work = quotas.Work(segment.duration, project.width, project.height, project.fps)
+    quotas.check_render_size([work] * count, runtime.settings)
     adapter, model = runtime.registry.resolve(segment.model)
     reason = adapter.availability()
     if reason:
@@ -260,8 +263,8 @@ async def start_variations(
         emit(session, job, {"type": "job", "status": "completed", "progress": 1.0}, events)
         return job
     emit(session, job, {"type": "job", "status": "generating", "progress": 0.0}, events)
-    for row in to_generate:
-        task_publisher.enqueue_segment(session, row.id, job.id)
+    # Queued up to the owner's share of the queue; the rest follow as their segments finish.
+    await fair_share.release(session, owner_id, runtime.settings.SEGMENTS_IN_FLIGHT_PER_USER)
     return job
 
 

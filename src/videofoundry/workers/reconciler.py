@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from videofoundry.database.base import utcnow
 from videofoundry.models import RenderJob, SegmentRender
 from videofoundry.runtime import Runtime
-from videofoundry.services import job_events, orchestrator, task_publisher
+from videofoundry.services import fair_share, job_events, orchestrator, task_publisher
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,20 @@ async def sweep(runtime: Runtime) -> int:
     if requeued:
         log.info("reconciler re-queued %d task(s)", requeued)
         await job_events.publish(runtime, events)
+    await release_waiting(runtime)
     return requeued
+
+
+async def release_waiting(runtime: Runtime) -> int:
+    """Queue segments waiting for their owner's share whose places were freed without a
+    release: a failed or cancelled job, a completion that lost its lease, a crash."""
+    async with runtime.sessions() as session, session.begin():
+        released = await fair_share.release_everyone(
+            session, runtime.settings.SEGMENTS_IN_FLIGHT_PER_USER
+        )
+    if released:
+        log.info("released %d waiting segment task(s)", released)
+    return released
 
 
 def _requeue_composition(session: AsyncSession, job: RenderJob) -> None:
@@ -84,6 +97,8 @@ async def recover_all(runtime: Runtime) -> int:
                 SegmentRender.status.in_(("pending", "running")),
                 # Twins of a spec wait for their first: queueing them would generate twice.
                 SegmentRender.reused.is_(False),
+                # Rows still waiting for their owner's share are released below instead.
+                SegmentRender.dispatched_at.is_not(None),
             )
         )
         for row in rows:
@@ -97,4 +112,4 @@ async def recover_all(runtime: Runtime) -> int:
             count += 1
     if count:
         log.info("recovered %d unfinished task(s) from the database", count)
-    return count
+    return count + await release_waiting(runtime)

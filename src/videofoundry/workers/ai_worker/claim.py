@@ -82,7 +82,15 @@ async def claim(runtime: Runtime, row_id: str, job_id: str) -> Claim | None:
             )
             if clip_id is not None:
                 # Another job made this clip meanwhile: nothing to generate.
-                composing = await complete(session, claimed, clip_id, Decimal(0), events, True)
+                composing = await complete(
+                    session,
+                    claimed,
+                    clip_id,
+                    Decimal(0),
+                    events,
+                    True,
+                    runtime.settings.SEGMENTS_IN_FLIGHT_PER_USER,
+                )
     except _NothingToDo:
         return None
     await job_events.publish(runtime, events)

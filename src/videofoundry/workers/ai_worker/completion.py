@@ -12,7 +12,7 @@ from sqlalchemy.exc import NoResultFound
 from videofoundry.database.base import utcnow
 from videofoundry.models import Project, RenderJob, SegmentRender, User
 from videofoundry.runtime import Runtime
-from videofoundry.services import job_events, orchestrator, task_publisher
+from videofoundry.services import fair_share, job_events, orchestrator, task_publisher
 from videofoundry.workers.ai_worker.segment_row import Claim, LeaseLost
 from videofoundry.workers.ai_worker.statements import DONE_OWN, DONE_TWINS, RELEASE_CONTINUED
 
@@ -24,10 +24,12 @@ async def complete(
     cost: Decimal,
     events: job_events.Events,
     reused: bool,
+    in_flight_cap: int,
 ) -> bool:
     """Mark our row (and its twins) done; the last one moves the job to composing, once.
-    Returns True when it wrote a task: the composition, or the segments that continue from
-    this clip (for the caller to relay after the commit).
+    Returns True when it wrote a task: the composition, or the owner's next segments (those
+    that continue from this clip among them) released into the place this one leaves, up to
+    `in_flight_cap` (services/fair_share.py), for the caller to relay after the commit.
 
     Raises LeaseLost, for the caller to roll back, when the row is no longer held with our
     lease; NoResultFound when the job is gone."""
@@ -52,12 +54,9 @@ async def complete(
                 session, claim.job_id, len(twins), completed=len(twins)
             )
             assert job is not None  # locked by this transaction since the first UPDATE
-    continued = await _rows(
-        session, RELEASE_CONTINUED, {"p_job": claim.job_id, "p_spec": claim.spec_hash}
-    )
-    for row in continued:
-        if row.status == "pending" and not row.reused:  # a twin waits for its first instead
-            task_publisher.enqueue_segment(session, row.id, claim.job_id)
+    # Shots continuing from this clip become ready; fair_share.release queues them with the
+    # owner's other waiting segments (a twin among them waits for its first instead).
+    await _rows(session, RELEASE_CONTINUED, {"p_job": claim.job_id, "p_spec": claim.spec_hash})
     payloads = [job_events.segment_event(row) for row in rows]
     if cost != own.estimated_cost:
         # The budget reserved the estimate at render time; settle it to what was charged.
@@ -75,7 +74,8 @@ async def complete(
         task_publisher.enqueue_composition(session, claim.job_id)
         payloads.append({"type": "job", "status": "composing"})
     await job_events.append_events(session, claim.job_id, job.event_seq, payloads, events)
-    return composing or bool(continued)
+    released = await fair_share.release(session, job.owner_id, in_flight_cap)
+    return composing or released > 0
 
 
 async def _rows(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:

@@ -209,7 +209,15 @@ async def _store(
     try:
         async with runtime.sessions() as session, session.begin():
             ids = await assets.record_all(session, records)
-            composing = await complete(session, claim, ids[stored.key], cost, events, False)
+            composing = await complete(
+                session,
+                claim,
+                ids[stored.key],
+                cost,
+                events,
+                False,
+                runtime.settings.SEGMENTS_IN_FLIGHT_PER_USER,
+            )
     except LeaseLost:
         # Cancelled, or taken over: the row is not ours, but the clip is real and paid for, so
         # it stays recorded under its content address for the next render to reuse.
