@@ -70,7 +70,19 @@ class RedactingFilter(logging.Filter):
             return True
         redacted = self.redact(message)
         if redacted != message:
+            # Redact the arguments in place where that is enough: formatters such as uvicorn's
+            # access log read `record.args` themselves and break on None.
+            args = record.args
+            if isinstance(args, tuple):
+                record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in args)
+                rewritten = record.getMessage()
+                if self.redact(rewritten) == rewritten:  # nothing left to hide
+                    return self._traceback(record)
+                record.args = args
             record.msg, record.args = redacted, None
+        return self._traceback(record)
+
+    def _traceback(self, record: logging.LogRecord) -> bool:
         if record.exc_info and not record.exc_text:
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
         return True
