@@ -109,6 +109,9 @@ def base_env(workdir: Path) -> dict[str, str]:
             "PYTHONPATH": str(REPO),
             "EXTRA_ADAPTERS": "tests.support.counting:CountingProcedural",
             "DEFAULT_BUDGET_USD": "none",  # paid fakes render without an operator's grant
+            # As in-process tests: every test registers from 127.0.0.1, and the distributed
+            # stacks share one Redis, so the per-address limits would refuse them within the hour.
+            "RATE_LIMITS_ENABLED": "false",
             "VF_TEST_LEDGER": str(workdir / "ledger.jsonl"),
             # Short leases so a killed worker's task is handed on within seconds.
             "LEASE_SECONDS": "4",
