@@ -243,7 +243,10 @@ def render(
         ),
     ],
     output: Annotated[
-        Path, typer.Option("-o", "--output", metavar="FILE", help="Where to write the MP4.")
+        Path,
+        typer.Option(
+            "-o", "--output", metavar="FILE", dir_okay=False, help="Where to write the MP4."
+        ),
     ],
     data_dir: DataDir = None,
 ) -> None:

@@ -120,7 +120,11 @@ async def render_storyboard(settings: Settings, path: Path, output: Path) -> int
         async with runtime.sessions() as session:
             job = await session.get_one(RenderJob, job_id)
             final = await session.get_one(Asset, job.final_asset_id)
-            await runtime.storage.get_file(final.storage_key, output)
+            try:
+                await runtime.storage.get_file(final.storage_key, output)
+            except OSError as exc:
+                error(f"cannot write {output}: {exc.strerror or exc}")
+                return 1
         console.print(f"wrote {escape(str(output))} ({job.duration:.2f} s)")
         return 0
     except VideoFoundryError as exc:

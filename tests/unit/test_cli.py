@@ -126,3 +126,14 @@ def test_a_short_development_key_signs_without_pyjwt_warnings(tmp_path: Path) ->
         assert decode_access_token(settings, token) == "user-1"
     other = Settings(_env_file=None, ENVIRONMENT="development", SECRET_KEY="other")  # type: ignore[call-arg]
     assert decode_access_token(other, token) is None  # the key still decides
+
+
+def test_render_refuses_a_directory_as_output_before_rendering(tmp_path: Path) -> None:
+    board = tmp_path / "board.yaml"
+    board.write_text("segments:\n  - {prompt: ok, duration: 1}\n")
+    result = CliRunner().invoke(
+        cli.app, ["render", str(board), "-o", str(tmp_path), "--data-dir", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 2
+    assert "is a directory" in result.output
+    assert not (tmp_path / "d").exists()  # nothing was set up, nothing rendered
