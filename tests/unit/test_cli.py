@@ -132,7 +132,9 @@ def test_render_refuses_a_directory_as_output_before_rendering(tmp_path: Path) -
     board = tmp_path / "board.yaml"
     board.write_text("segments:\n  - {prompt: ok, duration: 1}\n")
     result = CliRunner().invoke(
-        cli.app, ["render", str(board), "-o", str(tmp_path), "--data-dir", str(tmp_path / "d")]
+        cli.app,
+        ["render", str(board), "-o", str(tmp_path), "--data-dir", str(tmp_path / "d")],
+        env={"COLUMNS": "300"},  # the message on one line, whatever the temp path's length
     )
     assert result.exit_code == 2
     assert "is a directory" in result.output
