@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
     def compose_command(
         clips: Annotated[
             list[Path],
-            typer.Argument(help="Clips in timeline order.", show_default=False, metavar="CLIP..."),
+            typer.Argument(help="Clips in timeline order.", show_default=False, metavar="CLIP"),
         ],
         output: Annotated[
             Path, typer.Option("-o", "--output", help="The MP4 to write.", metavar="FILE")
