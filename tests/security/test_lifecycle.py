@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import stat
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -130,3 +131,19 @@ async def test_the_embedded_runs_files_are_private(tmp_path: Path) -> None:
             assert mode(path) == 0o600, path
         for path in [p for p in (data / "media").rglob("*") if p.is_dir()]:
             assert mode(path) == 0o700, path
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_timestamps_always_carry_a_timezone(tmp_path: Path, database: str) -> None:
+    async with instance(tmp_path, database) as client:
+        _, auth = await account(client)
+        shown = [(await client.get("/api/me", headers=auth)).json()["created_at"]]
+        project = (await client.post("/api/projects", json={"name": "p"}, headers=auth)).json()
+        detail = (await client.get(f"/api/projects/{project['id']}", headers=auth)).json()
+        shown += [detail["created_at"], detail["updated_at"]]
+        await client.post("/api/tokens", json={"name": "ci"}, headers=auth)
+        shown += [t["created_at"] for t in (await client.get("/api/tokens", headers=auth)).json()]
+        for text in shown:
+            moment = datetime.fromisoformat(text)
+            assert moment.utcoffset() == timedelta(0), text
+            assert abs(datetime.now(UTC) - moment) < timedelta(minutes=5), text

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from videofoundry.database.base import Base, new_id, utcnow
+from videofoundry.database.base import Base, UtcDateTime, new_id, utcnow
 
 
 class Asset(Base):
@@ -26,4 +26,4 @@ class Asset(Base):
     fps: Mapped[float | None] = mapped_column(Float, nullable=True)
     video_codec: Mapped[str | None] = mapped_column(String(40), nullable=True)
     audio_codec: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

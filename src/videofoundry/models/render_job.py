@@ -4,10 +4,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from videofoundry.database.base import Base, new_id, utcnow
+from videofoundry.database.base import Base, UtcDateTime, new_id, utcnow
 
 ACTIVE_JOB_STATES = ("queued", "generating", "composing")
 TERMINAL_JOB_STATES = ("completed", "failed", "cancelled")
@@ -34,7 +34,7 @@ class RenderJob(Base):
     composition_attempts: Mapped[int] = mapped_column(Integer, default=0)
     composition_lease: Mapped[str | None] = mapped_column(String(32), nullable=True)
     composition_lease_expires_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
+        UtcDateTime(), nullable=True
     )
     final_asset_id: Mapped[str | None] = mapped_column(
         ForeignKey("asset.id", ondelete="SET NULL"), nullable=True
@@ -49,6 +49,6 @@ class RenderJob(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     estimated_cost: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))
     actual_cost: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -4,10 +4,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from videofoundry.database.base import Base, new_id
+from videofoundry.database.base import Base, UtcDateTime, new_id
 
 TERMINAL_SEGMENT_STATES = ("completed", "failed", "cancelled")
 
@@ -30,7 +30,7 @@ class SegmentRender(Base):
     waits_for: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """spec_hash of the clip this segment continues from while that clip is being generated in
     the same job; no worker takes the row until the clip's completion clears it."""
-    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     """When its task was queued; empty while it waits for its owner's fair share of the queue
     (services/fair_share.py)."""
     progress: Mapped[float] = mapped_column(Float, default=0.0)
@@ -40,14 +40,12 @@ class SegmentRender(Base):
     provider_task_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """Fencing token of the worker holding this segment; its commits check it."""
-    lease_expires_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     clip_asset_id: Mapped[str | None] = mapped_column(
         ForeignKey("asset.id", ondelete="SET NULL"), nullable=True
     )
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     estimated_cost: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))
     actual_cost: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
