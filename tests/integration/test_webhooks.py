@@ -19,6 +19,7 @@ from tests.services import free_port
 from tests.support.app import api_client, make_settings, postgres_database, register
 from tests.support.webhook_receiver import Receiver
 from videofoundry.core.outbound import REFUSED_TEXT
+from videofoundry.models import WebhookEndpoint
 from videofoundry.runtime import Runtime
 from videofoundry.workers.runner import run_workers
 
@@ -259,3 +260,26 @@ async def test_render_events_carry_the_job_view(env: Env) -> None:
     segment = next(r.json() for r in got if r.json()["type"] == "segment.completed")
     assert segment["data"]["segment"]["status"] == "completed"
     assert segment["data"]["job"]["id"] == job["id"]
+
+
+async def test_private_address_refused_at_delivery_too(env: Env) -> None:
+    """An endpoint whose address is no longer allowed (the operator narrowed the allowlist
+    after it was registered) is refused when delivering, without a connection to it."""
+    auth = await register(env.client)
+    path = _path()
+    created = await _register(env, auth, env.receiver.url(path))
+    runtime = env.client.app.state.runtime  # type: ignore[attr-defined]
+    async with runtime.sessions() as session, session.begin():
+        endpoint = await session.get(WebhookEndpoint, created["id"])
+        endpoint.url = f"http://localhost:{env.receiver.port}{path}"  # not on the allowlist
+    await env.client.post(f"/api/webhooks/{created['id']}/test", headers=auth)
+    for _ in range(200):
+        [delivery] = await _deliveries(env, auth, created["id"])
+        if delivery["attempts"]:
+            break
+        await asyncio.sleep(0.05)
+    attempts = delivery["attempts"]
+    assert isinstance(attempts, list)
+    assert attempts[0]["status_code"] is None
+    assert attempts[0]["error"] == f"the URL {REFUSED_TEXT}"
+    assert env.receiver.at(path) == []
