@@ -47,9 +47,10 @@ def services() -> Iterator[Services]:
 
 
 @contextlib.asynccontextmanager
-async def private_stack(services: Services, workdir: Path) -> AsyncIterator[Stack]:
+async def private_stack(services: Services, workdir: Path, **urls: str) -> AsyncIterator[Stack]:
     """A distributed deployment (API, AI worker, composition worker) on the private services,
-    with its own database, queue prefix and bucket."""
+    with its own database, queue prefix and bucket. `urls` replaces service URLs (a proxy's):
+    `postgres` (without the database name), `rabbit`, `redis`, `s3`."""
     name = f"vf_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(services.postgres.url + "/postgres")
     try:
@@ -59,12 +60,12 @@ async def private_stack(services: Services, workdir: Path) -> AsyncIterator[Stac
     env = base_env(workdir)
     env.update(
         {
-            "DATABASE_URL": f"{services.postgres.url}/{name}",
-            "RABBITMQ_URL": services.rabbit.url,
+            "DATABASE_URL": f"{urls.get('postgres', services.postgres.url)}/{name}",
+            "RABBITMQ_URL": urls.get("rabbit", services.rabbit.url),
             "QUEUE_PREFIX": f"{name}-",
-            "REDIS_URL": services.redis.url,
+            "REDIS_URL": urls.get("redis", services.redis.url),
             "S3_BUCKET": name.replace("_", "-"),
-            "S3_ENDPOINT_URL": services.s3.url,
+            "S3_ENDPOINT_URL": urls.get("s3", services.s3.url),
             **MOTO_CREDENTIALS,
         }
     )

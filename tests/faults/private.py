@@ -241,12 +241,15 @@ class PrivateRedis:
 
 class OutageProxy:
     """Forwards a loopback port to a server; `down()` closes the listener and every open
-    connection (clients get connection refused), `up()` listens again on the same port.
+    connection (clients get connection refused), `up()` listens again on the same port;
+    `latency` delays every chunk.
 
     Runs its own event loop in a thread, so the test's blocking waits never stall traffic."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, latency: float = 0.0) -> None:
         self.target_port = target_port
+        self.latency = latency
+        """Seconds added before each chunk is forwarded, both ways (a slow link)."""
         self.port = free_port()
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
@@ -297,6 +300,8 @@ class OutageProxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
+                    if self.latency:
+                        await asyncio.sleep(self.latency)
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, OSError):
