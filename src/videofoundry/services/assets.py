@@ -13,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from videofoundry.core.config import Settings
 from videofoundry.core.errors import InvalidInput
@@ -38,9 +39,22 @@ async def by_keys(session: AsyncSession, keys: list[str]) -> dict[str, Asset]:
     return found
 
 
+async def links_by_keys(session: AsyncSession, keys: list[str]) -> dict[str, Asset]:
+    """`by_keys` for views that only link the assets: rows with just their id and storage key
+    (loading every column of hundreds of rows was most of a project view's cost); reading any
+    other attribute raises."""
+    found: dict[str, Asset] = {}
+    for start in range(0, len(keys), 500):
+        rows = await session.scalars(_LINKS_BY_KEYS, {"keys": keys[start : start + 500]})
+        found.update((asset.storage_key, asset) for asset in rows)
+    return found
+
+
 # Built once with an expanding parameter: an IN list of literals costs a coercion per key (a
 # project view looks up 400) and a new statement to compile for every length.
 _BY_KEYS = select(Asset).where(Asset.storage_key.in_(bindparam("keys", expanding=True)))
+LINK_COLUMNS = load_only(Asset.id, Asset.storage_key, raiseload=True)
+_LINKS_BY_KEYS = _BY_KEYS.options(LINK_COLUMNS)
 
 
 async def record(

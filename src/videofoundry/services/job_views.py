@@ -228,8 +228,12 @@ async def _assets(
 _IN_LIST = 500
 # Built once with expanding parameters: IN lists of literals cost a coercion per value.
 _KEYS = Asset.storage_key.in_(bindparam("keys", expanding=True))
-_BY_KEYS = select(Asset).where(_KEYS)
-_BY_IDS_OR_KEYS = select(Asset).where(or_(Asset.id.in_(bindparam("ids", expanding=True)), _KEYS))
+_BY_KEYS = select(Asset).where(_KEYS).options(assets.LINK_COLUMNS)
+_BY_IDS_OR_KEYS = (
+    select(Asset)
+    .where(or_(Asset.id.in_(bindparam("ids", expanding=True)), _KEYS))
+    .options(assets.LINK_COLUMNS)
+)
 
 
 async def _view(

@@ -42,7 +42,7 @@ async def states_of(
     """The state of every segment (of one owner), and what rendering them now would cost."""
     clip_keys = [keys.clip(owner_id, s.spec_hash) for s in segments]
     poster_keys = [keys.clip_poster(owner_id, s.spec_hash) for s in segments]
-    found = await assets.by_keys(session, clip_keys + poster_keys)
+    found = await assets.links_by_keys(session, clip_keys + poster_keys)
     unready = [s for s in segments if keys.clip(owner_id, s.spec_hash) not in found]
     latest = await _latest_attempts(session, unready)
 
