@@ -37,6 +37,8 @@ from videofoundry.storage import keys
 CONTENT_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
 PIECE_KIND = "preview"
+PIECES_AT_ONCE = 4
+"""Pieces one playlist request makes in parallel (remuxes are quick; cuts re-encode a GOP)."""
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,25 @@ async def playlist(
     cuts = [cut_of(project, s) for s in segments]
     wanted = [keys.clip(owner_id, c.spec_hash) for c in cuts] + [c.key(owner_id) for c in cuts]
     found = await assets.by_keys(session, wanted)
-    entries: list[Entry] = []
+    shown: list[tuple[Cut, Asset]] = []
     for cut in cuts:
         clip = found.get(keys.clip(owner_id, cut.spec_hash))
         if clip is None:
             break  # the playlist stops at the first segment still to be generated
-        piece = found.get(cut.key(owner_id)) or await _make_piece(runtime, owner_id, clip, cut)
-        entries.append(Entry(piece, float(piece.duration or 0.0)))
+        shown.append((cut, clip))
+    # Pieces not made yet, each once (a timeline may show the same clip twice), a few at a time.
+    missing = {c.key(owner_id): (c, clip) for c, clip in shown if c.key(owner_id) not in found}
+    limit = asyncio.Semaphore(PIECES_AT_ONCE)
+
+    async def make(cut: Cut, clip: Asset) -> Asset:
+        async with limit:
+            return await _make_piece(runtime, owner_id, clip, cut)
+
+    made = await asyncio.gather(*(make(c, clip) for c, clip in missing.values()))
+    pieces = {**found, **dict(zip(missing, made, strict=True))}
+    entries = [
+        Entry(p, float(p.duration or 0.0)) for p in (pieces[c.key(owner_id)] for c, _ in shown)
+    ]
     planned = [trims.trimmed_length(s.duration, s.trim_start, s.trim_end) for s in segments]
     # An empty timeline is not finished: it has nothing to play yet.
     complete = bool(segments) and len(entries) == len(segments)
