@@ -23,10 +23,15 @@ from videofoundry.services import continuity, trims
 from videofoundry.services import spec_hash as hashing
 
 
-async def get_project(session: AsyncSession, owner_id: str, project_id: str) -> Project:
-    project = await session.scalar(
-        select(Project).where(Project.id == project_id, Project.owner_id == owner_id)
-    )
+async def get_project(
+    session: AsyncSession, owner_id: str, project_id: str, lock: bool = False
+) -> Project:
+    """The user's project, else NotFound. `lock` holds the row until the transaction ends:
+    every change to a project's segment positions takes it first, so concurrent appends,
+    duplicates, deletions and reorders of one project run one at a time (PostgreSQL; SQLite
+    writers are serialised by BEGIN IMMEDIATE already)."""
+    query = select(Project).where(Project.id == project_id, Project.owner_id == owner_id)
+    project = await session.scalar(query.with_for_update() if lock else query)
     if project is None:
         raise NotFound(f"project {project_id} not found")
     return project
@@ -167,7 +172,7 @@ async def add_segment(
     data: SegmentCreate,
     max_segments: int,
 ) -> Segment:
-    project = await get_project(session, owner_id, project_id)
+    project = await get_project(session, owner_id, project_id, lock=True)
     registry.validate_segment(data.model, data.prompt, data.duration, data.params)
     trims.check(project.fps, data.duration, data.trim_start, data.trim_end)
     segments = await segments_of(session, project.id)
@@ -199,6 +204,8 @@ async def duplicate_segment(
     """Insert a copy of the segment right after it. Copies the row's columns rather than a list
     of fields, so a field added to `Segment` later is carried over too."""
     original = await get_segment(session, owner_id, segment_id)
+    await get_project(session, owner_id, original.project_id, lock=True)
+    await session.refresh(original)  # its position as of the lock, not as first read
     registry.validate_segment(original.model, original.prompt, original.duration, original.params)
     segments = await segments_of(session, original.project_id)
     _check_room(original.project_id, len(segments), max_segments)
@@ -258,6 +265,7 @@ async def update_segment(
 async def delete_segment(session: AsyncSession, owner_id: str, segment_id: str) -> None:
     segment = await get_segment(session, owner_id, segment_id)
     project_id = segment.project_id
+    await get_project(session, owner_id, project_id, lock=True)
     await session.delete(segment)
     await session.flush()
     for index, remaining in enumerate(await segments_of(session, project_id)):
@@ -269,7 +277,7 @@ async def delete_segment(session: AsyncSession, owner_id: str, segment_id: str) 
 async def reorder_segments(
     session: AsyncSession, owner_id: str, project_id: str, segment_ids: list[str]
 ) -> Project:
-    project = await get_project(session, owner_id, project_id)
+    project = await get_project(session, owner_id, project_id, lock=True)
     segments = await segments_of(session, project.id)
     current = {s.id: s for s in segments}
     if len(set(segment_ids)) != len(segment_ids):
