@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -14,14 +13,13 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from videofoundry import media
 from videofoundry.api.deps import CurrentUser, RuntimeDep, SessionDep
 from videofoundry.core.errors import Conflict, InvalidInput, NotFound
 from videofoundry.database.base import new_id
 from videofoundry.models import Asset
 from videofoundry.runtime import Runtime
-from videofoundry.services import assets
-from videofoundry.services.projects import get_project, segments_of
+from videofoundry.services import assets, contact_sheets
+from videofoundry.services.projects import get_project
 from videofoundry.storage import keys
 
 log = logging.getLogger(__name__)
@@ -118,36 +116,16 @@ async def get_asset(
 async def contact_sheet(
     project_id: str, request: Request, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    """A grid of frames, one row per generated segment, in timeline order."""
+    """A grid of frames, one row per generated segment, in timeline order. Made once per set
+    of clips and stored; answers an `ETag` and 304 to a matching `If-None-Match`."""
     project = await get_project(session, user.id, project_id)
-    clip_keys = []
-    for segment in await segments_of(session, project.id):
-        clip = await assets.by_key(session, keys.clip(user.id, segment.spec_hash))
-        if clip is not None:
-            clip_keys.append(clip.storage_key)
-    if not clip_keys:
-        raise NotFound(f"project {project_id} has no generated clips yet; render it first")
-    # Clips are content-addressed: the same keys make the same sheet.
-    etag = '"' + hashlib.sha256("".join(clip_keys).encode()).hexdigest()[:32] + '"'
-    cache = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
-    if etag in request.headers.get("if-none-match", ""):
+    sheet = await contact_sheets.sheet_of(session, user.id, project)
+    cache = {"ETag": sheet.etag, "Cache-Control": "private, max-age=0, must-revalidate"}
+    if sheet.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=cache)
-    workdir = Path(tempfile.mkdtemp(prefix="vf-sheet-"))
     try:
-        paths = []
-        for index, key in enumerate(clip_keys):
-            path = workdir / f"{index}.mp4"
-            await runtime.storage.get_file(key, path)
-            paths.append(path)
-        sheet = workdir / "sheet.jpg"
-        await asyncio.to_thread(media.contact_sheet, paths, sheet)
-        data = sheet.read_bytes()
-    except Exception as exc:  # a clip gone or damaged in storage: the user's cue to re-render
-        log.warning("contact sheet of project %s failed", project_id, exc_info=True)
-        raise Conflict(
-            f"a clip of project {project_id} is missing or unreadable; render the project "
-            "again to regenerate it"
-        ) from exc
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        data = await contact_sheets.picture(runtime.storage, sheet, project_id)
+    except Conflict:
+        log.warning("contact sheet of project %s: a clip is damaged or gone", project_id)
+        raise
     return Response(data, media_type="image/jpeg", headers=cache)

@@ -12,6 +12,7 @@ from videofoundry.schemas.project import (
     ProjectUpdate,
     SegmentOrder,
 )
+from videofoundry.services import project_media
 from videofoundry.services import project_views as views
 from videofoundry.services import projects as service
 
@@ -79,11 +80,21 @@ async def update_project(
     return await _detail(session, runtime, owner_id, project_id)
 
 
-@router.delete("/{project_id}", status_code=204)
-async def delete_project(project_id: str, user: CurrentUser, session: SessionDep) -> Response:
-    """Delete a project, its segments and its render history."""
-    await service.delete_project(session, user.id, project_id)
+@router.delete(
+    "/{project_id}",
+    status_code=204,
+    responses={409: {"description": "A render of the project is running: cancel it first"}},
+)
+async def delete_project(
+    project_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """Delete a project, its segments and its render history, and the stored clips, videos and
+    uploads no other project of yours uses; their links stop working (404)."""
+    project = await service.get_project(session, user.id, project_id)
+    await project_media.check_no_render_running(session, project)
+    stored = await project_media.delete_project(session, project)
     await session.commit()
+    await project_media.remove_stored(runtime.storage, stored)
     return Response(status_code=204)
 
 

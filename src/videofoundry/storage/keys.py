@@ -40,6 +40,11 @@ def final_captions(owner_id: str, composition_hash: str) -> str:
     return f"finals/{_part(owner_id)}/{_part(composition_hash)}.vtt"
 
 
+def contact_sheet(owner_id: str, digest: str) -> str:
+    """A project's contact sheet, keyed by the clips it shows (the same clips, the same sheet)."""
+    return f"sheets/{_part(owner_id)}/{_part(digest)}.jpg"
+
+
 def upload(owner_id: str, asset_id: str, extension: str) -> str:
     """A user upload (init image, soundtrack); the extension comes from a fixed list."""
     return f"uploads/{_part(owner_id)}/{_part(asset_id)}.{_part(extension)}"
