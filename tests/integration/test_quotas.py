@@ -163,3 +163,19 @@ async def test_a_users_segments_wait_for_their_share(
             .where(SegmentRender.job_id == second["id"], SegmentRender.dispatched_at.is_(None))
         )
     assert waiting == 0
+
+
+async def test_restart_requeues_only_what_was_queued(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """The embedded run's start-up: rows that were queued are queued again; waiting rows keep
+    waiting for their share instead of all entering the queue at once."""
+    settings.SEGMENTS_IN_FLIGHT_PER_USER = 2
+    runtime = runtime_of(client)
+    auth = await register(client)
+    job = (await render(client, auth, await project_with(client, auth, segments(5)))).json()
+    assert await dispatched(runtime, job["id"]) == (2, 3)
+    before = await segment_tasks(runtime, job["id"])
+    await reconciler.recover_all(runtime)
+    assert await segment_tasks(runtime, job["id"]) == before + 2
+    assert await dispatched(runtime, job["id"]) == (2, 3)
