@@ -17,6 +17,7 @@ from videofoundry.core.config import Settings
 from videofoundry.models import OutboxMessage, SegmentRender
 from videofoundry.queue.base import SEGMENTS
 from videofoundry.runtime import Runtime
+from videofoundry.services import fair_share
 from videofoundry.workers import reconciler
 
 
@@ -144,6 +145,10 @@ async def test_a_users_segments_wait_for_their_share(
     first = (await render(client, auth, await project_with(client, auth, segments(5)))).json()
     assert await dispatched(runtime, first["id"]) == (3, 2)
     assert await segment_tasks(runtime, first["id"]) == 3
+    # The rows that wait say why, in the answer and in the job view.
+    for view in (first, (await client.get(f"/api/render-jobs/{first['id']}", headers=auth)).json()):
+        notes = [s["message"] for s in view["segments"]]
+        assert notes == [None] * 3 + [fair_share.WAITING_NOTE] * 2, notes
     # The same user's next render waits entirely; someone else's does not.
     second = (await render(client, auth, await project_with(client, auth, segments(2)))).json()
     assert await dispatched(runtime, second["id"]) == (0, 2)
@@ -155,6 +160,8 @@ async def test_a_users_segments_wait_for_their_share(
     assert await reconciler.release_waiting(runtime) == 2
     assert await dispatched(runtime, second["id"]) == (2, 0)
     assert await segment_tasks(runtime, second["id"]) == 2
+    view = (await client.get(f"/api/render-jobs/{second['id']}", headers=auth)).json()
+    assert [s["message"] for s in view["segments"]] == [None, None], view
     assert await reconciler.release_waiting(runtime) == 0
     async with runtime.sessions() as session:
         waiting = await session.scalar(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy import Table, and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.database.base import utcnow
@@ -33,10 +33,13 @@ _WAITING = and_(
     _SR.c.waits_for.is_(None),
 )
 """Rows ready to be queued that have not been."""
+WAITING_NOTE = "waiting for your earlier segments: each account has a few generated at a time"
+"""Shown on a row while it waits for its owner's share (set by the render, cleared on release),
+so a pending segment that does not start says why."""
 
 
-async def release(session: AsyncSession, owner_id: str, cap: int) -> int:
-    """Queue the owner's waiting segments up to `cap` in flight; returns how many were queued.
+async def release(session: AsyncSession, owner_id: str, cap: int) -> list[str]:
+    """Queue the owner's waiting segments up to `cap` in flight; returns the ids queued.
 
     Call it in the transaction that changed what is in flight, after the change."""
     # The owner's row serialises releases, so two finishing segments cannot both fill the one
@@ -59,7 +62,7 @@ async def release(session: AsyncSession, owner_id: str, cap: int) -> int:
     )
     free = cap - int(in_flight or 0)
     if free <= 0:
-        return 0
+        return []
     chosen = list(
         (
             await session.execute(
@@ -73,13 +76,18 @@ async def release(session: AsyncSession, owner_id: str, cap: int) -> int:
         ).all()
     )
     if not chosen:
-        return 0
+        return []
     await session.execute(
-        update(_SR).where(_SR.c.id.in_([row.id for row in chosen])).values(dispatched_at=utcnow())
+        update(_SR)
+        .where(_SR.c.id.in_([row.id for row in chosen]))
+        .values(
+            dispatched_at=utcnow(),
+            message=case((_SR.c.message == WAITING_NOTE, None), else_=_SR.c.message),
+        )
     )
     for row in chosen:
         task_publisher.enqueue_segment(session, row.id, row.job_id)
-    return len(chosen)
+    return [row.id for row in chosen]
 
 
 async def owners_waiting(session: AsyncSession) -> list[str]:
@@ -94,5 +102,5 @@ async def release_everyone(session: AsyncSession, cap: int) -> int:
     """The sweep's catch-up: release for every user with waiting segments."""
     released = 0
     for owner_id in await owners_waiting(session):
-        released += await release(session, owner_id, cap)
+        released += len(await release(session, owner_id, cap))
     return released

@@ -100,6 +100,8 @@ async def start_render(
             # Generated after the clip it continues from; its completion queues this row.
             row.waits_for = p.waits_for.spec_hash
             row.message = f"starts when segment {p.waits_for.segment.position + 1} is done"
+        elif row in to_generate:
+            row.message = fair_share.WAITING_NOTE  # until its share of the queue frees it
         session.add(row)
     job.estimated_cost = estimate
     metrics.SEGMENTS_PLANNED.labels("reuse").inc(len(planned.segments) - len(to_generate))
@@ -117,7 +119,13 @@ async def start_render(
         return job
     emit(session, job, {"type": "job", "status": "generating", "progress": 0.0}, events)
     # Queued up to the owner's share; the rest follow as their segments finish.
-    await fair_share.release(session, owner_id, runtime.settings.SEGMENTS_IN_FLIGHT_PER_USER)
+    queued = set(
+        await fair_share.release(session, owner_id, runtime.settings.SEGMENTS_IN_FLIGHT_PER_USER)
+    )
+    for row in to_generate:
+        if row.id in queued:  # as the release wrote it, for the view this request answers
+            row.dispatched_at = now
+            row.message = None
     if not to_generate:
         job.status = "composing"
         task_publisher.enqueue_composition(session, job.id)

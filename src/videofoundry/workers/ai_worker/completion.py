@@ -75,7 +75,7 @@ async def complete(
         payloads.append({"type": "job", "status": "composing"})
     await job_events.append_events(session, claim.job_id, job.event_seq, payloads, events)
     released = await fair_share.release(session, job.owner_id, in_flight_cap)
-    return composing or released > 0
+    return composing or bool(released)
 
 
 async def _rows(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
