@@ -33,6 +33,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from videofoundry.core import tls
 from videofoundry.core.errors import InvalidInput
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -230,12 +231,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
     def __init__(self, allow: AllowList | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("trust_env", False)
+        kwargs.setdefault("verify", tls.client_context())  # not a new one per transport
         super().__init__(**kwargs)
         limits: httpx.Limits = kwargs.get("limits", httpx.Limits())
         # httpx builds its connection pool without a way to pass a network backend; this is
         # the same pool it builds, plus the guarded backend.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=kwargs.get("verify", True)),
+            ssl_context=httpx.create_ssl_context(verify=kwargs["verify"]),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

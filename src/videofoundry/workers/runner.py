@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from videofoundry.core import tls
 from videofoundry.queue.base import COMPOSITIONS, SEGMENTS, Consumer, Message
 from videofoundry.runtime import Runtime
 from videofoundry.services import task_publisher
@@ -30,6 +31,10 @@ async def run_workers(runtime: Runtime, kinds: tuple[str, ...], recover: bool = 
     if recover:
         await reconciler.recover_all(runtime)
         await task_publisher.relay(runtime.sessions, runtime.broker)
+    if "ai" in kinds:
+        # Off the event loop and before the first segment: building it on first use stalled
+        # the first segments' heartbeats for up to seconds under load (core/tls.py).
+        await asyncio.to_thread(tls.client_context)
     consumers: list[Consumer] = []
     for kind in kinds:
         queue, handler = KINDS[kind]

@@ -48,6 +48,7 @@ from videofoundry.adapters.hosted.urls import (
     is_loopback_host,
     media_transport,
 )
+from videofoundry.core import tls
 from videofoundry.core.errors import (
     GenerationError,
     InvalidMedia,
@@ -136,6 +137,7 @@ class ProviderHTTP:
                 timeout=self._timeout,
                 transport=self._transport,
                 follow_redirects=False,
+                verify=tls.client_context(),
             )
             # Result URLs live on CDNs: no auth header ever goes there; redirects are followed
             # by `download` itself so every hop is checked like the first URL.
@@ -144,6 +146,7 @@ class ProviderHTTP:
                 transport=self._transport or media_transport(self.allow_local_results),
                 follow_redirects=False,
                 trust_env=False,
+                verify=tls.client_context(),
             )
         return self._api, self._media
 
