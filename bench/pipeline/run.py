@@ -125,6 +125,9 @@ async def measure(
             stack.env[CLIP_ENV] = str(clip)
             stack.env["LOG_LEVEL"] = "WARNING"
             stack.env["AI_WORKER_CONCURRENCY"] = str(concurrency)
+            # One user renders: let them use every worker slot (the fair share's advice).
+            workers = ai_workers if kind == "distributed" else 1
+            stack.env["SEGMENTS_IN_FLIGHT_PER_USER"] = str(concurrency * workers)
             stack.start()
             for extra in range(1, ai_workers if kind == "distributed" else 1):
                 stack.spawn(f"ai{extra}", "worker", "ai")
