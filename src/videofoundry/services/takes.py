@@ -251,6 +251,7 @@ async def start_variations(
             row.clip_asset_id, row.finished_at = clip.id, now
         else:
             row.estimated_cost = cost
+            row.message = fair_share.WAITING_NOTE  # until its share of the queue frees it
             to_generate.append(row)
         session.add(row)
     job.estimated_cost = cost * len(to_generate)
@@ -264,7 +265,12 @@ async def start_variations(
         return job
     emit(session, job, {"type": "job", "status": "generating", "progress": 0.0}, events)
     # Queued up to the owner's share of the queue; the rest follow as their segments finish.
-    await fair_share.release(session, owner_id, runtime.settings.SEGMENTS_IN_FLIGHT_PER_USER)
+    queued = set(
+        await fair_share.release(session, owner_id, runtime.settings.SEGMENTS_IN_FLIGHT_PER_USER)
+    )
+    for row in to_generate:
+        if row.id in queued:  # as the release wrote it, for the view this request answers
+            row.dispatched_at, row.message = now, None
     return job
 
 
