@@ -73,7 +73,12 @@ export default defineConfig({
     : {
         command: `"${videofoundry}" up --host 127.0.0.1 --port ${port} --data-dir "${dataDir}"`,
         url: `${baseURL}/healthz`,
-        env: { ENVIRONMENT: "development" },
+        // `slow` (tests/support/slow.py): a model that takes seconds, to watch a render progress.
+        env: {
+          ENVIRONMENT: "development",
+          EXTRA_ADAPTERS: "tests.support.slow:SlowProcedural",
+          PYTHONPATH: resolve(here, ".."),
+        },
         timeout: 120_000,
         reuseExistingServer: false,
         stdout: "pipe",

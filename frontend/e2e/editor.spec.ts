@@ -66,12 +66,11 @@ test("auth errors, paginated projects, delete with confirm, inspector form and v
 
   const speed = inspector.getByLabel(/Speed/);
   await speed.fill("99");
-  await inspector.getByRole("button", { name: "Save" }).click();
   await expect(inspector.getByText(/Must be at most/)).toBeVisible();
+  await expect(inspector.getByTestId("save-status")).toHaveAttribute("data-status", "error");
   await speed.fill("2");
   const saved = page.waitForResponse((r) => r.url().includes("/api/segments/") && r.request().method() === "PUT");
   await inspector.getByLabel("Prompt", { exact: true }).fill("a slow orbit");
-  await inspector.getByRole("button", { name: "Save" }).click();
   const body = JSON.parse((await saved).request().postData() ?? "{}");
   expect(body).toEqual({ prompt: "a slow orbit", params: { speed: 2 } });
   await expect(page.getByTestId("segment-block").first()).toContainText("a slow orbit");

@@ -46,11 +46,10 @@ test("caption, crossfade, init image and soundtrack; render with captions and a 
   await page.getByRole("button", { name: "Create" }).click();
   await expect(page.getByRole("heading", { name: "Features project" })).toBeVisible();
 
-  // Before any render the contact sheet answers 404: the panel says to render first
+  // An empty project has nothing for a contact sheet: no toggle for one
   const sheet = page.getByRole("region", { name: "Contact sheet" });
-  await sheet.getByRole("button", { name: "Show contact sheet" }).click();
-  await expect(sheet.getByTestId("contact-sheet-missing")).toBeVisible();
-  await sheet.getByRole("button", { name: "Hide" }).click();
+  await expect(page.getByRole("region", { name: "Render", exact: true })).toBeVisible();
+  await expect(sheet).toHaveCount(0);
 
   // Project settings: a bad soundtrack is refused with the API's message, a WAV is taken
   await page.getByRole("button", { name: "Settings" }).click();
@@ -99,18 +98,20 @@ test("caption, crossfade, init image and soundtrack; render with captions and a 
   await expect(preview).toBeVisible();
   await expect.poll(() => preview.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(1);
 
-  const saved = page.waitForResponse((r) => r.url().includes("/api/segments/") && r.request().method() === "PUT");
-  await inspector.getByRole("button", { name: "Save" }).click();
-  const savedResponse = await saved;
-  expect(savedResponse.status()).toBe(200);
-  const body = JSON.parse(savedResponse.request().postData() ?? "{}");
-  expect(body).toMatchObject({
+  // Autosave sent it all; the API has every field
+  await expect(inspector.getByTestId("save-status")).toHaveAttribute("data-status", "saved");
+  const token = await page.evaluate(() => window.localStorage.getItem("videofoundry.token"));
+  const segmentId = await blocks.nth(0).getAttribute("data-segment-id");
+  const stored = await (
+    await page.request.get(`/api/segments/${segmentId}`, { headers: { Authorization: `Bearer ${token}` } })
+  ).json();
+  expect(stored).toMatchObject({
     prompt: "first shot: a lighthouse",
     duration: 1,
     caption: "Hello from the lighthouse",
     transition: { kind: "crossfade", duration: 0.4 },
   });
-  expect(typeof body.init_image_asset_id).toBe("string");
+  expect(typeof stored.init_image_asset_id).toBe("string");
   await expect(blocks.nth(0).getByTestId("caption-marker")).toBeVisible();
   await expect(blocks.nth(0).getByTestId("transition-marker")).toHaveAttribute("data-kind", "crossfade");
 
@@ -126,9 +127,7 @@ test("caption, crossfade, init image and soundtrack; render with captions and a 
   await inspector.getByLabel("Prompt", { exact: true }).fill("second shot: the sea");
   await inspector.getByLabel("Duration (s)").fill("1");
   await inspector.getByLabel("Caption").fill("And the sea");
-  const saved2 = page.waitForResponse((r) => r.url().includes("/api/segments/") && r.request().method() === "PUT");
-  await inspector.getByRole("button", { name: "Save" }).click();
-  expect((await saved2).status()).toBe(200);
+  await expect(inspector.getByTestId("save-status")).toHaveAttribute("data-status", "saved");
   await expect(blocks.nth(1).getByTestId("transition-marker")).toHaveCount(0);
 
   // Render

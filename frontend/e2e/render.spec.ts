@@ -17,12 +17,12 @@ async function dragBlock(page: Page, from: Locator, to: Locator) {
 
 async function editSelected(page: Page, prompt: string, duration: string) {
   const inspector = page.getByRole("form", { name: "Segment inspector" });
+  const saved = page.waitForResponse((r) => r.url().includes("/api/segments/") && r.request().method() === "PUT");
   await inspector.getByLabel("Prompt", { exact: true }).fill(prompt);
   await inspector.getByLabel("Duration (s)").fill(duration);
-  const saved = page.waitForResponse((r) => r.url().includes("/api/segments/") && r.request().method() === "PUT");
-  await inspector.getByRole("button", { name: "Save" }).click();
   expect((await saved).status()).toBe(200);
-  await expect(inspector.getByRole("button", { name: "Save" })).toBeDisabled();
+  // Autosave: the edit goes out by itself after a pause in typing.
+  await expect(inspector.getByTestId("save-status")).toHaveAttribute("data-status", "saved");
 }
 
 test("register, build a two-segment timeline, reorder by drag, render and play", async ({ page }, testInfo) => {
@@ -91,7 +91,7 @@ test("register, build a two-segment timeline, reorder by drag, render and play",
   await expect(page.getByTestId("download-link")).toHaveAttribute("href", src ?? "");
 
   // Blocks show their state and the history lists the job
-  await expect(blocks.nth(0).locator(".badge")).toHaveText(/completed|reused/);
+  await expect(blocks.nth(0).getByTestId("segment-state")).toHaveText("Ready");
   await expect(page.getByRole("region", { name: "Render history" }).getByRole("button")).toHaveCount(1);
 
   // Play: the browser decodes the video and its playhead moves (woken by timeupdate events).

@@ -21,6 +21,7 @@ export function createAppStore(overrides: Partial<Deps> = {}): StoreApi<AppState
   const deps: Deps = {
     api,
     storage: typeof window !== "undefined" ? window.localStorage : null,
+    draftStorage: typeof window !== "undefined" ? window.sessionStorage : null,
     progress: (options, handlers) => new ProgressClient(options, handlers),
     ...overrides,
   };

@@ -13,6 +13,9 @@ export interface Deps {
   api: Api;
   /** Where the token is kept between visits (localStorage in the browser). */
   storage: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null;
+  /** Where unsaved edits survive a reload: per tab (sessionStorage), so two tabs never replay
+   * each other's edits. */
+  draftStorage?: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null;
   progress: (options: ProgressOptions, handlers: ProgressHandlers) => ProgressClient;
 }
 

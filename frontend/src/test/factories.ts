@@ -71,6 +71,7 @@ export function makeJob(overrides: Partial<RenderJob> = {}): RenderJob {
   return {
     id: "j1",
     project_id: "p1",
+    kind: "render",
     status: "queued",
     progress: 0,
     seq: 0,

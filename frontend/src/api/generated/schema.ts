@@ -244,7 +244,8 @@ export interface paths {
         post?: never;
         /**
          * Delete Project
-         * @description Delete a project, its segments and its render history.
+         * @description Delete a project, its segments and its render history, and the stored clips, videos and
+         *     uploads no other project of yours uses; their links stop working (404).
          */
         delete: operations["delete_project_api_projects__project_id__delete"];
         options?: never;
@@ -574,7 +575,8 @@ export interface paths {
         };
         /**
          * Contact Sheet
-         * @description A grid of frames, one row per generated segment, in timeline order.
+         * @description A grid of frames, one row per generated segment, in timeline order. Made once per set
+         *     of clips and stored; answers an `ETag` and 304 to a matching `If-None-Match`.
          */
         get: operations["contact_sheet_api_projects__project_id__contact_sheet_get"];
         put?: never;
@@ -902,6 +904,12 @@ export interface components {
             continues_from?: string | null;
             /** Waits For */
             waits_for?: string | null;
+            /** Trim Start */
+            trim_start?: number | null;
+            /** Trim End */
+            trim_end?: number | null;
+            /** Duration */
+            duration?: number | null;
         };
         /** ProjectCreate */
         ProjectCreate: {
@@ -1050,6 +1058,12 @@ export interface components {
             /** Project Id */
             project_id: string;
             /**
+             * Kind
+             * @default render
+             * @enum {string}
+             */
+            kind: "render" | "variations";
+            /**
              * Status
              * @enum {string}
              */
@@ -1094,6 +1108,8 @@ export interface components {
             total_estimated_cost: number;
             /** Compose */
             compose: boolean;
+            /** Total Duration */
+            total_duration?: number | null;
         };
         /**
          * SegmentConflict
@@ -1277,6 +1293,10 @@ export interface components {
             seed?: number | null;
             /** Duration */
             duration?: number | null;
+            /** Trim Start */
+            trim_start?: number | null;
+            /** Trim End */
+            trim_end?: number | null;
             /** Clip Url */
             clip_url?: string | null;
             /** Poster Url */
@@ -1963,6 +1983,13 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A render of the project is running: cancel it first */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,7 +1,7 @@
 import { render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 import { appStore } from "../../store";
-import { makeJob, makeProject } from "../../test/factories";
+import { makeJob, makeProject, makeSegment } from "../../test/factories";
 import { RenderPanel } from "./RenderPanel";
 
 const initial = appStore.getState();
@@ -19,6 +19,7 @@ describe("<RenderPanel>", () => {
   it("attaches the job's WebVTT as the default captions track", () => {
     appStore.setState({
       project: makeProject(),
+      segments: [makeSegment({ state: "ready" })],
       activeJob: makeJob({ ...done, captions_url: "/api/files/c1?sig" }),
     });
     render(<RenderPanel />);
@@ -30,6 +31,30 @@ describe("<RenderPanel>", () => {
     expect(track).toHaveAttribute("default");
     expect(screen.getByTestId("captions-link")).toHaveAttribute("href", "/api/files/c1?sig");
     expect(screen.getByRole("region", { name: "Contact sheet" })).toBeInTheDocument();
+  });
+
+  it("offers no contact sheet in an empty project", () => {
+    appStore.setState({ project: makeProject(), segments: [], activeJob: null });
+    render(<RenderPanel />);
+    expect(screen.queryByRole("region", { name: "Contact sheet" })).not.toBeInTheDocument();
+  });
+
+  it("lists a job's segments as that job rendered them, not as they are now", () => {
+    const job = makeJob({ ...done, segments: makeJob().segments.slice(0, 1) });
+    const [first] = job.segments;
+    appStore.setState({
+      project: makeProject(),
+      segments: [makeSegment({ id: "s1", prompt: "edited since" })],
+      activeJob: {
+        ...job,
+        segments: [
+          { ...(first as (typeof job.segments)[number]), prompt: "as rendered", model: "procedural", seed: 7 },
+        ],
+      },
+    });
+    render(<RenderPanel />);
+    expect(screen.getByTestId("job-segment-prompt")).toHaveTextContent("1. as rendered");
+    expect(screen.queryByText(/edited since/)).not.toBeInTheDocument();
   });
 
   it("has no track without captions", () => {

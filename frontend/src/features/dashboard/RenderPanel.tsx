@@ -1,4 +1,5 @@
-import type { RenderJob, RenderPlan, Segment } from "../../api/types";
+import { formatEta } from "../../api/jobProgress";
+import type { RenderJob, RenderJobSegment, RenderPlan, Segment } from "../../api/types";
 import { isTerminal } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { formatCost, formatDate, formatSeconds } from "../../components/format";
@@ -63,7 +64,10 @@ export function RenderPanel() {
           onCancel={() => void s.cancelRender()}
         />
       )}
-      {s.projectId && <ContactSheet projectId={s.projectId} refreshKey={s.lastCompletedJobId} />}
+      {/* Nothing to show before a segment has been generated: no toggle in an empty project. */}
+      {s.projectId && s.segments.some((seg) => seg.state === "ready") && (
+        <ContactSheet projectId={s.projectId} refreshKey={s.lastCompletedJobId} />
+      )}
     </section>
   );
 }
@@ -71,6 +75,12 @@ export function RenderPanel() {
 function segmentLabel(segments: Segment[], id: string, position: number): string {
   const seg = segments.find((x) => x.id === id);
   return seg ? `${position + 1}. ${seg.prompt}` : `${position + 1}. (removed segment)`;
+}
+
+/** A job's segment as that job rendered it (its snapshot), whatever was edited since. */
+function jobSegmentLabel(seg: RenderJobSegment, segments: Segment[]): string {
+  if (seg.prompt !== undefined && seg.prompt !== null) return `${seg.position + 1}. ${seg.prompt}`;
+  return segmentLabel(segments, seg.segment_id, seg.position);
 }
 
 function PlanView({
@@ -159,8 +169,10 @@ function JobView({
         )}
       </div>
       <ProgressBar value={job.progress} label="Overall progress" {...(tone ? { tone } : {})} />
-      <div className="muted small">
-        {Math.round(job.progress * 100)}% · est. {formatCost(job.estimated_cost)}
+      <div className="muted small" data-testid="job-progress" data-progress={job.progress}>
+        {Math.round(job.progress * 100)}%
+        {!terminal && formatEta(job.eta_seconds) ? ` · ${formatEta(job.eta_seconds)}` : ""} · est.{" "}
+        {formatCost(job.estimated_cost)}
         {terminal ? ` · actual ${formatCost(job.actual_cost)}` : ""}
       </div>
       {notice && <div className="banner banner-info">{notice}</div>}
@@ -176,7 +188,9 @@ function JobView({
           .map((seg) => (
             <li key={seg.segment_id} className="job-segment" data-status={seg.status}>
               <div className="row between">
-                <span className="truncate">{segmentLabel(segments, seg.segment_id, seg.position)}</span>
+                <span className="truncate" data-testid="job-segment-prompt" title={seg.prompt ?? undefined}>
+                  {jobSegmentLabel(seg, segments)}
+                </span>
                 <StatusBadge status={seg.status} reused={seg.reused} />
               </div>
               {!seg.reused && seg.status !== "pending" && (
@@ -188,6 +202,25 @@ function JobView({
               )}
               {seg.message && !seg.error && <div className="muted small">{seg.message}</div>}
               {seg.error && <div className="field-error">{seg.error}</div>}
+              {seg.model && (
+                <div className="snapshot">
+                  {seg.model} · {seg.duration ?? "?"} s · seed {seg.seed ?? "?"}
+                  {seg.params && Object.keys(seg.params).length > 0 ? ` · ${JSON.stringify(seg.params)}` : ""}
+                  {seg.clip_url && (
+                    <details>
+                      <summary>Play this clip</summary>
+                      {/* biome-ignore lint/a11y/useMediaCaption: a generated clip has no dialogue to caption */}
+                      <video
+                        controls
+                        preload="none"
+                        src={seg.clip_url}
+                        poster={seg.poster_url ?? undefined}
+                        data-testid="job-segment-clip"
+                      />
+                    </details>
+                  )}
+                </div>
+              )}
             </li>
           ))}
       </ul>

@@ -65,6 +65,14 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
       const project = get().project;
       if (!project) return;
       set({ planLoading: true, planError: null, plan: null });
+      // Edits still on their way are sent first: the plan must be of what is on screen.
+      if (!(await get().flushEdits())) {
+        set({
+          planLoading: false,
+          planError: "Some edits are not saved yet (see the segment marked “Not saved”); save them before rendering.",
+        });
+        return;
+      }
       try {
         const plan = await api.planRender(project.id);
         set({ plan, planLoading: false });
@@ -79,6 +87,10 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
       const project = get().project;
       if (!project) return null;
       set({ starting: true, renderError: null });
+      if (!(await get().flushEdits())) {
+        set({ starting: false, renderError: "Some edits are not saved yet; save them before rendering." });
+        return null;
+      }
       try {
         const job = await api.startRender(project.id);
         set({ starting: false, plan: null });

@@ -1,13 +1,16 @@
-import { useEffect, useState } from "react";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useCallback, useEffect, useState } from "react";
+import { api } from "../../api/endpoints";
 import type { Id } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
-import { formatSeconds } from "../../components/format";
+import { formatCost, formatSeconds } from "../../components/format";
 import { navigate } from "../../components/router";
 import { useAppShallow } from "../../store";
 import { RenderHistory } from "../dashboard/RenderHistory";
 import { RenderPanel } from "../dashboard/RenderPanel";
 import { Inspector } from "./Inspector";
 import { ProjectSettings } from "./ProjectSettings";
+import { withLiveState } from "./SegmentState";
 import { totalDuration } from "./slice";
 import { PX_PER_SECOND, Timeline } from "./Timeline";
 
@@ -25,8 +28,9 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     error: st.timelineError,
     models: st.models,
     modelsError: st.modelsError,
-    saving: st.segmentSaving,
-    fieldErrors: st.segmentFieldErrors,
+    saveStates: st.saveStates,
+    revisions: st.segmentRevisions,
+    activeJob: st.activeJob,
     canUndo: st.undoStack.length > 0,
     canRedo: st.redoStack.length > 0,
     loadProject: st.loadProject,
@@ -36,7 +40,11 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     loadJobs: st.loadJobs,
     stopWatching: st.stopWatching,
     addSegment: st.addSegment,
-    updateSegment: st.updateSegment,
+    editSegment: st.editSegment,
+    retrySave: st.retrySave,
+    keepMyEdit: st.keepMyEdit,
+    takeTheirEdit: st.takeTheirEdit,
+    hasUnsavedEdits: st.hasUnsavedEdits,
     duplicateSegment: st.duplicateSegment,
     deleteSegment: st.deleteSegment,
     undo: st.undo,
@@ -72,7 +80,51 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     return () => window.removeEventListener("keydown", onKey);
   }, [undo, redo]);
 
-  const selected = s.segments.find((seg) => seg.id === s.selectedId) ?? null;
+  // Leaving with an edit the server does not have yet asks first (it is also kept for a reload).
+  const { hasUnsavedEdits } = s;
+  useEffect(() => {
+    const onBeforeUnload = (e: BeforeUnloadEvent) => {
+      if (!hasUnsavedEdits()) return;
+      e.preventDefault();
+      e.returnValue = "";
+    };
+    window.addEventListener("beforeunload", onBeforeUnload);
+    return () => window.removeEventListener("beforeunload", onBeforeUnload);
+  }, [hasUnsavedEdits]);
+
+  const current = s.segments.find((seg) => seg.id === s.selectedId) ?? null;
+  const selected = current
+    ? withLiveState(
+        current,
+        s.activeJob?.segments.find((row) => row.segment_id === current.id),
+      )
+    : null;
+  const selectedId = selected?.id ?? null;
+  const { editSegment } = s;
+  const onEdit = useCallback(
+    (patch: Parameters<typeof editSegment>[1]) => {
+      if (selectedId) editSegment(selectedId, patch);
+    },
+    [selectedId, editSegment],
+  );
+
+  // What a render would take now, from the server: refetched whenever a segment's spec or state
+  // changes (the key), the previous figure shown meanwhile.
+  const summaryKey = s.segments.map((seg) => `${seg.id}:${seg.spec_hash}:${seg.state}:${seg.version}`).join(",");
+  const summary = useQuery({
+    queryKey: ["project-summary", projectId, summaryKey],
+    queryFn: () => api.getProject(projectId),
+    enabled: s.project !== null && s.segments.length > 0,
+    placeholderData: keepPreviousData,
+  });
+  const needRender = s.segments.filter((seg) => {
+    const shown = withLiveState(
+      seg,
+      s.activeJob?.segments.find((row) => row.segment_id === seg.id),
+    );
+    return shown.state === "needs_render" || shown.state === "failed";
+  }).length;
+  const estimate = summary.data?.render_estimate ?? null;
 
   if (!s.project) {
     return (
@@ -104,6 +156,16 @@ export function EditorPage({ projectId }: { projectId: Id }) {
           <span data-testid="total-duration">
             Total: <strong>{formatSeconds(totalDuration(s.segments))}</strong> · {s.segments.length} segment
             {s.segments.length === 1 ? "" : "s"}
+          </span>
+          <span
+            data-testid="needs-render"
+            data-count={needRender}
+            className={needRender > 0 ? "badge badge-warn" : "badge badge-ok"}
+          >
+            {needRender === 0
+              ? "Up to date"
+              : `${needRender} segment${needRender === 1 ? "" : "s"} need${needRender === 1 ? "s" : ""} a render`}
+            {needRender > 0 && estimate !== null && estimate > 0 ? ` · est. ${formatCost(estimate)}` : ""}
           </span>
           <button type="button" onClick={() => void undo()} disabled={!s.canUndo} title="Undo (Ctrl+Z)">
             Undo
@@ -150,12 +212,14 @@ export function EditorPage({ projectId }: { projectId: Id }) {
         <section className="card">
           {selected ? (
             <Inspector
-              key={`${selected.id}:${selected.updated_at}`}
+              key={`${selected.id}:${s.revisions[selected.id] ?? 0}`}
               segment={selected}
               models={s.models}
-              saving={s.saving}
-              serverErrors={s.fieldErrors}
-              onSave={(patch) => s.updateSegment(selected.id, patch)}
+              saveState={s.saveStates[selected.id]}
+              onEdit={onEdit}
+              onRetry={() => s.retrySave(selected.id)}
+              onKeepMine={() => s.keepMyEdit(selected.id)}
+              onTakeTheirs={() => s.takeTheirEdit(selected.id)}
               onDuplicate={() => void s.duplicateSegment(selected.id)}
               onDelete={() => s.deleteSegment(selected.id)}
             />

@@ -24,15 +24,14 @@ const models = [
 ];
 
 function setup(props: Partial<InspectorProps> = {}) {
-  const onSave = vi.fn(async () => true);
+  // Autosave: every valid change reaches onEdit as it is made (the store debounces the saves).
+  const onSave = vi.fn();
   const segment = props.segment ?? makeSegment({ id: "s1", prompt: "a red fox", duration: 2, seed: 42 });
   render(
     <Inspector
       segment={segment}
       models={models}
-      saving={false}
-      serverErrors={{}}
-      onSave={onSave}
+      onEdit={onSave}
       onDuplicate={vi.fn()}
       onDelete={vi.fn(async () => true)}
       {...props}
@@ -57,8 +56,7 @@ describe("<Inspector>", () => {
     expect(screen.getByText(/SVD needs an image/)).toBeInTheDocument();
     fireEvent.click(screen.getByLabelText(/Continue from the previous shot/));
     expect(screen.queryByText(/SVD needs an image/)).not.toBeInTheDocument();
-    fireEvent.click(screen.getByRole("button", { name: "Save" }));
-    await vi.waitFor(() => expect(onSave).toHaveBeenCalledWith({ continue_from_previous: true }));
+    await vi.waitFor(() => expect(onSave).toHaveBeenLastCalledWith({ continue_from_previous: true }));
   });
 
   it("cannot continue the first segment, and says why a text model cannot continue", () => {
@@ -74,11 +72,10 @@ describe("<Inspector>", () => {
 
   it("saves only the changed fields", async () => {
     const { onSave } = setup();
-    expect(screen.getByRole("button", { name: "Save" })).toBeDisabled();
+    expect(onSave).not.toHaveBeenCalled();
     fireEvent.change(screen.getByLabelText("Prompt"), { target: { value: "a blue fox" } });
     fireEvent.change(screen.getByLabelText(/Speed/), { target: { value: "2" } });
-    fireEvent.click(screen.getByRole("button", { name: "Save" }));
-    await vi.waitFor(() => expect(onSave).toHaveBeenCalledWith({ prompt: "a blue fox", params: { speed: 2 } }));
+    await vi.waitFor(() => expect(onSave).toHaveBeenLastCalledWith({ prompt: "a blue fox", params: { speed: 2 } }));
   });
 
   it("draws a new seed", async () => {
@@ -86,15 +83,13 @@ describe("<Inspector>", () => {
     vi.spyOn(Math, "random").mockReturnValue(0.5);
     fireEvent.click(screen.getByRole("button", { name: "New seed" }));
     expect(screen.getByLabelText("Seed")).toHaveValue(1073741823);
-    fireEvent.click(screen.getByRole("button", { name: "Save" }));
-    await vi.waitFor(() => expect(onSave).toHaveBeenCalledWith({ seed: 1073741823 }));
+    await vi.waitFor(() => expect(onSave).toHaveBeenLastCalledWith({ seed: 1073741823 }));
   });
 
   it("checks the duration and params before saving", () => {
     const { onSave } = setup();
     fireEvent.change(screen.getByLabelText("Duration (s)"), { target: { value: "99" } });
     fireEvent.change(screen.getByLabelText(/Speed/), { target: { value: "9" } });
-    fireEvent.click(screen.getByRole("button", { name: "Save" }));
     expect(screen.getByText("Between 0.5 and 30 s for Procedural")).toBeInTheDocument();
     expect(screen.getByText("Must be at most 4")).toBeInTheDocument();
     expect(onSave).not.toHaveBeenCalled();
@@ -102,12 +97,17 @@ describe("<Inspector>", () => {
 
   it("shows server field errors next to the field the loc names", () => {
     setup({
-      serverErrors: {
-        prompt: "prompt rejected by moderation",
-        "params.speed": "must be at most 4",
-        transition: "unknown kind",
+      saveState: {
+        status: "error",
+        error: "Invalid input",
+        fieldErrors: {
+          prompt: "prompt rejected by moderation",
+          "params.speed": "must be at most 4",
+          transition: "unknown kind",
+        },
       },
     });
+    expect(screen.getByTestId("save-status")).toHaveTextContent("Not saved: Invalid input");
     expect(screen.getByLabelText("Prompt")).toHaveAttribute("aria-invalid", "true");
     expect(screen.getByText("prompt rejected by moderation")).toBeInTheDocument();
     expect(screen.getByText("must be at most 4")).toBeInTheDocument();
@@ -141,9 +141,11 @@ describe("<Inspector> caption, transition and init image", () => {
     fireEvent.change(screen.getByLabelText("Caption"), { target: { value: "Hello there" } });
     fireEvent.change(screen.getByLabelText("Transition into next"), { target: { value: "crossfade" } });
     fireEvent.change(screen.getByLabelText("Transition length (s)"), { target: { value: "0.8" } });
-    fireEvent.click(screen.getByRole("button", { name: "Save" }));
     await vi.waitFor(() =>
-      expect(onSave).toHaveBeenCalledWith({ caption: "Hello there", transition: { kind: "crossfade", duration: 0.8 } }),
+      expect(onSave).toHaveBeenLastCalledWith({
+        caption: "Hello there",
+        transition: { kind: "crossfade", duration: 0.8 },
+      }),
     );
   });
 
@@ -156,8 +158,7 @@ describe("<Inspector> caption, transition and init image", () => {
     expect(screen.getByLabelText("Transition length (s)")).toHaveValue(1);
     fireEvent.change(screen.getByLabelText("Caption"), { target: { value: "  " } });
     fireEvent.change(screen.getByLabelText("Transition into next"), { target: { value: "" } });
-    fireEvent.click(screen.getByRole("button", { name: "Save" }));
-    await vi.waitFor(() => expect(onSave).toHaveBeenCalledWith({ caption: null, transition: null }));
+    await vi.waitFor(() => expect(onSave).toHaveBeenLastCalledWith({ caption: null, transition: null }));
   });
 
   it("blocks a caption over 500 characters and a transition over 5 s", () => {
@@ -165,7 +166,6 @@ describe("<Inspector> caption, transition and init image", () => {
     fireEvent.change(screen.getByLabelText("Caption"), { target: { value: "x".repeat(501) } });
     fireEvent.change(screen.getByLabelText("Transition into next"), { target: { value: "fade_black" } });
     fireEvent.change(screen.getByLabelText("Transition length (s)"), { target: { value: "6" } });
-    fireEvent.click(screen.getByRole("button", { name: "Save" }));
     expect(screen.getByText("At most 500 characters")).toBeInTheDocument();
     expect(screen.getByText("Between 0 and 5 s")).toBeInTheDocument();
     expect(onSave).not.toHaveBeenCalled();
@@ -183,8 +183,7 @@ describe("<Inspector> caption, transition and init image", () => {
     );
     expect(await screen.findByTestId("init-image-preview")).toHaveAttribute("src", "/api/files/img9?sig");
     expect(screen.getByText("Procedural does not use an init image.")).toBeInTheDocument();
-    fireEvent.click(screen.getByRole("button", { name: "Save" }));
-    await vi.waitFor(() => expect(onSave).toHaveBeenCalledWith({ init_image_asset_id: "img9" }));
+    await vi.waitFor(() => expect(onSave).toHaveBeenLastCalledWith({ init_image_asset_id: "img9" }));
   });
 
   it("loads the preview of a saved init image and removes it with null", async () => {
@@ -194,11 +193,11 @@ describe("<Inspector> caption, transition and init image", () => {
     );
     const { onSave } = setup({ segment: makeSegment({ init_image_asset_id: "img1" }) });
     expect(await screen.findByTestId("init-image-preview")).toHaveAttribute("src", "/f/img1");
-    expect(new URL((fetchMock.mock.calls[0]?.[0] as Request).url).pathname).toBe("/api/assets/img1");
+    const sent = fetchMock.mock.calls[0]?.[0] as Request | undefined;
+    expect(sent && new URL(sent.url).pathname).toBe("/api/assets/img1");
     fireEvent.click(screen.getByRole("button", { name: "Remove image" }));
     expect(screen.queryByTestId("init-image-preview")).not.toBeInTheDocument();
-    fireEvent.click(screen.getByRole("button", { name: "Save" }));
-    await vi.waitFor(() => expect(onSave).toHaveBeenCalledWith({ init_image_asset_id: null }));
+    await vi.waitFor(() => expect(onSave).toHaveBeenLastCalledWith({ init_image_asset_id: null }));
   });
 
   it("shows the upload's 422 and keeps the draft unchanged", async () => {
@@ -209,13 +208,48 @@ describe("<Inspector> caption, transition and init image", () => {
         { status: 422 },
       ),
     );
-    setup();
+    const { onSave } = setup();
     await userEvent.upload(
       screen.getByLabelText(/Upload init image/),
       new File([new Uint8Array([1])], "f.png", { type: "image/png" }),
     );
     expect(await screen.findByText("GIF images are not accepted")).toBeInTheDocument();
-    expect(screen.getByRole("button", { name: "Save" })).toBeDisabled();
+    expect(onSave).not.toHaveBeenCalled();
+  });
+});
+
+describe("<Inspector> autosave states", () => {
+  it("offers a retry when a save failed", () => {
+    const onRetry = vi.fn();
+    setup({ saveState: { status: "error", error: "Cannot reach the server." }, onRetry });
+    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    expect(onRetry).toHaveBeenCalledTimes(1);
+  });
+
+  it("shows the server's copy on a conflict and lets the user keep theirs or mine", () => {
+    const onKeepMine = vi.fn();
+    const onTakeTheirs = vi.fn();
+    setup({
+      saveState: {
+        status: "conflict",
+        error: "changed",
+        theirs: makeSegment({ id: "s1", prompt: "from the other tab", version: 4 }),
+      },
+      onKeepMine,
+      onTakeTheirs,
+    });
+    expect(screen.getByTestId("save-conflict")).toHaveTextContent("from the other tab");
+    expect(screen.getByTestId("save-status")).toHaveAttribute("data-status", "conflict");
+    fireEvent.click(screen.getByRole("button", { name: "Keep mine" }));
+    fireEvent.click(screen.getByRole("button", { name: "Use theirs" }));
+    expect(onKeepMine).toHaveBeenCalledTimes(1);
+    expect(onTakeTheirs).toHaveBeenCalledTimes(1);
+  });
+
+  it("says where the segment stands, and why it failed", () => {
+    setup({ segment: makeSegment({ state: "failed", state_error: "rejected by moderation" }) });
+    expect(screen.getByTestId("segment-state")).toHaveTextContent("Failed");
+    expect(screen.getByTestId("segment-failure")).toHaveTextContent("rejected by moderation");
   });
 });
 

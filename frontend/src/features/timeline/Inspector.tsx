@@ -1,12 +1,14 @@
-import { type FormEvent, useId, useMemo, useState } from "react";
+import { type FormEvent, useEffect, useId, useMemo, useState } from "react";
 import { asTransition, type ModelInfo, type Segment, type SegmentUpdate } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { FieldError } from "../../components/FieldError";
 import { formatCost } from "../../components/format";
 import { AssetUpload } from "../assets/AssetUpload";
 import { useAsset } from "../assets/useAsset";
+import type { SaveState } from "./autosave";
 import { ParamsForm } from "./ParamsForm";
 import { fieldsFromSchema, validateParams } from "./paramsSchema";
+import { SaveStatus, SegmentStateBadge } from "./SegmentState";
 import {
   type TransitionDraft,
   TransitionEditor,
@@ -128,15 +130,31 @@ const OWN_FIELDS = [
 export interface InspectorProps {
   segment: Segment;
   models: ModelInfo[];
-  saving: boolean;
-  serverErrors: Record<string, string>;
-  onSave: (patch: SegmentUpdate) => Promise<boolean>;
+  /** Autosave state of this segment (absent: saved). */
+  saveState?: SaveState | undefined;
+  /** Every valid change, as it is made; the caller saves it (debounced). */
+  onEdit: (patch: SegmentUpdate) => void;
+  onRetry?: () => void;
+  onKeepMine?: () => void;
+  onTakeTheirs?: () => void;
   onDuplicate: () => void;
   onDelete: () => Promise<boolean>;
 }
 
-/** Edits one segment. Keyed by segment id and updated_at by its parent, so a save resets it. */
-export function Inspector({ segment, models, saving, serverErrors, onSave, onDuplicate, onDelete }: InspectorProps) {
+/** Edits one segment, saving as the user types. Keyed by segment id and a revision bumped when
+ * the segment changes from elsewhere (undo, a conflict resolved), which starts it afresh. */
+export function Inspector({
+  segment,
+  models,
+  saveState,
+  onEdit,
+  onRetry,
+  onKeepMine,
+  onTakeTheirs,
+  onDuplicate,
+  onDelete,
+}: InspectorProps) {
+  const serverErrors = saveState?.fieldErrors ?? {};
   const [draft, setDraft] = useState<Draft>(() => draftOf(segment));
   const [touched, setTouched] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
@@ -180,11 +198,16 @@ export function Inspector({ segment, models, saving, serverErrors, onSave, onDup
     update({ model: modelId, params, duration: String(duration) });
   };
 
-  const onSubmit = async (e: FormEvent) => {
+  const valid = Object.keys(localErrors).length === 0;
+  // Autosave: a valid change goes to the caller at once; an invalid one waits, shown, until fixed.
+  useEffect(() => {
+    if (dirty && valid) onEdit(patch);
+  }, [patch, dirty, valid, onEdit]);
+
+  const onSubmit = (e: FormEvent) => {
     e.preventDefault();
     setTouched(true);
-    if (!dirty || Object.keys(localErrors).length > 0) return;
-    await onSave(patch);
+    if (dirty && valid) onEdit(patch);
   };
 
   const modelMissing = !models.some((m) => m.id === draft.model);
@@ -194,10 +217,41 @@ export function Inspector({ segment, models, saving, serverErrors, onSave, onDup
     <form className="inspector" onSubmit={onSubmit} aria-label="Segment inspector" noValidate>
       <div className="row between">
         <h3>Segment {segment.position + 1}</h3>
-        <span className="muted small" title="Content hash: unchanged hash means the clip is reused">
-          {segment.spec_hash ? `#${segment.spec_hash.slice(0, 8)}` : ""}
+        <span className="row gap">
+          <SegmentStateBadge segment={segment} />
+          <SaveStatus
+            state={dirty && !valid ? { status: "error", error: "fix the fields below" } : saveState}
+            {...(onRetry ? { onRetry } : {})}
+          />
         </span>
       </div>
+      {segment.state === "failed" && segment.state_error && (
+        <p className="field-error" data-testid="segment-failure">
+          Last render failed: {segment.state_error}
+        </p>
+      )}
+      {saveState?.status === "conflict" && (
+        <div className="banner banner-error conflict" role="alert" data-testid="save-conflict">
+          <p>
+            <strong>This segment was changed elsewhere</strong> (another tab or person) since you started editing. Your
+            edit is kept here, not saved.
+          </p>
+          {saveState.theirs && (
+            <p className="small" data-testid="their-version">
+              Now on the server: “{saveState.theirs.prompt}” · {saveState.theirs.model} · {saveState.theirs.duration} s
+              · seed {saveState.theirs.seed}
+            </p>
+          )}
+          <div className="row gap">
+            <button type="button" className="primary small" onClick={onKeepMine}>
+              Keep mine
+            </button>
+            <button type="button" className="small" onClick={onTakeTheirs}>
+              Use theirs
+            </button>
+          </div>
+        </div>
+      )}
 
       {segment.poster_url && <img className="inspector-poster" src={segment.poster_url} alt="Segment poster" />}
 
@@ -430,12 +484,7 @@ export function Inspector({ segment, models, saving, serverErrors, onSave, onDup
       )}
 
       <div className="row gap wrap">
-        <button type="submit" className="primary" disabled={!dirty || saving}>
-          {saving ? "Saving…" : "Save"}
-        </button>
-        <button type="button" disabled={!dirty || saving} onClick={() => setDraft(draftOf(segment))}>
-          Revert
-        </button>
+        <span className="muted small">Changes save by themselves; Ctrl+Z undoes them.</span>
         <span className="spacer" />
         <button type="button" onClick={onDuplicate}>
           Duplicate

@@ -24,38 +24,29 @@ describe("<Timeline>", () => {
     expect(blockWidth(0.1)).toBe(MIN_BLOCK_PX);
   });
 
-  it("shows each segment's render status and selects on click", () => {
+  it("shows each segment's own state, not the last job's, and selects on click", () => {
     appStore.setState({
-      segments: [makeSegment({ id: "s1", position: 0 }), makeSegment({ id: "s2", position: 1 })],
+      segments: [
+        makeSegment({ id: "s1", position: 0, state: "needs_render" }),
+        makeSegment({ id: "s2", position: 1, state: "failed", state_error: "rejected" }),
+        makeSegment({ id: "s3", position: 2, state: "generating", state_progress: 0.1 }),
+      ],
       selectedSegmentId: "s1",
       activeJob: makeJob({
+        status: "generating",
         segments: [
-          {
-            segment_id: "s1",
-            position: 0,
-            status: "completed",
-            progress: 1,
-            reused: true,
-            error: null,
-            message: null,
-            weight: 0.5,
-          },
-          {
-            segment_id: "s2",
-            position: 1,
-            status: "failed",
-            progress: 0.2,
-            reused: false,
-            error: "rejected",
-            weight: 0.5,
-            message: null,
-          },
+          // s1 was edited since this job reused it: "reused" would be a stale label.
+          { ...jobRow("s1", 0), status: "completed", progress: 1, reused: true },
+          { ...jobRow("s2", 1), status: "failed", progress: 0.2, error: "rejected" },
+          { ...jobRow("s3", 2), status: "running", progress: 0.4 },
         ],
       }),
     });
     render(<Timeline />);
-    expect(screen.getByText("reused")).toBeInTheDocument();
-    expect(screen.getByText("failed")).toHaveAttribute("title", "rejected");
+    const states = screen.getAllByTestId("segment-state");
+    expect(states.map((el) => el.textContent)).toEqual(["Needs render", "Failed", "Generating 40%"]);
+    expect(screen.queryByText("reused")).not.toBeInTheDocument();
+    expect(states[1]).toHaveAttribute("title", "rejected");
     fireEvent.click(screen.getAllByTestId("segment-block")[1] as HTMLElement);
     expect(appStore.getState().selectedSegmentId).toBe("s2");
   });
@@ -101,3 +92,16 @@ describe("<Timeline>", () => {
     expect(screen.getByText(/No segments yet/)).toBeInTheDocument();
   });
 });
+
+function jobRow(segmentId: string, position: number) {
+  return {
+    segment_id: segmentId,
+    position,
+    status: "pending" as const,
+    progress: 0,
+    reused: false,
+    error: null,
+    message: null,
+    weight: 1 / 3,
+  };
+}

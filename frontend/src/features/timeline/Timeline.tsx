@@ -17,8 +17,8 @@ import { CSS } from "@dnd-kit/utilities";
 import { useMemo } from "react";
 import { asTransition, type Id, type PlanAction, type RenderJobSegment, type Segment } from "../../api/types";
 import { formatSeconds } from "../../components/format";
-import { StatusBadge } from "../../components/StatusBadge";
 import { useAppShallow } from "../../store";
+import { SegmentStateBadge, segmentState, withLiveState } from "./SegmentState";
 import { describeTransition } from "./TransitionEditor";
 
 export const PX_PER_SECOND = 96;
@@ -150,6 +150,11 @@ function SegmentMarkers({ segment }: { segment: Segment }) {
 }
 
 function SegmentBlock({ segment, index, width, selected, render, planned, onSelect }: SegmentBlockProps) {
+  // The live job's row speaks for this segment only while it works on the segment's current spec:
+  // after an edit, the old job's "reused" or "completed" would be a stale label.
+  const shown = withLiveState(segment, render);
+  const live = render && shown.state === "generating" ? render : undefined;
+  const { progress } = segmentState(shown, live);
   const { attributes, listeners, setNodeRef, transform, transition, isDragging } = useSortable({ id: segment.id });
   const style = {
     width,
@@ -170,9 +175,11 @@ function SegmentBlock({ segment, index, width, selected, render, planned, onSele
         isDragging ? "dragging" : "",
         segment.poster_url ? "has-poster" : "",
         segment.continue_from_previous && index > 0 ? "continues" : "",
+        `state-${shown.state}`,
       ].join(" ")}
       data-testid="segment-block"
       data-segment-id={segment.id}
+      data-state={shown.state}
       aria-label={`Segment ${index + 1}: ${segment.prompt}`}
       aria-current={selected ? "true" : undefined}
       onClick={onSelect}
@@ -180,29 +187,26 @@ function SegmentBlock({ segment, index, width, selected, render, planned, onSele
       {...attributes}
       {...listeners}
     >
-      <div className="segment-top">
-        <span className="segment-index">{index + 1}</span>
-        <SegmentMarkers segment={segment} />
-        <span className="segment-duration">{formatSeconds(segment.duration)}</span>
+      {/* Sticky, so a block wider than the view keeps its labels in sight while scrolled. */}
+      <div className="segment-labels">
+        <div className="segment-top">
+          <span className="segment-index">{index + 1}</span>
+          <SegmentMarkers segment={segment} />
+          <span className="segment-duration">{formatSeconds(segment.duration)}</span>
+        </div>
+        <div className="segment-prompt" title={segment.prompt}>
+          {segment.prompt}
+        </div>
+        <div className="segment-bottom">
+          {/* The segment's own state (from the database) first; the live job adds its progress. */}
+          <SegmentStateBadge segment={shown} live={live} />
+          {planned && shown.state !== "generating" && (
+            <span className={`badge badge-${planned === "reuse" ? "ok" : "neutral"}`}>will {planned}</span>
+          )}
+          <span className="segment-model muted small">{segment.model}</span>
+        </div>
       </div>
-      <div className="segment-prompt" title={segment.prompt}>
-        {segment.prompt}
-      </div>
-      <div className="segment-bottom">
-        {render ? (
-          <StatusBadge
-            status={render.status}
-            reused={render.reused}
-            title={render.error ?? render.message ?? undefined}
-          />
-        ) : planned ? (
-          <span className={`badge badge-${planned === "reuse" ? "ok" : "neutral"}`}>will {planned}</span>
-        ) : null}
-        <span className="segment-model muted small">{segment.model}</span>
-      </div>
-      {render && render.status === "running" && (
-        <div className="segment-progress" style={{ width: `${Math.round(render.progress * 100)}%` }} />
-      )}
+      {progress !== null && <div className="segment-progress" style={{ width: `${Math.round(progress * 100)}%` }} />}
     </li>
   );
 }

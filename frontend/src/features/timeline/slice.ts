@@ -10,6 +10,8 @@ import type {
   SegmentUpdate,
 } from "../../api/types";
 import type { GetState, SetState, SliceCreator } from "../../store/types";
+import { AutosaveQueue, type SaveState } from "./autosave";
+import { GENERATIVE_FIELDS } from "./SegmentState";
 
 // ---------------------------------------------------------------------------------------------
 // Models (the catalogue the inspector picks from)
@@ -53,6 +55,8 @@ export function defaultDuration(model: ModelInfo | undefined): number {
 /** One undoable edit. Entries are recorded by actions, never by the undo/redo themselves. */
 export interface HistoryEntry {
   label: string;
+  /** Fold a follow-up edit into this entry instead of pushing another (typing). */
+  coalesce?: (patch: SegmentUpdate) => boolean;
   /** Segment ids the entry touches, so deleting a segment drops entries that cannot apply. */
   segmentIds: Id[];
   undo: () => Promise<boolean>;
@@ -72,8 +76,21 @@ export interface TimelineSlice {
   segmentFieldErrors: Record<string, string>;
   undoStack: HistoryEntry[];
   redoStack: HistoryEntry[];
+  /** Autosave state per segment with edits not yet confirmed (absent: saved). */
+  saveStates: Record<Id, SaveState>;
+  /** Bumped when a segment changes other than by typing in the inspector (undo, a conflict
+   * resolved, a reload), so the inspector starts again from the segment. */
+  segmentRevisions: Record<Id, number>;
 
   loadProject: (id: Id) => Promise<void>;
+  /** Apply an edit now and save it in the background (debounced, If-Match, undoable). */
+  editSegment: (id: Id, patch: SegmentUpdate, options?: { record?: boolean }) => void;
+  /** Save every pending edit now; false when some could not be saved. */
+  flushEdits: () => Promise<boolean>;
+  hasUnsavedEdits: () => boolean;
+  retrySave: (id: Id) => void;
+  keepMyEdit: (id: Id) => void;
+  takeTheirEdit: (id: Id) => void;
   closeProject: () => void;
   /** Rename or change the output format; returns field errors (empty on success). */
   updateProject: (patch: ProjectUpdate) => Promise<Record<string, string>>;
@@ -125,9 +142,37 @@ function pushHistory(set: SetState, get: GetState, entry: HistoryEntry): void {
   set({ undoStack: [...get().undoStack, entry].slice(-HISTORY_LIMIT), redoStack: [] });
 }
 
-export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api }) => {
+/** The segment as the user sees it: the server's copy with the edits not confirmed yet. */
+function withPending(segment: Segment, pending: SegmentUpdate | null): Segment {
+  return pending ? ({ ...segment, ...pending } as Segment) : segment;
+}
+
+export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api, draftStorage }) => {
   /** Bumped on every reorder, so only the latest one rolls back or applies the server's answer. */
   let reorderGeneration = 0;
+  const bump = (id: Id) =>
+    set({ segmentRevisions: { ...get().segmentRevisions, [id]: (get().segmentRevisions[id] ?? 0) + 1 } });
+
+  const autosave = new AutosaveQueue({
+    save: (id, patch, version) => api.updateSegment(id, patch, version),
+    versionOf: (id) => get().segments.find((s) => s.id === id)?.version,
+    onSaved: (saved) => {
+      const pending = autosave.pendingOf(saved.id);
+      const segments = get().segments.map((s) =>
+        s.id === saved.id ? withPending({ ...saved, position: s.position }, pending) : s,
+      );
+      set({ segments });
+      bumpProject(segments);
+    },
+    onState: (id, state) => {
+      const next = { ...get().saveStates };
+      if (state.status === "saved") delete next[id];
+      else next[id] = state;
+      set({ saveStates: next });
+    },
+    storage: draftStorage ?? null,
+    storageKey: "vf.autosave.segments",
+  });
 
   const bumpProject = (segments: Segment[]) => {
     const project = get().project;
@@ -145,13 +190,74 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
     segmentFieldErrors: {},
     undoStack: [],
     redoStack: [],
+    saveStates: {},
+    segmentRevisions: {},
+
+    editSegment: (id, patch, options = {}) => {
+      const before = get().segments.find((s) => s.id === id);
+      if (!before || Object.keys(patch).length === 0) return;
+      // A change of what decides the pixels needs a render: say so now, not after the save.
+      const regenerate = GENERATIVE_FIELDS.some((k) => k in patch);
+      const segments = get().segments.map((s) =>
+        s.id === id
+          ? ({
+              ...s,
+              ...patch,
+              ...(regenerate ? { state: "needs_render", state_progress: null, state_error: null, clip_url: null } : {}),
+            } as Segment)
+          : s,
+      );
+      set({ segments, timelineError: null });
+      bumpProject(segments);
+      autosave.edit(id, patch);
+      if (options.record === false) return;
+      const previous: Record<string, unknown> = {};
+      for (const key of Object.keys(patch)) previous[key] = before[key as keyof Segment];
+      const top = get().undoStack[get().undoStack.length - 1];
+      // Typing a sentence is one step of undo, not one per pause.
+      if (top?.label === "Edit segment" && top.segmentIds[0] === id && top.coalesce?.(patch)) return;
+      const keys = Object.keys(patch);
+      let redoPatch: SegmentUpdate = patch;
+      pushHistory(set, get, {
+        label: "Edit segment",
+        segmentIds: [id],
+        coalesce: (next) => {
+          if (!Object.keys(next).every((k) => keys.includes(k))) return false;
+          redoPatch = { ...redoPatch, ...next };
+          return true;
+        },
+        undo: async () => {
+          get().editSegment(id, previous as SegmentUpdate, { record: false });
+          bump(id);
+          return true;
+        },
+        redo: async () => {
+          get().editSegment(id, redoPatch, { record: false });
+          bump(id);
+          return true;
+        },
+      });
+    },
+
+    flushEdits: () => autosave.flush(),
+    hasUnsavedEdits: () => autosave.hasUnsaved(),
+    retrySave: (id) => void autosave.retry(id),
+    keepMyEdit: (id) => void autosave.keepMine(id),
+    takeTheirEdit: (id) => {
+      autosave.takeTheirs(id);
+      bump(id);
+    },
 
     loadProject: async (id) => {
       const keepSelection = get().project?.id === id ? get().selectedSegmentId : null;
       set({ timelineLoading: true, timelineError: null });
       try {
         const detail = await api.getProject(id);
-        const segments = [...detail.segments].sort((a, b) => a.position - b.position);
+        // Edits left unsaved by a previous page (or still saving) are resumed and shown.
+        autosave.restore(new Set(detail.segments.map((s) => s.id)));
+        const segments = [...detail.segments]
+          .sort((a, b) => a.position - b.position)
+          .map((s) => withPending(s, autosave.pendingOf(s.id)));
         const selected =
           keepSelection && segments.some((s) => s.id === keepSelection) ? keepSelection : (segments[0]?.id ?? null);
         const switching = get().project?.id !== id;
@@ -160,6 +266,7 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
           segments,
           selectedSegmentId: selected,
           timelineLoading: false,
+          segmentRevisions: Object.fromEntries(segments.map((s) => [s.id, (get().segmentRevisions[s.id] ?? 0) + 1])),
           ...(switching ? { undoStack: [], redoStack: [], segmentFieldErrors: {} } : {}),
         });
       } catch (err) {
@@ -288,6 +395,7 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
       bumpProject(segments);
       try {
         await api.deleteSegment(id);
+        autosave.forget(id);
         set({
           undoStack: get().undoStack.filter((e) => !e.segmentIds.includes(id)),
           redoStack: get().redoStack.filter((e) => !e.segmentIds.includes(id)),
