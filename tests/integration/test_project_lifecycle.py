@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.integration.test_render import SMALL, _workers, finished
+from tests.moto import MOTO_CREDENTIALS, moto_server
 from tests.support.app import api_client, make_settings, postgres_database, register
 from videofoundry.models import Asset
 from videofoundry.runtime import Runtime
@@ -167,3 +168,43 @@ def sheet_digest(project: dict[str, Any], owner: str) -> str:
     """The name of a sheet: its clips' keys, in timeline order."""
     joined = "".join(keys.clip(owner, s["spec_hash"]) for s in project["segments"])
     return hashlib.sha256(joined.encode()).hexdigest()
+
+
+async def fetch_status(client: httpx.AsyncClient, url: str) -> int:
+    """A link's answer: the API's own (/api/files) or an object store's presigned URL."""
+    if url.startswith("/"):
+        return (await client.get(url)).status_code
+    async with httpx.AsyncClient() as outside:
+        return (await outside.get(url)).status_code
+
+
+async def test_on_s3_the_sheet_is_stored_and_deletion_removes_objects(tmp_path: Path) -> None:
+    with moto_server() as endpoint:
+        settings = make_settings(
+            tmp_path, S3_BUCKET="vftest-lifecycle", S3_ENDPOINT_URL=endpoint, **MOTO_CREDENTIALS
+        )
+        async with api_client(settings, companions=(_workers,)) as client:
+            auth = await register(client)
+            me = (await client.get("/api/me", headers=auth)).json()["id"]
+            project, job = await rendered(client, auth, [shot("s3 a", 7), shot("s3 b", 8)])
+            storage = runtime_of(client).storage
+            url = f"/api/projects/{project['id']}/contact-sheet"
+            first = await client.get(url, headers=auth)
+            assert first.status_code == 200, first.text
+            sheet_key = keys.contact_sheet(me, sheet_digest(project, me))
+            assert await storage.exists(sheet_key)
+            marked = tmp_path / "marked.jpg"
+            marked.write_bytes(first.content + b"stored")
+            await storage.put_file(sheet_key, marked, "image/jpeg")
+            assert (await client.get(url, headers=auth)).content == marked.read_bytes()
+            clip_keys = [keys.clip(me, s["spec_hash"]) for s in project["segments"]]
+            links = [job["video_url"], *(s["clip_url"] for s in project["segments"])]
+            for link in links:
+                assert await fetch_status(client, link) == 200, link
+
+            r = await client.delete(f"/api/projects/{project['id']}", headers=auth)
+            assert r.status_code == 204, r.text
+            for key in [*clip_keys, sheet_key]:
+                assert not await storage.exists(key), key
+            for link in links:
+                assert await fetch_status(client, link) == 404, link
