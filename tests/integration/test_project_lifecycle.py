@@ -111,6 +111,7 @@ async def test_deleting_a_project_removes_what_only_it_used(client: httpx.AsyncC
     async with runtime_of(client).sessions() as session:
         left = set(await session.scalars(select(Asset.storage_key).where(Asset.owner_id == me)))
     assert not any(own_seg["spec_hash"] in key for key in left), left
+    assert sheet_key not in left
     assert keys.clip(me, shared_seg["spec_hash"]) in left
     # The other project renders again from what is left, at no cost and without generating.
     again = (await client.post(f"/api/projects/{kept['id']}/render", headers=auth)).json()
@@ -148,6 +149,11 @@ async def test_contact_sheet_is_stored_once_per_set_of_clips(client: httpx.Async
     assert digest.startswith(first.headers["etag"].strip('"'))
     path = storage.path_for(keys.contact_sheet(me, digest))
     assert path is not None and path.read_bytes() == first.content
+    async with runtime_of(client).sessions() as session:
+        row = await session.scalar(
+            select(Asset).where(Asset.storage_key == keys.contact_sheet(me, digest))
+        )
+    assert row is not None and row.owner_id == me and row.bytes == len(first.content)
     # Served from storage: a marked copy comes back as it is, not rebuilt.
     path.write_bytes(first.content + b"stored")
     second = await client.get(url, headers=auth)

@@ -47,8 +47,11 @@ async def sheet_of(session: AsyncSession, owner_id: str, project: Project) -> Sh
     return Sheet(etag=f'"{digest[:32]}"', key=keys.contact_sheet(owner_id, digest), clips=clips)
 
 
-async def picture(storage: Storage, sheet: Sheet, project_id: str) -> bytes:
-    """The JPEG: the stored one when its clips are intact, else made (and stored) now.
+async def picture(
+    session: AsyncSession, storage: Storage, sheet: Sheet, owner_id: str, project_id: str
+) -> bytes:
+    """The JPEG: the stored one when its clips are intact, else made and stored now (with an
+    asset row, so deleting the account or the project removes it; the caller commits).
     Conflict when a clip is missing or unreadable."""
     if not all(await asyncio.gather(*(_intact(storage, clip) for clip in sheet.clips))):
         raise _damaged(project_id)
@@ -69,7 +72,8 @@ async def picture(storage: Storage, sheet: Sheet, project_id: str) -> bytes:
             await asyncio.to_thread(media.contact_sheet, paths, out)
         except Exception as exc:  # a clip that does not decode: the user's cue to re-render
             raise _damaged(project_id) from exc
-        await storage.put_file(sheet.key, out, "image/jpeg")
+        stored = await storage.put_file(sheet.key, out, "image/jpeg")
+        await assets.record_all(session, [assets.fields(owner_id, "sheet", stored, "image/jpeg")])
         return out.read_bytes()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -134,6 +134,7 @@ async def delete_project(session: AsyncSession, project: Project) -> list[str]:
     prefixes = [keys.clip(owner, h).removesuffix(".mp4") for h in clips]
     prefixes += [keys.final(owner, h).removesuffix(".mp4") for h in finals]
     conditions = [Asset.storage_key.startswith(p, autoescape=True) for p in prefixes]
+    conditions += [Asset.storage_key == key for key in sheets]
     if uploads:
         conditions.append(Asset.id.in_(list(uploads)))
     await session.delete(project)
@@ -153,7 +154,7 @@ async def delete_project(session: AsyncSession, project: Project) -> list[str]:
         if rows:
             await session.execute(delete(Asset).where(Asset.id.in_([row.id for row in rows])))
     # Objects stored without a row of their own (a continued shot's last frame).
-    stored += [keys.clip_last_frame(owner, h) for h in clips] + sheets
+    stored += [keys.clip_last_frame(owner, h) for h in clips] + sheets  # rows or not
     return sorted(set(stored))
 
 
