@@ -274,3 +274,29 @@ async def test_a_job_shows_what_it_rendered_whatever_was_edited_since(
     history = await client.get(f"/api/projects/{pid}/render-jobs", headers=auth)
     prompts = [j["segments"][0]["prompt"] for j in history.json()["items"]]
     assert sorted(prompts) == ["new lighthouse", "old lighthouse"]
+
+
+async def test_stale_if_match_on_a_project_answers_412_with_the_current_project(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await register(client)
+    pid, _ = await _project(client, auth, [{"prompt": "a", "duration": 1}])
+    version = (await _detail(client, pid, auth))["version"]
+    r = await client.put(
+        f"/api/projects/{pid}",
+        json={"name": "from A"},
+        headers={**auth, "If-Match": f'"{version}"'},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == version + 1
+    r = await client.put(
+        f"/api/projects/{pid}",
+        json={"name": "from B"},
+        headers={**auth, "If-Match": f'"{version}"'},
+    )
+    assert r.status_code == 412, r.text
+    assert r.json()["current"]["name"] == "from A"
+    assert r.json()["current"]["segments"][0]["prompt"] == "a"
+    assert (await _detail(client, pid, auth))["name"] == "from A"
+    r = await client.put(f"/api/projects/{pid}", json={"name": "no header"}, headers=auth)
+    assert r.status_code == 200 and r.json()["version"] == version + 2

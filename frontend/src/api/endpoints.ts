@@ -45,8 +45,14 @@ export const api = {
   createProject: (body: ProjectCreate) =>
     unwrap(typed.POST("/api/projects", { body: body as Schemas["ProjectCreate"] })) as Promise<Project>,
   getProject: (id: Id) => unwrap(typed.GET("/api/projects/{project_id}", project(id))) as Promise<ProjectDetail>,
-  updateProject: (id: Id, body: ProjectUpdate) =>
-    unwrap(typed.PUT("/api/projects/{project_id}", { ...project(id), body })) as Promise<Project>,
+  /** With `version`, a project changed elsewhere since answers 412 (ApiError, body.current). */
+  updateProject: (id: Id, body: ProjectUpdate, version?: number) =>
+    unwrap(
+      typed.PUT("/api/projects/{project_id}", {
+        params: { path: { project_id: id }, header: version === undefined ? {} : { "if-match": etagOf(version) } },
+        body,
+      }),
+    ) as Promise<Project>,
   deleteProject: (id: Id) => unwrap(typed.DELETE("/api/projects/{project_id}", project(id))) as Promise<void>,
 
   createSegment: (projectId: Id, body: SegmentCreate) =>

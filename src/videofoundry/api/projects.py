@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from videofoundry.api.conditional import IfNoneMatch, json_with_etag, matches, not_modified
 from videofoundry.api.deps import CurrentUser, PageDep, RuntimeDep, SessionDep
+from videofoundry.api.versions import IfMatch, bump, expected_version
+from videofoundry.models import Project
 from videofoundry.schemas.common import Page
 from videofoundry.schemas.project import (
+    ProjectConflict,
     ProjectCreate,
     ProjectDetail,
     ProjectPublic,
@@ -65,16 +69,35 @@ async def _detail(
     return json_with_etag(await views.project_detail(runtime, view), view.etag)
 
 
-@router.put("/{project_id}", response_model=ProjectDetail)
+@router.put(
+    "/{project_id}",
+    response_model=ProjectDetail,
+    responses={412: {"model": ProjectConflict, "description": "Changed since If-Match"}},
+)
 async def update_project(
     project_id: str,
     body: ProjectUpdate,
     user: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
+    if_match: IfMatch = None,
 ) -> Response:
-    """Rename a project or change its output format."""
+    """Rename a project or change its output format. Each edit bumps its `version`; send the
+    one the edit is based on in `If-Match` to be told (412) instead of overwriting a change
+    made elsewhere."""
     owner_id = user.id
+    expected = expected_version(if_match)
+    await service.get_project(session, owner_id, project_id)  # 404 for someone else's
+    if not await bump(session, Project, project_id, expected):
+        await session.rollback()
+        view = await views.read_project(session, runtime.registry, owner_id, project_id)
+        current = await views.project_detail(runtime, view)
+        conflict = ProjectConflict(
+            detail=f"project {project_id} was changed elsewhere since version {expected}; "
+            f"it is now at version {current.version}",
+            current=current,
+        )
+        return JSONResponse(conflict.model_dump(mode="json"), status_code=412)
     await service.update_project(session, owner_id, project_id, body)
     await session.commit()
     return await _detail(session, runtime, owner_id, project_id)

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import update
 
 from videofoundry.api.deps import CurrentUser, RuntimeDep, SessionDep
-from videofoundry.core.errors import InvalidInput
+from videofoundry.api.versions import IfMatch, bump, etag, expected_version
 from videofoundry.models import Segment
 from videofoundry.schemas.project import (
     SegmentConflict,
@@ -19,30 +16,6 @@ from videofoundry.services import projects as service
 from videofoundry.services.project_views import segment_public
 
 router = APIRouter(prefix="/api", tags=["segments"])
-
-IfMatch = Annotated[
-    str | None,
-    Header(
-        description='The `version` the edit is based on, as `"3"` (an ETag); '
-        "a stale one answers 412 with the current segment"
-    ),
-]
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def expected_version(if_match: str | None) -> int | None:
-    """The version an If-Match header names; None when absent or `*` (any version)."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise InvalidInput(
-            f'If-Match: expected a segment version such as "3", got {if_match!r}', "If-Match"
-        )
-    return int(tag)
 
 
 @router.post("/projects/{project_id}/segments", status_code=201, response_model=SegmentPublic)
@@ -98,12 +71,7 @@ async def update_segment(
     expected = expected_version(if_match)
     owner_id = user.id  # read now: the rollback below expires every loaded object
     await service.get_segment(session, owner_id, segment_id)  # 404 for someone else's
-    # One conditional UPDATE takes the row lock: of two edits based on the same version, the
-    # second finds the version moved on and gets 412 instead of overwriting the first.
-    bump = update(Segment).where(Segment.id == segment_id).values(version=Segment.version + 1)
-    if expected is not None:
-        bump = bump.where(Segment.version == expected)
-    if (await session.execute(bump)).rowcount == 0:  # type: ignore[attr-defined]
+    if not await bump(session, Segment, segment_id, expected):
         await session.rollback()
         current = await segment_public(
             session, runtime, await service.get_segment(session, owner_id, segment_id)

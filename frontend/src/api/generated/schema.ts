@@ -238,7 +238,9 @@ export interface paths {
         get: operations["get_project_api_projects__project_id__get"];
         /**
          * Update Project
-         * @description Rename a project or change its output format.
+         * @description Rename a project or change its output format. Each edit bumps its `version`; send the
+         *     one the edit is based on in `If-Match` to be told (412) instead of overwriting a change
+         *     made elsewhere.
          */
         put: operations["update_project_api_projects__project_id__put"];
         post?: never;
@@ -910,6 +912,15 @@ export interface components {
             trim_end?: number | null;
             /** Duration */
             duration?: number | null;
+        };
+        /**
+         * ProjectConflict
+         * @description 412: the project changed since the version the client sent.
+         */
+        ProjectConflict: {
+            /** Detail */
+            detail: string;
+            current: components["schemas"]["ProjectDetail"];
         };
         /** ProjectCreate */
         ProjectCreate: {
@@ -1938,7 +1949,10 @@ export interface operations {
     update_project_api_projects__project_id__put: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `version` the edit is based on, as `"3"`; a stale one answers 412 with the current state. Leave it out to overwrite whatever is there. */
+                "if-match"?: string | null;
+            };
             path: {
                 project_id: string;
             };
@@ -1957,6 +1971,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProjectDetail"];
+                };
+            };
+            /** @description Changed since If-Match */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectConflict"];
                 };
             };
             /** @description Validation Error */
@@ -2111,7 +2134,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The `version` the edit is based on, as `"3"` (an ETag); a stale one answers 412 with the current segment */
+                /** @description The `version` the edit is based on, as `"3"`; a stale one answers 412 with the current state. Leave it out to overwrite whatever is there. */
                 "if-match"?: string | null;
             };
             path: {

@@ -208,6 +208,16 @@ describe("timeline slice: project settings", () => {
     await expect(store.getState().updateProject({ width: 1281 })).resolves.toEqual({ width: "must be even" });
     expect(store.getState().project?.name).toBe("Demo");
   });
+
+  it("sends the version it edits and, on a 412, reloads instead of overwriting", async () => {
+    const { api, store } = await loaded([A]);
+    api.updateProject.mockRejectedValue(new ApiError(412, "changed", {}, { detail: "changed" }));
+    api.getProject.mockClear();
+    const errors = await store.getState().updateProject({ name: "Mine" });
+    expect(api.updateProject).toHaveBeenCalledWith("p1", { name: "Mine" }, 1);
+    expect(errors._).toMatch(/changed elsewhere/);
+    expect(api.getProject).toHaveBeenCalledWith("p1");
+  });
 });
 
 describe("timeline helpers", () => {

@@ -294,10 +294,15 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
       const project = get().project;
       if (!project) return {};
       try {
-        const updated = await api.updateProject(project.id, patch);
+        const updated = await api.updateProject(project.id, patch, project.version);
         set({ project: { ...updated, segment_count: project.segment_count, total_duration: project.total_duration } });
         return {};
       } catch (err) {
+        if (err instanceof ApiError && err.status === 412) {
+          // Changed in another tab: show what is there now rather than overwrite it.
+          await get().loadProject(project.id);
+          return { _: "These settings were changed elsewhere meanwhile; they are reloaded, check and save again." };
+        }
         if (err instanceof ApiError && Object.keys(err.fieldErrors).length > 0) return err.fieldErrors;
         return { _: errorMessage(err) };
       }
