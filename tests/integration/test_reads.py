@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -207,6 +208,20 @@ async def test_project_view_answers_304_until_anything_changes(
     # A stale or unrelated tag gets the full view.
     r = await client.get(path, headers={**auth, "If-None-Match": 'W/"nope", "other"'})
     assert r.status_code == 200 and r.json()["id"] == project
+
+
+async def test_links_are_the_same_in_every_answer_of_a_period(client: httpx.AsyncClient) -> None:
+    """So the browser keeps the posters it has, and a 304 keeps links that still work."""
+    auth = await register(client)
+    project = await _project(client, auth, 2)
+    await _make_half_ready(client, auth, project)
+    path = f"/api/projects/{project}"
+    first, second = [(await client.get(path, headers=auth)).json()["segments"][1] for _ in "ab"]
+    assert first["poster_url"] and first["clip_url"]
+    assert (first["poster_url"], first["clip_url"]) == (second["poster_url"], second["clip_url"])
+    if first["poster_url"].startswith("/api/files/"):  # signed by the API (local storage)
+        expires = int(httpx.URL(first["poster_url"]).params["expires"])
+        assert expires > time.time() + 5 * 3600
 
 
 async def test_job_view_answers_304_until_the_job_changes(client: httpx.AsyncClient) -> None:

@@ -105,6 +105,12 @@ def sign_media(settings: Settings, asset_id: str, expires_in: int = 6 * 3600) ->
     return expires, _media_signature(settings, asset_id, expires)
 
 
+def sign_media_until(settings: Settings, asset_id: str, expires: int) -> str:
+    """The signature of a media URL expiring at `expires` (seconds since the epoch), for
+    callers that pick the expiry themselves (links that stay the same for a while)."""
+    return _media_signature(settings, asset_id, expires)
+
+
 def verify_media(settings: Settings, asset_id: str, expires: int, signature: str) -> bool:
     if expires < time.time():
         return False

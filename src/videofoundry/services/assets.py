@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +16,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
-from videofoundry.core.config import Settings
+from videofoundry.core.config import Settings, signing_key
 from videofoundry.core.errors import InvalidInput
-from videofoundry.core.security import sign_media
+from videofoundry.core.security import sign_media_until
 from videofoundry.database.base import new_id, utcnow
 from videofoundry.models import Asset
 from videofoundry.storage.base import Storage, StoredObject
@@ -137,15 +138,18 @@ async def record_all(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[
     return ids
 
 
+LINK_PERIOD_SECONDS = 900
+"""Links signed by the API are the same for every answer within a period (the browser keeps the
+posters and clips it has), and views' validators change with it, so a client revalidating with
+304 holds links at most this old, well within their lifetime."""
+MEDIA_LINK_SECONDS = 6 * 3600
+"""Lifetime of a link signed by the API, counted from the start of its period (S3 presigned
+links last an hour)."""
+
+
 async def url_for(settings: Settings, storage: Storage, asset: Asset | None) -> str | None:
     """A URL that works without headers: presigned on S3, signed and served by the API locally."""
-    if asset is None:
-        return None
-    direct = await storage.presigned_url(asset.storage_key)
-    if direct:
-        return direct
-    expires, signature = sign_media(settings, asset.id)
-    return f"/api/files/{asset.id}?expires={expires}&signature={signature}"
+    return (await urls_for(settings, storage, [asset]))[0]
 
 
 async def urls_for(
@@ -155,12 +159,29 @@ async def urls_for(
     present = [asset for asset in assets if asset is not None]
     direct = await storage.presigned_urls([asset.storage_key for asset in present])
     urls: dict[str, str] = {}
+    key, expires = "", 0
+    if not all(direct):
+        key, now = signing_key(settings), int(time.time())
+        expires = now // LINK_PERIOD_SECONDS * LINK_PERIOD_SECONDS + MEDIA_LINK_SECONDS
     for asset, url in zip(present, direct, strict=True):
-        if not url:
-            expires, signature = sign_media(settings, asset.id)
-            url = f"/api/files/{asset.id}?expires={expires}&signature={signature}"
-        urls[asset.id] = url
+        urls[asset.id] = url or _signed_link(settings, key, asset.id, expires)
     return [urls[asset.id] if asset is not None else None for asset in assets]
+
+
+def _signed_link(settings: Settings, key: str, asset_id: str, expires: int) -> str:
+    """The API's link to an asset, signed once per period and asset (an HMAC per link was a
+    tenth of a 200-segment view)."""
+    cached = (key, asset_id, expires)
+    link = _SIGNED.get(cached)
+    if link is None:
+        if len(_SIGNED) >= 100_000:
+            _SIGNED.clear()
+        signature = sign_media_until(settings, asset_id, expires)
+        link = _SIGNED[cached] = f"/api/files/{asset_id}?expires={expires}&signature={signature}"
+    return link
+
+
+_SIGNED: dict[tuple[str, str, int], str] = {}
 
 
 # Uploads -----------------------------------------------------------------------------------

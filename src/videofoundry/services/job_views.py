@@ -19,7 +19,6 @@ from videofoundry.database.base import utcnow
 from videofoundry.models import Asset, RenderJob, SegmentRender
 from videofoundry.schemas.render import RenderJobPublic
 from videofoundry.services import assets
-from videofoundry.services.project_views import LINK_PERIOD_SECONDS
 from videofoundry.services.projects import get_project
 from videofoundry.status.base import StatusBus
 from videofoundry.storage import keys
@@ -311,6 +310,6 @@ def etag_of(view: RenderJobPublic) -> str:
         for name, value in holder.items():
             if name.endswith("_url") and isinstance(value, str):
                 holder[name] = value.split("?", 1)[0]
-    period = int(time.time()) // LINK_PERIOD_SECONDS
+    period = int(time.time()) // assets.LINK_PERIOD_SECONDS
     digest = hashlib.blake2b(json.dumps([content, period], sort_keys=True).encode(), digest_size=16)
     return f'W/"{digest.hexdigest()}"'

@@ -21,11 +21,6 @@ from videofoundry.services import assets, segment_state, trims
 from videofoundry.services.projects import get_project, segments_of
 from videofoundry.storage.base import Storage
 
-LINK_PERIOD_SECONDS = 900
-"""Signed links in a view are renewed this often: the validator changes with the period, so a
-client that keeps getting 304 holds links at most this old, well within their lifetime (an hour
-presigned on S3, six hours signed by the API)."""
-
 
 class ViewContext(Protocol):
     """What the views need: the registry to price segments, settings and storage to sign links
@@ -136,7 +131,7 @@ def _etag(
         s = state.segments[values["id"]]
         shown = (s.state, s.progress, s.error, s.clip and s.clip.id, s.poster and s.poster.id)
         digest.update(repr((values, shown)).encode())
-    period = int(time.time()) // LINK_PERIOD_SECONDS
+    period = int(time.time()) // assets.LINK_PERIOD_SECONDS
     digest.update(repr((state.needs_render_count, state.render_estimate, period)).encode())
     return f'W/"{digest.hexdigest()}"'
 
