@@ -8,6 +8,10 @@ import { navigate } from "../../components/router";
 import { useAppShallow } from "../../store";
 import { RenderHistory } from "../dashboard/RenderHistory";
 import { RenderPanel } from "../dashboard/RenderPanel";
+import { EditorWorkspace } from "../monitor/EditorWorkspace";
+import { PlaybackProvider } from "../monitor/PlaybackContext";
+import { SegmentClipPanel } from "../monitor/SegmentClipPanel";
+import { TimeRuler } from "../monitor/TimeRuler";
 import { Inspector } from "./Inspector";
 import { ProjectSettings } from "./ProjectSettings";
 import { withLiveState } from "./SegmentState";
@@ -186,51 +190,57 @@ export function EditorPage({ projectId }: { projectId: Id }) {
       <ErrorBanner message={s.error} onDismiss={s.clearError} />
       <ErrorBanner message={s.modelsError} />
 
-      <section className="card timeline-card" aria-label="Timeline editor">
-        <Timeline pxPerSecond={zoom} />
-        <div className="row between">
-          <p className="muted small">
-            Drag blocks to reorder; click one to edit it. Width is proportional to duration.
-          </p>
-          <label className="row gap small muted">
-            Zoom
-            <input
-              type="range"
-              min={32}
-              max={240}
-              step={8}
-              value={zoom}
-              onChange={(e) => setZoom(Number(e.target.value))}
-              aria-label="Timeline zoom (pixels per second)"
-              style={{ width: "8rem" }}
-            />
-          </label>
-        </div>
-      </section>
+      <PlaybackProvider segments={s.segments} fps={s.project.fps}>
+        <EditorWorkspace
+          side={
+            selected ? (
+              <>
+                <SegmentClipPanel segment={selected} />
+                <Inspector
+                  key={`${selected.id}:${s.revisions[selected.id] ?? 0}`}
+                  segment={selected}
+                  models={s.models}
+                  saveState={s.saveStates[selected.id]}
+                  onEdit={onEdit}
+                  onRetry={() => s.retrySave(selected.id)}
+                  onKeepMine={() => s.keepMyEdit(selected.id)}
+                  onTakeTheirs={() => s.takeTheirEdit(selected.id)}
+                  onDuplicate={() => void s.duplicateSegment(selected.id)}
+                  onDelete={() => s.deleteSegment(selected.id)}
+                />
+              </>
+            ) : (
+              <p className="muted">Select a segment to edit it.</p>
+            )
+          }
+        />
+        <section className="card timeline-card" aria-label="Timeline editor">
+          <TimeRuler />
+          <Timeline pxPerSecond={zoom} />
+          <div className="row between">
+            <p className="muted small">
+              Drag blocks to reorder; click one to edit it. Width is proportional to duration.
+            </p>
+            <label className="row gap small muted">
+              Zoom
+              <input
+                type="range"
+                min={32}
+                max={240}
+                step={8}
+                value={zoom}
+                onChange={(e) => setZoom(Number(e.target.value))}
+                aria-label="Timeline zoom (pixels per second)"
+                style={{ width: "8rem" }}
+              />
+            </label>
+          </div>
+        </section>
+      </PlaybackProvider>
 
       <div className="editor-columns">
-        <section className="card">
-          {selected ? (
-            <Inspector
-              key={`${selected.id}:${s.revisions[selected.id] ?? 0}`}
-              segment={selected}
-              models={s.models}
-              saveState={s.saveStates[selected.id]}
-              onEdit={onEdit}
-              onRetry={() => s.retrySave(selected.id)}
-              onKeepMine={() => s.keepMyEdit(selected.id)}
-              onTakeTheirs={() => s.takeTheirEdit(selected.id)}
-              onDuplicate={() => void s.duplicateSegment(selected.id)}
-              onDelete={() => s.deleteSegment(selected.id)}
-            />
-          ) : (
-            <p className="muted">Select a segment to edit it.</p>
-          )}
-        </section>
-        <div className="stack">
-          <RenderPanel />
-          <RenderHistory />
-        </div>
+        <RenderPanel />
+        <RenderHistory />
       </div>
     </main>
   );
