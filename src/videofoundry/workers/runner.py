@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -24,6 +25,15 @@ KINDS: dict[str, tuple[str, Callable[[Runtime, Message], Awaitable[None]]]] = {
 }
 
 
+def _load_for_segments() -> None:
+    """What an AI worker's first segments would otherwise load on the event loop, holding up
+    every other segment and heartbeat of the process (seconds under load; bench/scaleout): the
+    provider clients' TLS context (core/tls.py), and PyAV and Pillow to probe clips and cut
+    posters (media imports them on first use so the CLI starts fast)."""
+    tls.client_context()
+    importlib.import_module("videofoundry.media.thumbnails")
+
+
 async def run_workers(runtime: Runtime, kinds: tuple[str, ...], recover: bool = False) -> None:
     """Consume until cancelled; on cancel, stop taking work and let handlers in flight finish.
 
@@ -32,9 +42,7 @@ async def run_workers(runtime: Runtime, kinds: tuple[str, ...], recover: bool = 
         await reconciler.recover_all(runtime)
         await task_publisher.relay(runtime.sessions, runtime.broker)
     if "ai" in kinds:
-        # Off the event loop and before the first segment: building it on first use stalled
-        # the first segments' heartbeats for up to seconds under load (core/tls.py).
-        await asyncio.to_thread(tls.client_context)
+        await asyncio.to_thread(_load_for_segments)
     consumers: list[Consumer] = []
     for kind in kinds:
         queue, handler = KINDS[kind]
