@@ -11,7 +11,6 @@ import { api } from "../api/endpoints";
 import { ProgressClient } from "../api/progress";
 import { createAuthSlice } from "../features/auth/slice";
 import { createDashboardSlice } from "../features/dashboard/slice";
-import { createProjectsSlice } from "../features/projects/slice";
 import { createModelsSlice, createTimelineSlice } from "../features/timeline/slice";
 import type { AppState, Deps } from "./types";
 
@@ -28,7 +27,6 @@ export function createAppStore(overrides: Partial<Deps> = {}): StoreApi<AppState
   return createStore<AppState>()((set, get) => ({
     ...createAuthSlice(set, get, deps),
     ...createModelsSlice(set, get, deps),
-    ...createProjectsSlice(set, get, deps),
     ...createTimelineSlice(set, get, deps),
     ...createDashboardSlice(set, get, deps),
   }));

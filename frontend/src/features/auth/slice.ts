@@ -1,4 +1,5 @@
 import { ApiError, errorMessage } from "../../api/client";
+import { queryClient } from "../../api/queryClient";
 import type { User } from "../../api/types";
 import type { SliceCreator } from "../../store/types";
 
@@ -64,14 +65,13 @@ export const createAuthSlice: SliceCreator<AuthSlice> = (set, get, { api, storag
 
   logout: (message) => {
     storage?.removeItem(TOKEN_KEY);
+    queryClient.clear(); // the next user must not see this one's cached projects
     get().stopWatching();
     set({
       token: null,
       user: null,
       authError: message ?? null,
       authFieldErrors: {},
-      projects: [],
-      projectsTotal: 0,
       project: null,
       segments: [],
       selectedSegmentId: null,

@@ -1,33 +1,43 @@
 import { type FormEvent, useEffect, useState } from "react";
+import { ApiError, errorMessage } from "../../api/client";
 import type { Project } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { FieldError } from "../../components/FieldError";
 import { formatDate, formatSeconds } from "../../components/format";
 import { navigate } from "../../components/router";
-import { useAppShallow } from "../../store";
-import { PROJECTS_PAGE_SIZE, SIZE_PRESETS } from "./slice";
+import {
+  lastPageOffset,
+  PROJECTS_PAGE_SIZE,
+  SIZE_PRESETS,
+  useCreateProject,
+  useDeleteProject,
+  useProjectsPage,
+} from "./queries";
 
 export function ProjectsPage() {
-  const s = useAppShallow((st) => ({
-    projects: st.projects,
-    total: st.projectsTotal,
-    offset: st.projectsOffset,
-    loading: st.projectsLoading,
-    error: st.projectsError,
-    loadProjects: st.loadProjects,
-    deleteProject: st.deleteProject,
-  }));
+  const [offset, setOffset] = useState(0);
+  const page = useProjectsPage(offset);
+  const remove = useDeleteProject();
   const [toDelete, setToDelete] = useState<Project | null>(null);
-  const [deleting, setDeleting] = useState(false);
-  const { loadProjects } = s;
+  const projects = page.data?.items ?? [];
+  const total = page.data?.total ?? 0;
+  const loading = page.isFetching && !page.data;
 
+  // Deleting the last item of the last page leaves an empty page: step back to one with items.
   useEffect(() => {
-    void loadProjects();
-  }, [loadProjects]);
+    if (page.data && page.data.items.length === 0 && offset > 0 && page.data.total > 0) {
+      setOffset(lastPageOffset(page.data.total));
+    }
+  }, [page.data, offset]);
 
-  const from = s.total === 0 ? 0 : s.offset + 1;
-  const to = Math.min(s.offset + s.projects.length, s.total);
+  const from = total === 0 ? 0 : offset + 1;
+  const to = Math.min(offset + projects.length, total);
+  const error = page.error
+    ? errorMessage(page.error)
+    : remove.error
+      ? `Could not delete the project: ${errorMessage(remove.error)}`
+      : null;
 
   return (
     <main className="page projects-page">
@@ -39,14 +49,14 @@ export function ProjectsPage() {
       <section className="card">
         <div className="row between">
           <h2>Projects</h2>
-          <span className="muted">{s.loading ? "Loading…" : `${from}–${to} of ${s.total}`}</span>
+          <span className="muted">{loading ? "Loading…" : `${from}–${to} of ${total}`}</span>
         </div>
-        <ErrorBanner message={s.error} />
-        {s.projects.length === 0 && !s.loading ? (
+        <ErrorBanner message={error} />
+        {projects.length === 0 && !loading ? (
           <p className="muted">No projects yet. Create one above.</p>
         ) : (
           <ul className="project-list">
-            {s.projects.map((p) => (
+            {projects.map((p) => (
               <li key={p.id} className="project-item">
                 <a
                   href={`/projects/${encodeURIComponent(p.id)}`}
@@ -77,15 +87,15 @@ export function ProjectsPage() {
         <div className="row pager">
           <button
             type="button"
-            disabled={s.offset === 0 || s.loading}
-            onClick={() => void loadProjects(Math.max(0, s.offset - PROJECTS_PAGE_SIZE))}
+            disabled={offset === 0 || page.isFetching}
+            onClick={() => setOffset(Math.max(0, offset - PROJECTS_PAGE_SIZE))}
           >
             ← Previous
           </button>
           <button
             type="button"
-            disabled={s.offset + PROJECTS_PAGE_SIZE >= s.total || s.loading}
-            onClick={() => void loadProjects(s.offset + PROJECTS_PAGE_SIZE)}
+            disabled={offset + PROJECTS_PAGE_SIZE >= total || page.isFetching}
+            onClick={() => setOffset(offset + PROJECTS_PAGE_SIZE)}
           >
             Next →
           </button>
@@ -96,12 +106,10 @@ export function ProjectsPage() {
         <ConfirmDialog
           title="Delete project?"
           message={`“${toDelete.name}” and its segments and renders will be deleted. This cannot be undone.`}
-          busy={deleting}
+          busy={remove.isPending}
           onCancel={() => setToDelete(null)}
           onConfirm={async () => {
-            setDeleting(true);
-            await s.deleteProject(toDelete.id);
-            setDeleting(false);
+            await remove.mutateAsync(toDelete.id).catch(() => undefined); // shown from remove.error
             setToDelete(null);
           }}
         />
@@ -111,14 +119,11 @@ export function ProjectsPage() {
 }
 
 function CreateProjectForm() {
-  const { createProject, errors } = useAppShallow((st) => ({
-    createProject: st.createProject,
-    errors: st.createProjectErrors,
-  }));
+  const create = useCreateProject();
+  const errors = create.error instanceof ApiError ? create.error.fieldErrors : {};
   const [name, setName] = useState("");
   const [preset, setPreset] = useState(0);
   const [fps, setFps] = useState("24");
-  const [busy, setBusy] = useState(false);
   const [localError, setLocalError] = useState<Record<string, string>>({});
 
   const onSubmit = async (e: FormEvent) => {
@@ -130,9 +135,9 @@ function CreateProjectForm() {
     setLocalError(problems);
     if (Object.keys(problems).length > 0) return;
     const size = SIZE_PRESETS[preset] ?? SIZE_PRESETS[0];
-    setBusy(true);
-    const project = await createProject({ name: name.trim(), width: size.width, height: size.height, fps: fpsValue });
-    setBusy(false);
+    const project = await create
+      .mutateAsync({ name: name.trim(), width: size.width, height: size.height, fps: fpsValue })
+      .catch(() => null); // shown from create.error
     if (project) {
       setName("");
       navigate(`/projects/${encodeURIComponent(project.id)}`);
@@ -178,7 +183,8 @@ function CreateProjectForm() {
         />
         <FieldError message={err("fps")} />
       </div>
-      <button type="submit" className="primary" disabled={busy}>
+      {create.error && Object.keys(errors).length === 0 && <FieldError message={errorMessage(create.error)} />}
+      <button type="submit" className="primary" disabled={create.isPending}>
         Create
       </button>
     </form>

@@ -4,7 +4,7 @@ import { FieldError } from "../../components/FieldError";
 import { formatSeconds } from "../../components/format";
 import { AssetUpload } from "../assets/AssetUpload";
 import { useAsset } from "../assets/useAsset";
-import { SIZE_PRESETS } from "../projects/slice";
+import { SIZE_PRESETS } from "../projects/queries";
 import { TransitionEditor, transitionDraftOf, transitionFromDraft, validateTransition } from "./TransitionEditor";
 
 function sameTransition(a: unknown, b: unknown): boolean {
