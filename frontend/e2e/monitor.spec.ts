@@ -148,15 +148,21 @@ test("plays across a boundary, scrubs to the right segment, shortcuts, trims by 
   expect(await monitorTime(page)).toBe(paused);
 
   const blocks = page.getByTestId("segment-block");
+  const undo = page.getByRole("button", { name: "Undo", exact: true });
+  const redo = page.getByRole("button", { name: "Redo", exact: true });
   await blocks.nth(1).click();
   await page.keyboard.press("Delete");
   await expect(blocks).toHaveCount(1);
+  await expect(undo).toBeEnabled(); // the delete is done and recorded
   await page.keyboard.press("Control+z");
   await expect(blocks).toHaveCount(2);
+  await expect(redo).toBeEnabled();
   await page.keyboard.press("Control+Shift+z");
   await expect(blocks).toHaveCount(1);
+  await expect(undo).toBeEnabled();
   await page.keyboard.press("Control+z");
   await expect(blocks).toHaveCount(2);
+  await expect(blocks.nth(1)).toContainText("blue city");
 
   // Trim: drag segment 1's end edge 0.5 s to the left; the PUT carries a frame-snapped out point.
   const lane = page.getByTestId("lane-block").first();
