@@ -26,4 +26,7 @@ class Asset(Base):
     fps: Mapped[float | None] = mapped_column(Float, nullable=True)
     video_codec: Mapped[str | None] = mapped_column(String(40), nullable=True)
     audio_codec: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    damaged: Mapped[str | None] = mapped_column(String(300), nullable=True, default=None)
+    """Why the stored object is known not to match `bytes` and `sha256` (services/integrity.py);
+    cleared when it is stored again."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -71,6 +71,8 @@ class PlannedSegment(BaseModel):
     trim_end: float | None = None
     duration: float | None = None
     """Seconds the segment lasts in the video: its trimmed part of the clip."""
+    reason: str | None = None
+    """Why a clip already stored for this segment is generated again (missing or damaged)."""
 
 
 class RenderPlan(BaseModel):
@@ -78,6 +80,8 @@ class RenderPlan(BaseModel):
     total_estimated_cost: float
     compose: bool
     total_duration: float | None = None
+    compose_reason: str | None = None
+    """Why the final video stored for this timeline is composed again (missing or damaged)."""
     """The timeline's length with trims (transitions not subtracted)."""
     """False when the same final video already exists: nothing at all will run."""
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from videofoundry import media
 from videofoundry.core.errors import Conflict, NotFound
 from videofoundry.models import Asset, Project
-from videofoundry.services import assets
+from videofoundry.services import assets, integrity
 from videofoundry.services.projects import segments_of
 from videofoundry.storage import keys
 from videofoundry.storage.base import Storage
@@ -87,20 +87,7 @@ def _damaged(project_id: str) -> Conflict:
 
 
 async def _intact(storage: Storage, clip: Asset) -> bool:
-    try:
-        if await storage.size(clip.storage_key) != clip.bytes:
-            return False
-    except NotFound:
-        return False
-    path = storage.path_for(clip.storage_key)
-    if path is None:
-        return True  # object stores: the size is what a HEAD tells without a download
-    return await asyncio.to_thread(_sha256_of, path) == clip.sha256
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    # Object stores: the size (a HEAD) only; a local file is hashed too (a read, far cheaper
+    # than decoding).
+    local = storage.path_for(clip.storage_key) is not None
+    return await integrity.problem(storage, clip, full=local) is None

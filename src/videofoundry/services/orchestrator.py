@@ -18,7 +18,7 @@ from videofoundry.database.base import utcnow
 from videofoundry.models import Asset, RenderJob, SegmentRender
 from videofoundry.models.render_job import ACTIVE_JOB_STATES, TERMINAL_JOB_STATES
 from videofoundry.models.segment_render import TERMINAL_SEGMENT_STATES
-from videofoundry.services import fair_share, quotas, task_publisher
+from videofoundry.services import fair_share, integrity, quotas, task_publisher
 from videofoundry.services.job_events import Events, emit, segment_event
 from videofoundry.services.job_views import get_job, segment_rows
 from videofoundry.services.render_plan import (
@@ -37,6 +37,7 @@ async def start_render(
     await quotas.check_renders_in_flight(session, owner_id, runtime.settings)
     planned = await plan_project(session, runtime, owner_id, project_id)
     quotas.check_render_size(planned.work(), runtime.settings)
+    await integrity.mark_damaged(session, planned.damaged or {})
     project, final = planned.project, planned.final
     now = utcnow()
     job = RenderJob(

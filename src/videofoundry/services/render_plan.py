@@ -14,10 +14,11 @@ from videofoundry.core.config import Settings
 from videofoundry.core.errors import BudgetExceeded, InvalidInput
 from videofoundry.models import Asset, Project, Segment, User
 from videofoundry.schemas.render import PlannedSegment, RenderPlan
-from videofoundry.services import assets, continuity, quotas, trims
+from videofoundry.services import assets, continuity, integrity, quotas, trims
 from videofoundry.services import spec_hash as hashing
 from videofoundry.services.projects import clip_spec_of, get_project, segments_of
 from videofoundry.storage import keys
+from videofoundry.storage.base import Storage
 
 
 class HasRegistry(Protocol):
@@ -28,6 +29,9 @@ class HasRegistry(Protocol):
 
     @property
     def settings(self) -> Settings: ...
+
+    @property
+    def storage(self) -> Storage: ...
 
 
 def composition_settings(project: Project, segments: list[Segment]) -> dict[str, Any]:
@@ -58,6 +62,8 @@ class PlannedWork:
     cost: Decimal
     previous: PlannedWork | None = None
     """The segment this one continues from (`continue_from_previous`), if it does."""
+    reason: str | None = None
+    """Why a clip stored for this spec is not reused (missing or damaged), when one is."""
 
     @property
     def waits_for(self) -> PlannedWork | None:
@@ -71,6 +77,11 @@ class Planned:
     segments: list[PlannedWork]
     composition_hash: str
     final: Asset | None
+    final_reason: str | None = None
+    """Why the final video stored for this timeline is not reused, when one is."""
+    damaged: dict[str, str] | None = None
+    """Why each stored clip found bad is, by asset id: a render marks them
+    (`integrity.mark_damaged`) so its workers generate them rather than take them."""
 
     def work(self) -> list[quotas.Work]:
         """The clips this render would generate (each spec once), for the size quota."""
@@ -118,10 +129,17 @@ async def plan_project(
         specs.append((segment, spec, digest, cost))
     # One query for every clip already made, not one per segment.
     made = await assets.by_keys(session, [keys.clip(owner_id, digest) for _, _, digest, _ in specs])
+    # A clip that is missing or damaged is generated again (services/integrity.py says how
+    # much is checked here and what composition checks).
+    found = list(made.values())
+    checked = zip(found, await integrity.problems(runtime.storage, found), strict=True)
+    bad = {clip.storage_key: (clip.id, why) for clip, why in checked if why}
     planned: list[PlannedWork] = []
     for segment, spec, digest, cost in specs:
-        clip = made.get(keys.clip(owner_id, digest))
+        key = keys.clip(owner_id, digest)
+        clip = None if key in bad else made.get(key)
         work = PlannedWork(segment, spec, digest, clip, Decimal(0) if clip else cost)
+        work.reason = bad[key][1] if key in bad else None
         if segment.continue_from_previous and planned:
             work.previous = planned[-1]
         planned.append(work)
@@ -129,7 +147,13 @@ async def plan_project(
         [p.spec_hash for p in planned], composition_settings(project, segments)
     )
     final = await assets.by_key(session, keys.final(owner_id, comp_hash))
-    return Planned(project, planned, comp_hash, final)
+    final_reason = None
+    if final is not None:
+        final_reason = await integrity.problem(runtime.storage, final, full=True)
+        if final_reason:
+            final = None  # composed again
+    damaged = dict(bad.values())
+    return Planned(project, planned, comp_hash, final, final_reason, damaged)
 
 
 async def plan(
@@ -149,6 +173,7 @@ async def plan(
                 position=p.segment.position,
                 model=p.segment.model,
                 action="reuse" if reuse else "generate",
+                reason=None if reuse else p.reason,
                 estimated_cost=0.0 if reuse else float(p.cost),
                 continues_from=p.previous.segment.id if p.previous else None,
                 waits_for=p.waits_for.segment.id if p.waits_for and not reuse else None,
@@ -163,6 +188,7 @@ async def plan(
         segments=items,
         total_estimated_cost=round(sum(i.estimated_cost for i in items), 4),
         compose=planned.final is None,
+        compose_reason=planned.final_reason,
         total_duration=round(sum(i.duration or 0.0 for i in items), 3),
     )
 

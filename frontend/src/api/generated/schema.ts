@@ -912,6 +912,8 @@ export interface components {
             trim_end?: number | null;
             /** Duration */
             duration?: number | null;
+            /** Reason */
+            reason?: string | null;
         };
         /**
          * ProjectConflict
@@ -1121,6 +1123,8 @@ export interface components {
             compose: boolean;
             /** Total Duration */
             total_duration?: number | null;
+            /** Compose Reason */
+            compose_reason?: string | null;
         };
         /**
          * SegmentConflict

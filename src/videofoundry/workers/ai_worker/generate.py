@@ -26,7 +26,14 @@ from videofoundry.core.redact import redactor_for
 from videofoundry.media.format import OutputFormat
 from videofoundry.models import RenderJob
 from videofoundry.runtime import Runtime
-from videofoundry.services import assets, continuity, job_events, orchestrator, task_publisher
+from videofoundry.services import (
+    assets,
+    continuity,
+    integrity,
+    job_events,
+    orchestrator,
+    task_publisher,
+)
 from videofoundry.storage import keys
 from videofoundry.workers.ai_worker.attempts import (
     check_before_calling,
@@ -208,7 +215,9 @@ async def _store(
     events = job_events.Events()
     try:
         async with runtime.sessions() as session, session.begin():
-            ids = await assets.record_all(session, records)
+            # Replacing: a clip generated again because its stored copy was missing or
+            # damaged takes over the row (its id stays, its size and hash are the new file's).
+            ids = await integrity.record_replacing(session, records)
             composing = await complete(
                 session,
                 claim,
@@ -222,7 +231,7 @@ async def _store(
         # Cancelled, or taken over: the row is not ours, but the clip is real and paid for, so
         # it stays recorded under its content address for the next render to reuse.
         async with runtime.sessions() as session, session.begin():
-            await assets.record_all(session, records)
+            await integrity.record_replacing(session, records)
         raise
     metrics.COST_USD.labels(str(claim.spec["model"]).split("/", 1)[0]).inc(float(cost))
     await job_events.publish(runtime, events)

@@ -77,7 +77,10 @@ CLAIM_ROW = (
 )
 """Take a pending segment, or one whose worker's lease ran out."""
 _ASSET = cast(Table, Asset.__table__)
-CLIP_ID = select(_ASSET.c.id).where(_ASSET.c.storage_key == bindparam("p_key"))
+CLIP_ID = select(_ASSET.c.id).where(
+    _ASSET.c.storage_key == bindparam("p_key"),
+    _ASSET.c.damaged.is_(None),  # the plan found it bad: generate it again (integrity.py)
+)
 """On the table, not the mapped class: a Core statement skips the ORM's result processing."""
 _DONE: dict[str, Any] = {
     "status": "completed",

@@ -18,11 +18,12 @@ from sqlalchemy import or_, update
 
 from videofoundry import media
 from videofoundry.core import metrics
+from videofoundry.core.errors import NotFound, PermanentError
 from videofoundry.database.base import utcnow
 from videofoundry.models import Asset, RenderJob
 from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
 from videofoundry.runtime import Runtime
-from videofoundry.services import assets, job_events, job_views, orchestrator, takes
+from videofoundry.services import assets, integrity, job_events, job_views, orchestrator, takes
 from videofoundry.storage import keys
 from videofoundry.workers import failure
 from videofoundry.workers.leases import heartbeat
@@ -105,13 +106,17 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
     async with runtime.sessions() as session:
         job = await session.get_one(RenderJob, job_id)
         rows = await job_views.segment_rows(session, job_id)
-        clip_keys: list[tuple[str, str]] = []
+        clips_read: list[tuple[str, Asset]] = []
         for row in rows:
             clip = await session.get_one(Asset, row.clip_asset_id)
-            clip_keys.append((f"segment {row.position + 1}", clip.storage_key))
+            clips_read.append((f"segment {row.position + 1}", clip))
         owner_id, comp_hash, output = job.owner_id, job.composition_hash, dict(job.output)
         specs = [dict(r.spec) for r in rows]
-    final_key = keys.final(owner_id, comp_hash)
+        final_key = keys.final(owner_id, comp_hash)
+        # A final stored by an earlier attempt is reused only when it matches its record (a
+        # damaged one is why this job composes at all); one with no record yet is trusted, as
+        # storing is atomic and the record follows it.
+        recorded_final = await assets.by_key(session, final_key)
     poster_key = keys.final_poster(owner_id, comp_hash)
     captions_key = keys.final_captions(owner_id, comp_hash)
     lost = asyncio.Event()
@@ -122,16 +127,19 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
         ):
             final_path = workdir / "final.mp4"
             captions_path = workdir / "captions.vtt"
-            if await runtime.storage.exists(final_key):
+            if await runtime.storage.exists(final_key) and (
+                recorded_final is None
+                or not await integrity.problem(runtime.storage, recorded_final, full=True)
+            ):
                 # An earlier attempt stored it before dying: no need to compose again.
                 await runtime.storage.get_file(final_key, final_path)
                 if await runtime.storage.exists(captions_key):
                     await runtime.storage.get_file(captions_key, captions_path)
             else:
                 clips = []
-                for index, (label, key) in enumerate(clip_keys):
+                for index, (label, clip) in enumerate(clips_read):
                     path = workdir / f"clip{index:04d}.mp4"
-                    await runtime.storage.get_file(key, path)
+                    await _read_clip(runtime, label, clip, path)
                     clips.append((label, path))
                 soundtrack = None
                 if output.get("soundtrack_key"):
@@ -165,7 +173,8 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
             ]
             if stored_captions is not None:
                 records.append(assets.fields(owner_id, "captions", stored_captions, "text/vtt"))
-            ids = await assets.record_all(session, records)
+            # Replacing: a final composed again because its stored copy was damaged.
+            ids = await integrity.record_replacing(session, records)
             job.final_asset_id, job.poster_asset_id = ids[stored.key], ids[stored_poster.key]
             if stored_captions is not None:
                 job.captions_asset_id = ids[stored_captions.key]
@@ -174,6 +183,25 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
         await job_events.publish(runtime, events)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _read_clip(runtime: Runtime, label: str, clip: Asset, path: Path) -> None:
+    """Download a clip and check it against its record; a missing or damaged one fails the
+    job naming the segment, and is marked so the next render generates it again."""
+    try:
+        await runtime.storage.get_file(clip.storage_key, path)
+    except NotFound as exc:
+        raise PermanentError(
+            f"the stored clip of {label} is missing; render again to generate it anew"
+        ) from exc
+    why = await asyncio.to_thread(integrity.file_problem, path, clip)
+    if why is None:
+        return
+    async with runtime.sessions() as session, session.begin():
+        await integrity.mark_damaged(session, {clip.id: f"stored clip is damaged ({why})"})
+    raise PermanentError(
+        f"the stored clip of {label} is damaged ({why}); render again to generate it anew"
+    )
 
 
 async def _complete_without_video(runtime: Runtime, job_id: str, lease: str) -> None:
