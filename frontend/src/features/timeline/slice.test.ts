@@ -229,6 +229,10 @@ describe("timeline helpers", () => {
   it("totalDuration sums durations", () => {
     expect(totalDuration([A, B, C])).toBe(6);
     expect(totalDuration([])).toBe(0);
+    // Trims count: the timeline lasts each segment's kept part.
+    expect(totalDuration([{ ...A, trim_start: 0.5 }, { ...B, trim_end: 1 }, C])).toBe(
+      6 - A.duration + (A.duration - 0.5) - B.duration + 1,
+    );
   });
 
   it("picks procedural, else the first available model, and a duration it accepts", () => {

@@ -108,8 +108,9 @@ export interface TimelineSlice {
   clearTimelineError: () => void;
 }
 
+/** The timeline's length: each segment's trimmed length (what the server's total_duration says). */
 export function totalDuration(segments: readonly Segment[]): number {
-  return segments.reduce((sum, s) => sum + s.duration, 0);
+  return segments.reduce((sum, s) => sum + Math.max(0, (s.trim_end ?? s.duration) - (s.trim_start ?? 0)), 0);
 }
 
 /** Move the item at `from` to index `to` (like @dnd-kit/sortable's arrayMove). */
