@@ -20,6 +20,7 @@ from PIL import Image
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from tests.integration.test_render import _workers
 from tests.security.test_fuzz import _serve
 from tests.support.app import make_settings
 from videofoundry.api.deps import get_current_user
@@ -51,6 +52,8 @@ def seed(client: httpx.Client, auth: dict[str, str]) -> dict[str, str]:
         headers=auth,
     ).json()
     job = client.post(f"/api/projects/{project['id']}/render", headers=auth).json()
+    rendered(client, auth, job["id"])
+    takes = client.get(f"/api/segments/{segment['id']}/takes", headers=auth).json()
     image = io.BytesIO()
     Image.new("RGB", (32, 32)).save(image, "PNG")
     asset = client.post(
@@ -69,10 +72,24 @@ def seed(client: httpx.Client, auth: dict[str, str]) -> dict[str, str]:
         "project_id": project["id"],
         "segment_id": segment["id"],
         "job_id": job["id"],
+        "take_id": takes[0]["id"],
         "asset_id": asset["id"],
         "token_id": token["id"],
         "webhook_id": hook["id"],
     }
+
+
+def rendered(client: httpx.Client, auth: dict[str, str], job_id: str) -> None:
+    """Until the job completes: its progress WebSocket closes after the job's last event."""
+    url = str(client.base_url).replace("http://", "ws://") + f"/api/render-jobs/{job_id}/progress"
+    with connect(f"{url}?token={auth['Authorization'].split()[1]}") as ws:
+        try:
+            while ws.recv(timeout=120):
+                pass
+        except ConnectionClosed:
+            pass
+    job = client.get(f"/api/render-jobs/{job_id}", headers=auth).json()
+    assert job["status"] == "completed", job
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +100,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
         WEBHOOK_DELIVERY=False,
     )
     upgrade(settings_.database_url)
-    app = create_app(settings_)
+    # With workers, so the seeded render completes and its segment has a take.
+    app = create_app(settings_, companions=(_workers,))
     base_url, uvicorn_server, thread = _serve(app)
     try:
         yield base_url, app
@@ -124,9 +142,9 @@ def test_every_route_answers_404_for_another_users_ids(server: tuple[str, Any]) 
         for method, path in routes:
             operation = schema[path][method]
             names = {p.name for p in operation.path_parameters}
-            # A kind of id seed() cannot make yet still gets a well-formed id that must 404;
-            # add it to seed() to test it against a real object of the owner.
-            given = {n: ids.get(n, uuid.uuid4().hex) for n in names}
+            # A new kind of id fails here until seed() makes a real object of the owner.
+            assert names <= ids.keys(), f"{method} {path}: seed() makes no {names - ids.keys()}"
+            given = {n: ids[n] for n in names}
             strategy = operation.as_strategy(path_parameters=given)
             # A request the schema allows: valid, so only ownership can refuse it.
             case = find(
@@ -148,6 +166,8 @@ def test_every_route_answers_404_for_another_users_ids(server: tuple[str, Any]) 
             f"/api/assets/{ids['asset_id']}",
         ):
             assert client.get(path, headers=owner).status_code == 200, path
+        takes = client.get(f"/api/segments/{ids['segment_id']}/takes", headers=owner).json()
+        assert [t["id"] for t in takes] == [ids["take_id"]]
         tokens = client.get("/api/tokens", headers=owner).json()
         assert [t["id"] for t in tokens] == [ids["token_id"]]
         hooks = client.get("/api/webhooks", headers=owner).json()
