@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.integration.test_render import SMALL, _workers, finished, project_with
+from tests.integration.test_render import SMALL, _tone, _workers, finished, project_with
 from tests.moto import MOTO_CREDENTIALS, moto_server
 from tests.support.app import api_client, make_settings, postgres_database, register
 from tests.support.counting import read_ledger
@@ -208,3 +208,31 @@ async def test_a_damaged_final_is_composed_again(
     assert again.id == final.id and again.damaged is None  # the same row, of the new file
     assert await integrity.problem(storage, again, full=True) is None
     assert (await plan(client, auth, pid))["compose"] is False
+
+
+async def test_a_damaged_soundtrack_fails_the_composition_saying_so(
+    stack: tuple[httpx.AsyncClient, Path], tmp_path: Path
+) -> None:
+    client, _ = stack
+    auth = await register(client)
+    audio = await client.post(
+        "/api/assets",
+        data={"kind": "audio"},
+        files={"file": ("t.wav", _tone(tmp_path / "t.wav"))},
+        headers=auth,
+    )
+    assert audio.status_code == 201, audio.text
+    async with _runtime(client).sessions() as session:
+        upload = await session.get_one(Asset, audio.json()["id"])
+    await damage(_runtime(client).storage, upload.storage_key, "zeroed", tmp_path)
+    r = await client.post(
+        "/api/projects",
+        json={"name": "music", **SMALL, "soundtrack_asset_id": upload.id},
+        headers=auth,
+    )
+    pid = r.json()["id"]
+    shot = {"prompt": "soundtrack shot", "duration": 1, "seed": 1}
+    await client.post(f"/api/projects/{pid}/segments", json=shot, headers=auth)
+    job = await render(client, auth, pid)
+    assert job["status"] == "failed", job
+    assert f"soundtrack is damaged ({integrity.HASH_DIFFERS})" in job["error"], job["error"]

@@ -117,6 +117,8 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
         # damaged one is why this job composes at all); one with no record yet is trusted, as
         # storing is atomic and the record follows it.
         recorded_final = await assets.by_key(session, final_key)
+        soundtrack_key = output.get("soundtrack_key")
+        soundtrack_asset = await assets.by_key(session, soundtrack_key) if soundtrack_key else None
     poster_key = keys.final_poster(owner_id, comp_hash)
     captions_key = keys.final_captions(owner_id, comp_hash)
     lost = asyncio.Event()
@@ -142,9 +144,11 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
                     await _read_clip(runtime, label, clip, path)
                     clips.append((label, path))
                 soundtrack = None
-                if output.get("soundtrack_key"):
+                if soundtrack_key:
                     soundtrack = workdir / "soundtrack"
-                    await runtime.storage.get_file(str(output["soundtrack_key"]), soundtrack)
+                    await _read_soundtrack(
+                        runtime, str(soundtrack_key), soundtrack_asset, soundtrack
+                    )
                 options = media.ComposeOptions(
                     soundtrack=soundtrack, fade_in=1.0, fade_out=1.0, webvtt=captions_path
                 )
@@ -202,6 +206,17 @@ async def _read_clip(runtime: Runtime, label: str, clip: Asset, path: Path) -> N
     raise PermanentError(
         f"the stored clip of {label} is damaged ({why}); render again to generate it anew"
     )
+
+
+async def _read_soundtrack(runtime: Runtime, key: str, upload: Asset | None, path: Path) -> None:
+    """Download the soundtrack and check it against its record: an upload cannot be made
+    again, so a damaged one fails the job asking for it to be uploaded again."""
+    await runtime.storage.get_file(key, path)
+    why = None if upload is None else await asyncio.to_thread(integrity.file_problem, path, upload)
+    if why is not None:
+        raise PermanentError(
+            f"the stored soundtrack is damaged ({why}); upload it again and set it on the project"
+        )
 
 
 async def _complete_without_video(runtime: Runtime, job_id: str, lease: str) -> None:
