@@ -38,6 +38,11 @@ export function PlaybackProvider({
   return <PlaybackContext.Provider value={value}>{children}</PlaybackContext.Provider>;
 }
 
+/** The playback of the editor around, or null outside one (components also used on their own). */
+export function useOptionalPlayback(): Playback | null {
+  return useContext(PlaybackContext);
+}
+
 export function usePlayback(): Playback {
   const value = useContext(PlaybackContext);
   if (!value) throw new Error("usePlayback needs a PlaybackProvider");
@@ -53,9 +58,9 @@ export function useIsPlaying(clock: PlaybackClock): boolean {
 }
 
 /** The index of the segment under the playhead (re-renders when the playhead crosses a boundary). */
-export function useSpanIndexAtPlayhead(clock: PlaybackClock, spans: Span[]): number {
+export function useSpanIndexAtPlayhead(clock: PlaybackClock | null, spans: Span[]): number {
   return useSyncExternalStore(
-    (onChange) => clock.subscribe(onChange),
-    () => spanAt(spans, clock.state.time)?.index ?? -1,
+    (onChange) => (clock ? clock.subscribe(onChange) : () => undefined),
+    () => (clock ? (spanAt(spans, clock.state.time)?.index ?? -1) : -1),
   );
 }

@@ -18,10 +18,13 @@ import { useMemo } from "react";
 import { asTransition, type Id, type PlanAction, type RenderJobSegment, type Segment } from "../../api/types";
 import { formatSeconds } from "../../components/format";
 import { useAppShallow } from "../../store";
+import { useOptionalPlayback, useSpanIndexAtPlayhead } from "../monitor/PlaybackContext";
+import { type Span, trimmedLength } from "../monitor/timeMap";
 import { SegmentStateBadge, segmentState, withLiveState } from "./SegmentState";
 import { describeTransition } from "./TransitionEditor";
 
 export const PX_PER_SECOND = 96;
+const NO_SPANS: Span[] = [];
 export const MIN_BLOCK_PX = 84;
 
 export function blockWidth(duration: number, pxPerSecond = PX_PER_SECOND): number {
@@ -56,6 +59,10 @@ export function Timeline({ pxPerSecond = PX_PER_SECOND }: { pxPerSecond?: number
     return map;
   }, [plan]);
 
+  // The block the monitor's playhead is in is outlined (re-renders only when it crosses a boundary).
+  const playback = useOptionalPlayback();
+  const underPlayhead = useSpanIndexAtPlayhead(playback?.clock ?? null, playback?.spans ?? NO_SPANS);
+
   const onDragEnd = (event: DragEndEvent) => {
     const { active, over } = event;
     if (!over || active.id === over.id) return;
@@ -75,7 +82,8 @@ export function Timeline({ pxPerSecond = PX_PER_SECOND }: { pxPerSecond?: number
               key={segment.id}
               segment={segment}
               index={index}
-              width={blockWidth(segment.duration, pxPerSecond)}
+              width={blockWidth(trimmedLength(segment), pxPerSecond)}
+              underPlayhead={index === underPlayhead}
               selected={segment.id === selectedId}
               render={renderState.get(segment.id)}
               planned={planState.get(segment.id)}
@@ -93,6 +101,8 @@ interface SegmentBlockProps {
   index: number;
   width: number;
   selected: boolean;
+  /** The monitor's playhead is in this segment. */
+  underPlayhead?: boolean;
   render: RenderJobSegment | undefined;
   planned: PlanAction | undefined;
   onSelect: () => void;
@@ -149,7 +159,17 @@ function SegmentMarkers({ segment }: { segment: Segment }) {
   );
 }
 
-function SegmentBlock({ segment, index, width, selected, render, planned, onSelect }: SegmentBlockProps) {
+function SegmentBlock({
+  segment,
+  index,
+  width,
+  selected,
+  underPlayhead = false,
+  render,
+  planned,
+  onSelect,
+}: SegmentBlockProps) {
+  const trimmed = segment.trim_start != null || segment.trim_end != null;
   // The live job's row speaks for this segment only while it works on the segment's current spec:
   // after an edit, the old job's "reused" or "completed" would be a stale label.
   const shown = withLiveState(segment, render);
@@ -172,6 +192,7 @@ function SegmentBlock({ segment, index, width, selected, render, planned, onSele
       className={[
         "segment-block",
         selected ? "selected" : "",
+        underPlayhead ? "under-playhead" : "",
         isDragging ? "dragging" : "",
         segment.poster_url ? "has-poster" : "",
         segment.continue_from_previous && index > 0 ? "continues" : "",
@@ -192,7 +213,17 @@ function SegmentBlock({ segment, index, width, selected, render, planned, onSele
         <div className="segment-top">
           <span className="segment-index">{index + 1}</span>
           <SegmentMarkers segment={segment} />
-          <span className="segment-duration">{formatSeconds(segment.duration)}</span>
+          <span
+            className="segment-duration"
+            title={
+              trimmed
+                ? `Trimmed to ${formatSeconds(trimmedLength(segment))} of ${formatSeconds(segment.duration)}`
+                : undefined
+            }
+          >
+            {formatSeconds(trimmedLength(segment))}
+            {trimmed ? " ✂" : ""}
+          </span>
         </div>
         <div className="segment-prompt" title={segment.prompt}>
           {segment.prompt}
