@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import delete, event, select, update
 
 from tests.support.app import register
 from videofoundry.models import Asset, Project, SegmentRender
@@ -250,3 +250,73 @@ async def test_sqlite_read_proceeds_while_a_write_is_open(client: httpx.AsyncCli
     assert listed.status_code == 200
     after = await client.get(f"/api/projects/{project}", headers=auth)
     assert after.json()["name"] == "pending"
+
+
+async def test_project_etag_follows_every_segment_state_change(
+    client: httpx.AsyncClient,
+) -> None:
+    """The validator is computed from aggregates, not from the rows the view shows: each way a
+    segment's state, progress or links can change must still change it."""
+    auth = await register(client)
+    project = await _project(client, auth, 2)
+    path = f"/api/projects/{project}"
+    seen = [await _etag(client, auth, path)]
+
+    async def changed(what: str) -> None:
+        etag = await _etag(client, auth, path)
+        assert etag not in seen, f"same ETag after {what}"
+        seen.append(etag)
+
+    async def rows(**values: Any) -> None:
+        async with _runtime(client).sessions() as session, session.begin():
+            await session.execute(
+                update(SegmentRender).where(SegmentRender.job_id == job).values(**values)
+            )
+
+    r = await client.post(f"{path}/render", headers=auth)
+    assert r.status_code in (200, 201, 202), r.text
+    job = r.json()["id"]
+    await changed("a render started (segments generating)")
+    await rows(status="running", progress=0.25)
+    await changed("progress moved")
+    await rows(progress=0.5)
+    await changed("progress moved again")
+    await rows(status="failed", error="provider said no")
+    await changed("the rows failed")
+    await rows(error="provider said no, twice")
+    await changed("the failure's reason changed")
+    r = await client.post(f"/api/render-jobs/{job}/cancel", headers=auth)
+    assert r.status_code == 200, r.text
+    await changed("the job was cancelled")
+    await _make_half_ready(client, auth, project)
+    await changed("a clip and poster appeared")
+    owner_id = await _owner(client, project)
+    async with _runtime(client).sessions() as session, session.begin():
+        await session.execute(delete(Asset).where(Asset.storage_key.like(f"%{owner_id}%poster%")))
+        await session.execute(
+            delete(Asset).where(Asset.kind == "image", Asset.owner_id == owner_id)
+        )
+    await changed("a poster went")
+    view = (await client.get(path, headers=auth)).json()
+    assert [s["state"] for s in view["segments"]] == ["failed", "ready"]
+    assert view["segments"][1]["poster_url"] is None
+
+
+async def test_a_304_reads_no_segment_and_costs_the_same_at_1_and_50(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await register(client)
+    small, large = await _project(client, auth, 1), await _project(client, auth, 50)
+    costs = []
+    for project in (small, large):
+        path = f"/api/projects/{project}"
+        full = await client.get(path, headers=auth)
+        with counting(client) as statements:
+            r = await client.get(path, headers={**auth, "If-None-Match": full.headers["ETag"]})
+        assert r.status_code == 304, r.text
+        costs.append(statements)
+    assert len(costs[0]) == len(costs[1]), costs
+    full_cost = await _statements(client, auth, f"/api/projects/{large}")
+    assert len(costs[1]) < len(full_cost), (costs[1], full_cost)
+    # Every statement of the 304 aggregates: none hands back segment rows.
+    assert not any("segment.prompt" in s for s in costs[1]), costs[1]

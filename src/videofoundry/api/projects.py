@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from videofoundry.api.conditional import IfNoneMatch, json_with_etag, matches, not_modified
+from videofoundry.api.conditional import CACHE_CONTROL, IfNoneMatch, matches, not_modified
 from videofoundry.api.deps import CurrentUser, PageDep, RuntimeDep, SessionDep
 from videofoundry.api.versions import IfMatch, bump, expected_version
 from videofoundry.models import Project
@@ -56,17 +56,29 @@ async def get_project(
 ) -> Response:
     """A project with its segments in timeline order. Answers an `ETag`; send it back in
     `If-None-Match` to get 304 while nothing in the view changed."""
-    view = await views.read_project(session, runtime.registry, user.id, project_id)
-    if matches(if_none_match, view.etag):
-        return not_modified(view.etag)
-    return json_with_etag(await views.project_detail(runtime, view), view.etag)
+    # The validator first, from one aggregate query: a 304 reads no segment.
+    etag = await views.project_etag(session, user.id, project_id)
+    if matches(if_none_match, etag):
+        return not_modified(etag)
+    view = await views.read_project(session, runtime.registry, user.id, project_id, etag)
+    return await _answer(runtime, view)
+
+
+async def _answer(runtime: RuntimeDep, view: views.ProjectView) -> Response:
+    body = await views.project_detail_json(runtime, view)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"ETag": view.etag, "Cache-Control": CACHE_CONTROL},
+    )
 
 
 async def _detail(
     session: SessionDep, runtime: RuntimeDep, owner_id: str, project_id: str
 ) -> Response:
-    view = await views.read_project(session, runtime.registry, owner_id, project_id)
-    return json_with_etag(await views.project_detail(runtime, view), view.etag)
+    return await _answer(
+        runtime, await views.read_project(session, runtime.registry, owner_id, project_id)
+    )
 
 
 @router.put(

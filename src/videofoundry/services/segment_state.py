@@ -4,20 +4,37 @@ that spec, `failed` when the latest attempt at that spec failed, `needs_render` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.adapters.registry import Registry
 from videofoundry.core.errors import VideoFoundryError
-from videofoundry.models import Asset, RenderJob, Segment, SegmentRender
+from videofoundry.models import Asset, RenderJob, SegmentRender
 from videofoundry.models.render_job import ACTIVE_JOB_STATES
 from videofoundry.services import assets
 from videofoundry.storage import keys
 
 _WORKING = ("pending", "running")
+
+
+class SegmentSpec(Protocol):
+    """What a state needs of a segment: a model instance or a row of its columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def spec_hash(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def duration(self) -> float: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,7 @@ class ProjectState:
 
 
 async def states_of(
-    session: AsyncSession, registry: Registry, owner_id: str, segments: list[Segment]
+    session: AsyncSession, registry: Registry, owner_id: str, segments: Sequence[SegmentSpec]
 ) -> ProjectState:
     """The state of every segment (of one owner), and what rendering them now would cost."""
     clip_keys = [keys.clip(owner_id, s.spec_hash) for s in segments]
@@ -72,7 +89,7 @@ async def states_of(
 
 
 async def _latest_attempts(
-    session: AsyncSession, segments: list[Segment]
+    session: AsyncSession, segments: Sequence[SegmentSpec]
 ) -> dict[str, tuple[SegmentRender, str]]:
     """Per segment, its newest render row for its current spec, with that job's status."""
     if not segments:
@@ -91,7 +108,7 @@ async def _latest_attempts(
     return latest
 
 
-def _cost(registry: Registry, segment: Segment) -> Decimal:
+def _cost(registry: Registry, segment: SegmentSpec) -> Decimal:
     try:
         adapter, model = registry.resolve(segment.model)
     except VideoFoundryError:  # an unknown model costs nothing until it can be rendered
