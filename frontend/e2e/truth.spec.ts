@@ -152,9 +152,18 @@ test("an unsaved edit survives clicking away, a reload and pressing Render", asy
     .poll(async () => (await segmentOnServer(page.request, token, firstId)).prompt)
     .toBe("edited, then clicked away");
 
-  // Reload at once after typing.
+  // Reload at once after typing: the page asks first (beforeunload), and once left, the edit
+  // comes back from this tab's storage and is saved.
   await prompt.fill("edited, then reloaded");
+  await page.evaluate(() => Object.assign(window, { beforeReload: true }));
+  const asked = page.waitForEvent("dialog").then(async (dialog) => {
+    const type = dialog.type();
+    await dialog.accept();
+    return type;
+  });
   await page.reload();
+  expect(await asked).toBe("beforeunload");
+  expect(await page.evaluate(() => "beforeReload" in window)).toBe(false);
   await expect(prompt).toHaveValue("edited, then reloaded");
   await expect
     .poll(async () => (await segmentOnServer(page.request, token, firstId)).prompt)

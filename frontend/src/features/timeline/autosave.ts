@@ -166,7 +166,8 @@ export class AutosaveQueue {
     }
     const restored: Id[] = [];
     for (const [id, item] of Object.entries(stored)) {
-      if (!knownIds.has(id) || !item || typeof item.patch !== "object") continue;
+      // Segments this page is already saving are its own, not a previous page's.
+      if (!knownIds.has(id) || this.entries.has(id) || !item || typeof item.patch !== "object") continue;
       const entry = this.entry(id);
       entry.pending = { ...item.patch, ...entry.pending };
       entry.base = item.base ?? this.options.versionOf(id);
