@@ -60,16 +60,17 @@ async def states_of(
     clip_keys = [keys.clip(owner_id, s.spec_hash) for s in segments]
     poster_keys = [keys.clip_poster(owner_id, s.spec_hash) for s in segments]
     found = await assets.links_by_keys(session, clip_keys + poster_keys)
-    unready = [s for s in segments if keys.clip(owner_id, s.spec_hash) not in found]
+    # Each key built once: checking a key's parts is a regular expression per part.
+    unready = [s for s, key in zip(segments, clip_keys, strict=True) if key not in found]
     latest = await _latest_attempts(session, unready)
 
     states: dict[str, SegmentState] = {}
     estimate = Decimal(0)
     priced: set[str] = set()
     needs = 0
-    for segment in segments:
-        poster = found.get(keys.clip_poster(owner_id, segment.spec_hash))
-        clip = found.get(keys.clip(owner_id, segment.spec_hash))
+    for segment, clip_key, poster_key in zip(segments, clip_keys, poster_keys, strict=True):
+        poster = found.get(poster_key)
+        clip = found.get(clip_key)
         if clip is not None:
             states[segment.id] = SegmentState("ready", 1.0, None, clip, poster)
             continue
