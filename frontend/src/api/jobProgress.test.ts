@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeJob } from "../test/factories";
-import { formatEta, weightedProgress, withProgress } from "./jobProgress";
+import { estimateRemaining, formatEta, weightedProgress, withProgress } from "./jobProgress";
 import { applyEvent } from "./progress";
 import type { RenderJobSegment } from "./types";
 
@@ -77,6 +77,35 @@ describe("live events", () => {
     expect(job.progress).toBe(before);
     job = applyEvent(job, { type: "segment", seq: 3, job_id: "j1", segment_id: "s1", status: "pending", progress: 0 });
     expect(job.progress).toBe(before);
+  });
+});
+
+describe("estimateRemaining", () => {
+  const started = "2026-01-01T00:00:00Z";
+  const at = (seconds: number) => Date.parse(started) + seconds * 1000;
+
+  it("waits for two generated segments, then extrapolates the pace so far", () => {
+    const one = makeJob({
+      status: "generating",
+      started_at: started,
+      progress: 0.3,
+      segments: [seg("a", 0.5, { status: "completed" }), seg("b", 0.5, { progress: 0.2 })],
+    });
+    expect(estimateRemaining({ ...one, segments: [...one.segments, seg("c", 0, {})] }, at(30))).toBeNull();
+    // All (two) generated segments... one done of two: still too early.
+    expect(estimateRemaining(one, at(30))).toBeNull();
+    const two = makeJob({
+      status: "generating",
+      started_at: started,
+      progress: 0.6,
+      segments: [
+        seg("a", 0.3, { status: "completed" }),
+        seg("b", 0.3, { status: "completed" }),
+        seg("c", 0.4, { progress: 0.1 }),
+      ],
+    });
+    expect(estimateRemaining(two, at(60))).toBeCloseTo(40, 5);
+    expect(estimateRemaining({ ...two, status: "completed", progress: 1 }, at(60))).toBeNull();
   });
 });
 

@@ -37,6 +37,21 @@ export function withProgress(job: RenderJob, previous: number = job.progress): R
   return progress === job.progress ? job : { ...job, progress };
 }
 
+/** Remaining time is guessed once this many generated segments (or all of them) are done. */
+export const ETA_AFTER_SEGMENTS = 2;
+
+/** Seconds left at the pace so far, as the server's job view computes it, from the live job. */
+export function estimateRemaining(job: RenderJob, now: number = Date.now()): number | null {
+  if ((job.status !== "generating" && job.status !== "composing") || !job.started_at) return null;
+  const progress = job.progress;
+  if (progress <= 0 || progress >= 1) return null;
+  const generated = job.segments.filter((s) => !s.reused);
+  const done = generated.filter((s) => s.status === "completed").length;
+  if (done < Math.min(ETA_AFTER_SEGMENTS, generated.length)) return null;
+  const elapsed = (now - Date.parse(job.started_at)) / 1000;
+  return elapsed > 0 ? (elapsed * (1 - progress)) / progress : null;
+}
+
 /** Seconds left as "about 2 min", or null. */
 export function formatEta(seconds: number | null | undefined): string | null {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return null;

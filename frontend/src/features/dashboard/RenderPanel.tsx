@@ -1,4 +1,4 @@
-import { formatEta } from "../../api/jobProgress";
+import { estimateRemaining, formatEta } from "../../api/jobProgress";
 import type { RenderJob, RenderJobSegment, RenderPlan, Segment } from "../../api/types";
 import { isTerminal } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
@@ -154,6 +154,8 @@ function JobView({
   onCancel: () => void;
 }) {
   const terminal = isTerminal(job.status);
+  // Live events do not carry the server's estimate: the same one is made from the live job.
+  const eta = formatEta(estimateRemaining(job) ?? job.eta_seconds);
   const tone = job.status === "failed" ? "bad" : job.status === "completed" ? "ok" : undefined;
   return (
     <section className="job" aria-label="Render progress" data-job-id={job.id} data-status={job.status}>
@@ -170,9 +172,7 @@ function JobView({
       </div>
       <ProgressBar value={job.progress} label="Overall progress" {...(tone ? { tone } : {})} />
       <div className="muted small" data-testid="job-progress" data-progress={job.progress}>
-        {Math.round(job.progress * 100)}%
-        {!terminal && formatEta(job.eta_seconds) ? ` · ${formatEta(job.eta_seconds)}` : ""} · est.{" "}
-        {formatCost(job.estimated_cost)}
+        {Math.round(job.progress * 100)}%{!terminal && eta ? ` · ${eta}` : ""} · est. {formatCost(job.estimated_cost)}
         {terminal ? ` · actual ${formatCost(job.actual_cost)}` : ""}
       </div>
       {notice && <div className="banner banner-info">{notice}</div>}
