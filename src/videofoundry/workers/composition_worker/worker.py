@@ -12,7 +12,9 @@ import functools
 import logging
 import shutil
 import tempfile
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import or_, update
 
@@ -29,6 +31,8 @@ from videofoundry.workers import failure
 from videofoundry.workers.leases import heartbeat
 
 log = logging.getLogger(__name__)
+_A = TypeVar("_A")
+_B = TypeVar("_B")
 
 
 async def handle(runtime: Runtime, message: Message) -> None:
@@ -138,11 +142,7 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
                 if await runtime.storage.exists(captions_key):
                     await runtime.storage.get_file(captions_key, captions_path)
             else:
-                clips = []
-                for index, (label, clip) in enumerate(clips_read):
-                    path = workdir / f"clip{index:04d}.mp4"
-                    await _read_clip(runtime, label, clip, path)
-                    clips.append((label, path))
+                clips = await _read_clips(runtime, clips_read, workdir)
                 soundtrack = None
                 if soundtrack_key:
                     soundtrack = workdir / "soundtrack"
@@ -153,18 +153,20 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
                     soundtrack=soundtrack, fade_in=1.0, fade_out=1.0, webvtt=captions_path
                 )
                 await _run_compose(runtime, job_id, clips, specs, output, final_path, options)
-            info = await asyncio.to_thread(media.probe, final_path)
             poster_path = workdir / "poster.jpg"
-            await asyncio.to_thread(media.poster, final_path, poster_path)
+            # One pass over the final for its facts and its poster (bench/scaleout).
+            info = await asyncio.to_thread(media.probe_with_poster, final_path, poster_path)
             if lost.is_set():
                 return
-            stored_captions = None
+            # Poster and captions side by side; the final after them, so a stored final means
+            # its captions are stored too (the reuse above relies on it).
+            poster_upload = runtime.storage.put_file(poster_key, poster_path, "image/jpeg")
             if captions_path.exists():
-                stored_captions = await runtime.storage.put_file(
-                    captions_key, captions_path, "text/vtt"
-                )
+                captions_upload = runtime.storage.put_file(captions_key, captions_path, "text/vtt")
+                stored_poster, stored_captions = await _both(poster_upload, captions_upload)
+            else:
+                stored_poster, stored_captions = await poster_upload, None
             stored = await runtime.storage.put_file(final_key, final_path, "video/mp4")
-            stored_poster = await runtime.storage.put_file(poster_key, poster_path, "image/jpeg")
         events = job_events.Events()
         async with runtime.sessions() as session, session.begin():
             job = await session.get_one(RenderJob, job_id, with_for_update=True)
@@ -187,6 +189,42 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
         await job_events.publish(runtime, events)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+READS_AT_ONCE = 8
+"""Clips downloaded and checked at once: one by one, each waited on storage in turn."""
+
+
+async def _read_clips(
+    runtime: Runtime, clips_read: list[tuple[str, Asset]], workdir: Path
+) -> list[tuple[str, Path]]:
+    """Download and check every clip, several at once. Every read finishes before an error
+    propagates, and the error raised is the first in timeline order, as when read in turn."""
+    slots = asyncio.Semaphore(READS_AT_ONCE)
+    paths = [workdir / f"clip{index:04d}.mp4" for index in range(len(clips_read))]
+
+    async def read(label: str, clip: Asset, path: Path) -> None:
+        async with slots:
+            await _read_clip(runtime, label, clip, path)
+
+    outcomes = await asyncio.gather(
+        *(read(label, clip, path) for (label, clip), path in zip(clips_read, paths, strict=True)),
+        return_exceptions=True,
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return [(label, path) for (label, _), path in zip(clips_read, paths, strict=True)]
+
+
+async def _both(first: Awaitable[_A], second: Awaitable[_B]) -> tuple[_A, _B]:
+    """Both at once; if one fails, the other still finishes before the error propagates (the
+    work directory is removed afterwards)."""
+    a, b = await asyncio.gather(first, second, return_exceptions=True)
+    for outcome in (a, b):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return a, b  # type: ignore[return-value]
 
 
 async def _read_clip(runtime: Runtime, label: str, clip: Asset, path: Path) -> None:
