@@ -51,6 +51,9 @@ class ModelInfo:
     """JSON schema of the model's `params`; the web UI builds its form from it."""
     deprecated: str | None = None
     """Why the model should no longer be used, if so."""
+    unpriced: bool = False
+    """The cost of a clip cannot be known in advance (a paid model outside the adapter's price
+    list): only accounts without a spending cap may generate with it."""
 
 
 @dataclass(frozen=True)

@@ -222,6 +222,7 @@ class ReplicateAdapter(HostedAdapter[Prediction]):
             min_duration=1.0,
             max_duration=30.0,
             max_prompt_length=10000,
+            unpriced=True,
         )
 
     def estimate_cost(self, model: ModelInfo, duration: float, params: dict[str, Any]) -> float:

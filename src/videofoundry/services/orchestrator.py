@@ -109,7 +109,8 @@ async def start_render(
     metrics.SEGMENTS_PLANNED.labels("generate").inc(len(to_generate))
     metrics.RENDERS.labels("started").inc()
     job.completed_count = sum(1 for p in planned.segments if p.clip is not None)
-    await reserve_budget(session, owner_id, estimate)
+    unpriced = next((p.unpriced_model for p in planned.segments if p.unpriced_model), None)
+    await reserve_budget(session, owner_id, estimate, unpriced)
     await session.flush()
 
     if final is not None and not to_generate:

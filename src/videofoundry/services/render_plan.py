@@ -64,6 +64,8 @@ class PlannedWork:
     """The segment this one continues from (`continue_from_previous`), if it does."""
     reason: str | None = None
     """Why a clip stored for this spec is not reused (missing or damaged), when one is."""
+    unpriced_model: str | None = None
+    """The segment's model when its cost cannot be estimated (see `ModelInfo.unpriced`)."""
 
     @property
     def waits_for(self) -> PlannedWork | None:
@@ -105,6 +107,7 @@ async def plan_project(
     if not segments:
         raise InvalidInput(f"project {project.id} has no segments to render", "segments")
     specs: list[tuple[Segment, dict[str, Any], str, Decimal]] = []
+    unpriced: dict[str, str] = {}
     previous_hash: str | None = None
     for segment in segments:
         adapter, model = runtime.registry.resolve(segment.model)
@@ -127,6 +130,8 @@ async def plan_project(
         segment.spec_hash = digest
         cost = Decimal(str(adapter.estimate_cost(model, segment.duration, segment.params)))
         specs.append((segment, spec, digest, cost))
+        if model.unpriced:
+            unpriced[digest] = model.id
     # One query for every clip already made, not one per segment.
     made = await assets.by_keys(session, [keys.clip(owner_id, digest) for _, _, digest, _ in specs])
     # A clip that is missing or damaged is generated again (services/integrity.py says how
@@ -140,6 +145,7 @@ async def plan_project(
         clip = None if key in bad else made.get(key)
         work = PlannedWork(segment, spec, digest, clip, Decimal(0) if clip else cost)
         work.reason = bad[key][1] if key in bad else None
+        work.unpriced_model = None if clip else unpriced.get(digest)
         if segment.continue_from_previous and planned:
             work.previous = planned[-1]
         planned.append(work)
@@ -193,7 +199,22 @@ async def plan(
     )
 
 
-async def reserve_budget(session: AsyncSession, owner_id: str, estimate: Decimal) -> None:
+async def reserve_budget(
+    session: AsyncSession, owner_id: str, estimate: Decimal, unpriced_model: str | None = None
+) -> None:
+    """Count `estimate` against the owner's cap, or raise `BudgetExceeded`.
+
+    A model whose price is unknown (`unpriced_model`) is refused to any account with a cap:
+    its estimate of $0 would otherwise let it spend the operator's credit unchecked.
+    """
+    if unpriced_model is not None:
+        user = await session.get_one(User, owner_id)
+        if user.budget_usd is not None:
+            raise BudgetExceeded(
+                f"{unpriced_model} has no known price, so it cannot be counted against your "
+                f"${user.budget_usd:.2f} budget; use a model from the catalogue, or ask an "
+                "operator to lift your cap"
+            )
     if estimate <= 0:
         return
     # One conditional UPDATE: two racing renders cannot both pass the check.

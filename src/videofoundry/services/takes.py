@@ -256,7 +256,9 @@ async def start_variations(
         session.add(row)
     job.estimated_cost = cost * len(to_generate)
     job.completed_count = count - len(to_generate)
-    await reserve_budget(session, owner_id, job.estimated_cost)
+    await reserve_budget(
+        session, owner_id, job.estimated_cost, model.id if model.unpriced and to_generate else None
+    )
     await session.flush()
     metrics.SEGMENTS_PLANNED.labels("generate").inc(len(to_generate))
     if not to_generate:
