@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.adapters.registry import Registry
 from videofoundry.core.errors import VideoFoundryError
-from videofoundry.models import Asset, RenderJob, SegmentRender
+from videofoundry.models import RenderJob, SegmentRender
 from videofoundry.models.render_job import ACTIVE_JOB_STATES
 from videofoundry.services import assets
 from videofoundry.storage import keys
@@ -42,8 +42,8 @@ class SegmentState:
     state: str
     progress: float | None = None
     error: str | None = None
-    clip: Asset | None = None
-    poster: Asset | None = None
+    clip: assets.Linked | None = None
+    poster: assets.Linked | None = None
 
 
 @dataclass(frozen=True)
