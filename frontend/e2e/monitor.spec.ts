@@ -186,6 +186,24 @@ test("plays across a boundary, scrubs to the right segment, shortcuts, trims by 
   await expect(page.getByTestId("trimmed-length")).toContainText(`${trimEnd.toFixed(2)} s of 1 s`);
   await shot(page, testInfo, "trimmed");
 
+  // The same on a timeline block: drag segment 2's start edge 0.25 s (96 px a second) to the right.
+  const block = page.getByTestId("segment-block").nth(1);
+  await block.click();
+  const startHandle = block.getByTestId("block-trim-start");
+  const hb = await startHandle.boundingBox();
+  if (!hb) throw new Error("no block trim handle");
+  const savedStart = page.waitForResponse((r) => r.url().includes("/api/segments/") && r.request().method() === "PUT");
+  await page.mouse.move(hb.x + hb.width / 2, hb.y + hb.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(hb.x + hb.width / 2 + 24, hb.y + hb.height / 2, { steps: 6 });
+  await page.mouse.up();
+  const putStart = await savedStart;
+  expect(putStart.status()).toBe(200);
+  expect(JSON.parse(putStart.request().postData() ?? "{}").trim_start).toBe(0.25);
+  await expect(page.getByTestId("time-ruler")).toHaveAttribute("data-duration", (1 + trimEnd - 0.25).toFixed(3));
+  await expect(page.getByTestId("segment-block")).toHaveCount(2); // a trim, not a reorder
+  await expect(page.getByTestId("segment-block").nth(1)).toContainText("blue city");
+
   // Render: nothing is generated, the video lasts the trimmed length.
   const job = await renderAndWait(ctx, p.id);
   expect(job.segments.every((s) => s.reused)).toBe(true);

@@ -14,12 +14,13 @@ import {
   useSortable,
 } from "@dnd-kit/sortable";
 import { CSS } from "@dnd-kit/utilities";
-import { useMemo } from "react";
+import { useMemo, useState } from "react";
 import { asTransition, type Id, type PlanAction, type RenderJobSegment, type Segment } from "../../api/types";
 import { formatSeconds } from "../../components/format";
 import { useAppShallow } from "../../store";
 import { useOptionalPlayback, useSpanIndexAtPlayhead } from "../monitor/PlaybackContext";
-import { type Span, trimmedLength } from "../monitor/timeMap";
+import { TrimHandles } from "../monitor/TrimHandles";
+import { type Span, type Trim, trimmedLength } from "../monitor/timeMap";
 import { SegmentStateBadge, segmentState, withLiveState } from "./SegmentState";
 import { describeTransition } from "./TransitionEditor";
 
@@ -32,8 +33,9 @@ export function blockWidth(duration: number, pxPerSecond = PX_PER_SECOND): numbe
 }
 
 export function Timeline({ pxPerSecond = PX_PER_SECOND }: { pxPerSecond?: number }) {
-  const { segments, selectedId, selectSegment, moveSegment, activeJob, plan } = useAppShallow((s) => ({
+  const { segments, selectedId, selectSegment, moveSegment, activeJob, plan, fps } = useAppShallow((s) => ({
     segments: s.segments,
+    fps: s.project?.fps ?? 24,
     selectedId: s.selectedSegmentId,
     selectSegment: s.selectSegment,
     moveSegment: s.moveSegment,
@@ -82,7 +84,8 @@ export function Timeline({ pxPerSecond = PX_PER_SECOND }: { pxPerSecond?: number
               key={segment.id}
               segment={segment}
               index={index}
-              width={blockWidth(trimmedLength(segment), pxPerSecond)}
+              pxPerSecond={pxPerSecond}
+              fps={fps}
               underPlayhead={index === underPlayhead}
               selected={segment.id === selectedId}
               render={renderState.get(segment.id)}
@@ -99,7 +102,8 @@ export function Timeline({ pxPerSecond = PX_PER_SECOND }: { pxPerSecond?: number
 interface SegmentBlockProps {
   segment: Segment;
   index: number;
-  width: number;
+  pxPerSecond: number;
+  fps: number;
   selected: boolean;
   /** The monitor's playhead is in this segment. */
   underPlayhead?: boolean;
@@ -162,14 +166,19 @@ function SegmentMarkers({ segment }: { segment: Segment }) {
 function SegmentBlock({
   segment,
   index,
-  width,
+  pxPerSecond,
+  fps,
   selected,
   underPlayhead = false,
   render,
   planned,
   onSelect,
 }: SegmentBlockProps) {
-  const trimmed = segment.trim_start != null || segment.trim_end != null;
+  // While an edge is dragged the block shows the trim it would make.
+  const [trimPreview, setTrimPreview] = useState<Trim | null>(null);
+  const kept = trimPreview ? { ...segment, ...trimPreview } : segment;
+  const trimmed = kept.trim_start != null || kept.trim_end != null;
+  const width = blockWidth(trimmedLength(kept), pxPerSecond);
   // The live job's row speaks for this segment only while it works on the segment's current spec:
   // after an edit, the old job's "reused" or "completed" would be a stale label.
   const shown = withLiveState(segment, render);
@@ -217,11 +226,11 @@ function SegmentBlock({
             className="segment-duration"
             title={
               trimmed
-                ? `Trimmed to ${formatSeconds(trimmedLength(segment))} of ${formatSeconds(segment.duration)}`
+                ? `Trimmed to ${formatSeconds(trimmedLength(kept))} of ${formatSeconds(segment.duration)}`
                 : undefined
             }
           >
-            {formatSeconds(trimmedLength(segment))}
+            {formatSeconds(trimmedLength(kept))}
             {trimmed ? " ✂" : ""}
           </span>
         </div>
@@ -238,6 +247,7 @@ function SegmentBlock({
         </div>
       </div>
       {progress !== null && <div className="segment-progress" style={{ width: `${Math.round(progress * 100)}%` }} />}
+      <TrimHandles segment={segment} index={index} pxPerSecond={pxPerSecond} fps={fps} onPreview={setTrimPreview} />
     </li>
   );
 }
