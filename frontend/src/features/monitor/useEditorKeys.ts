@@ -1,7 +1,8 @@
 /**
  * The editor's keyboard: Space play/pause, arrows step a frame (Shift: a second), Home/End,
  * Delete removes the selected segment (undoable, like every timeline edit). Ctrl/Cmd+Z and
- * Ctrl/Cmd+Shift+Z are EditorPage's. Keys typed into a field are left alone.
+ * Ctrl/Cmd+Shift+Z are EditorPage's. Keys typed into a field are left alone. Space plays even on a
+ * focused timeline block (clicking one focuses it); Enter picks a block up to move it by keyboard.
  */
 import { useEffect, useRef } from "react";
 import { appStore } from "../../store";
@@ -13,6 +14,14 @@ function isEditable(target: EventTarget | null): boolean {
   return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
 }
 
+/**
+ * A timeline block picked up for a keyboard move (Enter; dnd-kit marks it aria-pressed): its
+ * arrows and keys belong to the move, not to the monitor.
+ */
+function isBeingMoved(target: EventTarget | null): boolean {
+  return target instanceof HTMLElement && target.getAttribute("aria-pressed") === "true";
+}
+
 export function useEditorKeys(playback: Playback): void {
   // The listener is installed once; it reads the latest timeline through this ref.
   const latest = useRef(playback);
@@ -20,7 +29,7 @@ export function useEditorKeys(playback: Playback): void {
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.ctrlKey || e.metaKey || e.altKey || isEditable(e.target)) return;
+      if (e.ctrlKey || e.metaKey || e.altKey || isEditable(e.target) || isBeingMoved(e.target)) return;
       const { clock, fps, duration } = latest.current;
       let handled = true;
       switch (e.key) {
