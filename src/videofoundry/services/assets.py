@@ -22,6 +22,7 @@ from videofoundry.core.errors import InvalidInput
 from videofoundry.core.security import sign_media_until
 from videofoundry.database.base import new_id, utcnow
 from videofoundry.models import Asset
+from videofoundry.services import sql_lists
 from videofoundry.storage.base import Storage, StoredObject
 
 if TYPE_CHECKING:
@@ -55,19 +56,23 @@ async def links_by_keys(session: AsyncSession, keys: list[str]) -> dict[str, Lin
     (loading every column of hundreds of rows was most of a project view's cost, and even two
     columns through the ORM cost a few milliseconds)."""
     found: dict[str, Linked] = {}
+    statement = _links_by_keys(sql_lists.dialect_of(session))
     for start in range(0, len(keys), 500):
-        rows = await session.execute(_LINKS_BY_KEYS, {"keys": keys[start : start + 500]})
+        rows = await session.execute(statement, {"keys": keys[start : start + 500]})
         found.update((row.storage_key, row) for row in rows)
     return found
+
+
+@functools.cache
+def _links_by_keys(dialect: str) -> Any:
+    keys = sql_lists.one_of(Asset.storage_key, "keys", dialect)
+    return select(Asset.id, Asset.storage_key).where(keys)
 
 
 # Built once with an expanding parameter: an IN list of literals costs a coercion per key (a
 # project view looks up 400) and a new statement to compile for every length.
 _BY_KEYS = select(Asset).where(Asset.storage_key.in_(bindparam("keys", expanding=True)))
 LINK_COLUMNS = load_only(Asset.id, Asset.storage_key, raiseload=True)
-_LINKS_BY_KEYS = select(Asset.id, Asset.storage_key).where(
-    Asset.storage_key.in_(bindparam("keys", expanding=True))
-)
 
 
 async def record(

@@ -4,6 +4,7 @@ that spec, `failed` when the latest attempt at that spec failed, `needs_render` 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,7 +17,7 @@ from videofoundry.adapters.registry import Registry
 from videofoundry.core.errors import VideoFoundryError
 from videofoundry.models import RenderJob, SegmentRender
 from videofoundry.models.render_job import ACTIVE_JOB_STATES
-from videofoundry.services import assets
+from videofoundry.services import assets, sql_lists
 from videofoundry.storage import keys
 
 _WORKING = ("pending", "running")
@@ -74,8 +75,8 @@ async def states_of(
         if clip is not None:
             states[segment.id] = SegmentState("ready", 1.0, None, clip, poster)
             continue
-        row, job_status = latest.get(segment.id, (None, None))
-        if row is not None and row.status in _WORKING and job_status in ACTIVE_JOB_STATES:
+        row = latest.get(segment.id)
+        if row is not None and row.status in _WORKING and row.job_status in ACTIVE_JOB_STATES:
             states[segment.id] = SegmentState("generating", row.progress)
             continue
         if row is not None and row.status == "failed":
@@ -91,22 +92,35 @@ async def states_of(
 
 async def _latest_attempts(
     session: AsyncSession, segments: Sequence[SegmentSpec]
-) -> dict[str, tuple[SegmentRender, str]]:
-    """Per segment, its newest render row for its current spec, with that job's status."""
+) -> dict[str, Any]:
+    """Per segment, its newest render row for its current spec (the columns a state needs, and
+    its job's status as `job_status`)."""
     if not segments:
         return {}
     current = {s.id: s.spec_hash for s in segments}
-    rows = await session.execute(
-        select(SegmentRender, RenderJob.status)
+    statement = _attempts(sql_lists.dialect_of(session))
+    latest: dict[str, Any] = {}
+    for row in await session.execute(statement, {"segments": list(current)}):
+        if current.get(row.segment_id) == row.spec_hash:
+            latest[row.segment_id] = row  # later jobs overwrite earlier ones
+    return latest
+
+
+@functools.cache
+def _attempts(dialect: str) -> Any:
+    return (
+        select(
+            SegmentRender.segment_id,
+            SegmentRender.spec_hash,
+            SegmentRender.status,
+            SegmentRender.progress,
+            SegmentRender.error,
+            RenderJob.status.label("job_status"),
+        )
         .join(RenderJob, RenderJob.id == SegmentRender.job_id)
-        .where(SegmentRender.segment_id.in_(list(current)))
+        .where(sql_lists.one_of(SegmentRender.segment_id, "segments", dialect))
         .order_by(RenderJob.created_at, SegmentRender.id)
     )
-    latest: dict[str, tuple[SegmentRender, str]] = {}
-    for row, job_status in rows:
-        if current.get(row.segment_id) == row.spec_hash:
-            latest[row.segment_id] = (row, job_status)  # later jobs overwrite earlier ones
-    return latest
 
 
 def _cost(registry: Registry, segment: SegmentSpec) -> Decimal:
