@@ -13,6 +13,7 @@ import type {
   ModelInfo,
   Page,
   Project,
+  ProjectCard,
   ProjectCreate,
   ProjectDetail,
   ProjectUpdate,
@@ -41,7 +42,7 @@ export const api = {
   listModels: () => unwrap(typed.GET("/api/models")) as Promise<ModelInfo[]>,
 
   listProjects: (limit: number, offset: number) =>
-    unwrap(typed.GET("/api/projects", { params: { query: { limit, offset } } })) as Promise<Page<Project>>,
+    unwrap(typed.GET("/api/projects", { params: { query: { limit, offset } } })) as Promise<Page<ProjectCard>>,
   createProject: (body: ProjectCreate) =>
     unwrap(typed.POST("/api/projects", { body: body as Schemas["ProjectCreate"] })) as Promise<Project>,
   getProject: (id: Id) => unwrap(typed.GET("/api/projects/{project_id}", project(id))) as Promise<ProjectDetail>,

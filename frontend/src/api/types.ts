@@ -17,6 +17,8 @@ export type User = Schemas["UserPublic"];
 export type TokenResponse = Schemas["Token"];
 export type ModelInfo = Omit<Schemas["ModelPublic"], "params_schema"> & { params_schema: JsonSchema };
 export type Project = Schemas["ProjectPublic"];
+/** A project as the list shows it: with a poster link for its card (null: nothing rendered). */
+export type ProjectCard = Schemas["ProjectCard"];
 export type ProjectDetail = Schemas["ProjectDetail"];
 export type ProjectCreate = WithOptional<Schemas["ProjectCreate"], "name">;
 export type ProjectUpdate = Partial<Schemas["ProjectUpdate"]>;

@@ -9,6 +9,7 @@ from videofoundry.api.versions import IfMatch, bump, expected_version
 from videofoundry.models import Project
 from videofoundry.schemas.common import Page
 from videofoundry.schemas.project import (
+    ProjectCard,
     ProjectConflict,
     ProjectCreate,
     ProjectDetail,
@@ -16,7 +17,7 @@ from videofoundry.schemas.project import (
     ProjectUpdate,
     SegmentOrder,
 )
-from videofoundry.services import project_media
+from videofoundry.services import project_media, project_posters
 from videofoundry.services import project_views as views
 from videofoundry.services import projects as service
 
@@ -33,13 +34,14 @@ async def create_project(
     return await views.project_public(session, project)
 
 
-@router.get("", response_model=Page[ProjectPublic])
+@router.get("", response_model=Page[ProjectCard])
 async def list_projects(
-    user: CurrentUser, session: SessionDep, page: PageDep
-) -> Page[ProjectPublic]:
-    """The user's projects, newest first."""
+    user: CurrentUser, session: SessionDep, runtime: RuntimeDep, page: PageDep
+) -> Page[ProjectCard]:
+    """The user's projects, newest first, each with a poster for its card."""
     items, total = await views.list_projects(session, user.id, page.limit, page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    cards = await project_posters.with_posters(session, runtime, user.id, items)
+    return Page(items=cards, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get(

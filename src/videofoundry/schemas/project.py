@@ -152,6 +152,14 @@ class ProjectPublic(Public):
     updated_at: datetime
 
 
+class ProjectCard(ProjectPublic):
+    """A project as the list shows it."""
+
+    poster_url: str | None = None
+    """Signed link to a still for the card: the poster of the first segment that has a clip,
+    else of the latest final video; null when there is neither."""
+
+
 class ProjectDetail(ProjectPublic):
     segments: list[SegmentPublic]
     needs_render_count: int = 0

@@ -208,7 +208,7 @@ export interface paths {
         };
         /**
          * List Projects
-         * @description The user's projects, newest first.
+         * @description The user's projects, newest first, each with a poster for its card.
          */
         get: operations["list_projects_api_projects_get"];
         put?: never;
@@ -865,10 +865,10 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /** Page[ProjectPublic] */
-        Page_ProjectPublic_: {
+        /** Page[ProjectCard] */
+        Page_ProjectCard_: {
             /** Items */
-            items: components["schemas"]["ProjectPublic"][];
+            items: components["schemas"]["ProjectCard"][];
             /** Total */
             total: number;
             /** Limit */
@@ -914,6 +914,51 @@ export interface components {
             duration?: number | null;
             /** Reason */
             reason?: string | null;
+        };
+        /**
+         * ProjectCard
+         * @description A project as the list shows it.
+         */
+        ProjectCard: {
+            /** Id */
+            id: string;
+            /**
+             * Version
+             * @default 1
+             */
+            version: number;
+            /** Name */
+            name: string;
+            /** Width */
+            width: number;
+            /** Height */
+            height: number;
+            /** Fps */
+            fps: number;
+            /** Aspect Mode */
+            aspect_mode: string;
+            /** Default Transition */
+            default_transition: {
+                [key: string]: unknown;
+            } | null;
+            /** Soundtrack Asset Id */
+            soundtrack_asset_id: string | null;
+            /** Segment Count */
+            segment_count: number;
+            /** Total Duration */
+            total_duration: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Poster Url */
+            poster_url?: string | null;
         };
         /**
          * ProjectConflict
@@ -1862,7 +1907,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_ProjectPublic_"];
+                    "application/json": components["schemas"]["Page_ProjectCard_"];
                 };
             };
             /** @description Validation Error */

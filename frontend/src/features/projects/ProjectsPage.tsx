@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from "react";
 import { ApiError, errorMessage } from "../../api/client";
-import type { Project } from "../../api/types";
+import type { ProjectCard } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { FieldError } from "../../components/FieldError";
@@ -19,7 +19,7 @@ export function ProjectsPage() {
   const [offset, setOffset] = useState(0);
   const page = useProjectsPage(offset);
   const remove = useDeleteProject();
-  const [toDelete, setToDelete] = useState<Project | null>(null);
+  const [toDelete, setToDelete] = useState<ProjectCard | null>(null);
   const projects = page.data?.items ?? [];
   const total = page.data?.total ?? 0;
   const loading = page.isFetching && !page.data;
@@ -66,10 +66,21 @@ export function ProjectsPage() {
                     navigate(`/projects/${encodeURIComponent(p.id)}`);
                   }}
                 >
-                  <strong>{p.name}</strong>
-                  <span className="muted small">
-                    {p.width}×{p.height} · {p.fps} fps · {p.segment_count} segment{p.segment_count === 1 ? "" : "s"} ·{" "}
-                    {formatSeconds(p.total_duration)} · updated {formatDate(p.updated_at)}
+                  <span className="project-poster" data-testid="project-poster">
+                    {p.poster_url ? (
+                      <img src={p.poster_url} alt="" loading="lazy" decoding="async" />
+                    ) : (
+                      <span className="muted small" aria-hidden="true">
+                        Not rendered yet
+                      </span>
+                    )}
+                  </span>
+                  <span className="project-facts">
+                    <strong>{p.name}</strong>
+                    <span className="muted small">
+                      {p.width}×{p.height} · {p.fps} fps · {p.segment_count} segment{p.segment_count === 1 ? "" : "s"} ·{" "}
+                      {formatSeconds(p.total_duration)} · updated {formatDate(p.updated_at)}
+                    </span>
                   </span>
                 </a>
                 <button

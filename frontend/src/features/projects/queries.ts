@@ -5,7 +5,7 @@
  */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/endpoints";
-import type { Id, Page, Project, ProjectCreate } from "../../api/types";
+import type { Id, Page, ProjectCard, ProjectCreate } from "../../api/types";
 
 export const PROJECTS_PAGE_SIZE = 20;
 
@@ -44,8 +44,8 @@ export function useDeleteProject() {
     mutationFn: (id: Id) => api.deleteProject(id),
     onMutate: async (id) => {
       await client.cancelQueries({ queryKey: LIST });
-      const before = client.getQueriesData<Page<Project>>({ queryKey: LIST });
-      client.setQueriesData<Page<Project>>({ queryKey: LIST }, (page) =>
+      const before = client.getQueriesData<Page<ProjectCard>>({ queryKey: LIST });
+      client.setQueriesData<Page<ProjectCard>>({ queryKey: LIST }, (page) =>
         page ? { ...page, items: page.items.filter((p) => p.id !== id), total: Math.max(0, page.total - 1) } : page,
       );
       return { before };
