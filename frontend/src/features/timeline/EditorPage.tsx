@@ -12,6 +12,7 @@ import { EditorWorkspace } from "../monitor/EditorWorkspace";
 import { PlaybackProvider } from "../monitor/PlaybackContext";
 import { SegmentClipPanel } from "../monitor/SegmentClipPanel";
 import { TimeRuler } from "../monitor/TimeRuler";
+import { deleteUndoably } from "../monitor/undoableDelete";
 import { Inspector } from "./Inspector";
 import { ProjectSettings } from "./ProjectSettings";
 import { withLiveState } from "./SegmentState";
@@ -50,7 +51,6 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     takeTheirEdit: st.takeTheirEdit,
     hasUnsavedEdits: st.hasUnsavedEdits,
     duplicateSegment: st.duplicateSegment,
-    deleteSegment: st.deleteSegment,
     undo: st.undo,
     redo: st.redo,
     clearError: st.clearTimelineError,
@@ -206,7 +206,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
                   onKeepMine={() => s.keepMyEdit(selected.id)}
                   onTakeTheirs={() => s.takeTheirEdit(selected.id)}
                   onDuplicate={() => void s.duplicateSegment(selected.id)}
-                  onDelete={() => s.deleteSegment(selected.id)}
+                  onDelete={() => deleteUndoably(selected.id)}
                 />
               </>
             ) : (
