@@ -282,8 +282,13 @@ test("a 390 px wide screen stacks the editor without sideways scroll", async ({ 
   }));
   expect(widths.scroll).toBeLessThanOrEqual(widths.client);
   await shot(page, testInfo, "editor-390px");
+  // Rendered, the project's card shows its first shot's poster (decoded, not a broken image).
+  await renderAndWait(ctx, p.id);
   await page.goto("/");
   await expect(page.locator(".project-item").first()).toBeVisible();
+  const poster = page.getByTestId("project-poster").first().locator("img");
+  await expect(poster).toBeVisible();
+  await expect.poll(() => poster.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
   const listWidths = await page.evaluate(() => document.documentElement.scrollWidth);
   expect(listWidths).toBeLessThanOrEqual(390);
   await shot(page, testInfo, "projects-390px");
