@@ -3,6 +3,7 @@ same links in every answer of a period, and no signing for a view whose links ar
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -46,8 +47,8 @@ async def test_links_are_signed_once_per_period(monkeypatch: pytest.MonkeyPatch)
 
     # The next period signs again; another storage (another bucket) never shares links.
     period = assets.LINK_PERIOD_SECONDS
-    now = assets.time.time()
-    monkeypatch.setattr(assets.time, "time", lambda: now + period)
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + period)
     await assets.urls_for(settings, storage, [links[0]])
     assert storage.signed[-1] == links[0].storage_key and len(storage.signed) == 4
     other = _storage()
