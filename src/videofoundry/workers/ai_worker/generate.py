@@ -35,6 +35,7 @@ from videofoundry.services import (
     task_publisher,
 )
 from videofoundry.storage import keys
+from videofoundry.workers.ai_worker import unrecorded
 from videofoundry.workers.ai_worker.attempts import (
     check_before_calling,
     delay_before_retry,
@@ -59,6 +60,8 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
     task_id, attempts = claim.provider_task_id, claim.attempts
     digest, segment_id = claim.spec_hash, claim.segment_id
     adapter, _model = runtime.registry.resolve(spec["model"])
+    if await _store_unrecorded(runtime, claim):
+        return str(spec["model"])
     # Attempts count across queue deliveries; with the adapter's own HTTP retries they stay
     # within MAX_TRIES_PER_PAID_CALL tries of one paid call.
     policy = segment_policy(settings, adapter)
@@ -237,6 +240,22 @@ async def _store(
     await job_events.publish(runtime, events)
     if composing:
         await task_publisher.relay(runtime.sessions, runtime.broker)
+
+
+async def _store_unrecorded(runtime: Runtime, claim: Claim) -> bool:
+    """Complete the segment with its clip when an earlier attempt stored it but lost the
+    transaction recording it (ai_worker/unrecorded.py); False when there is no such clip."""
+    workdir = Path(tempfile.mkdtemp(prefix="vf-segment-"))
+    try:
+        result = await unrecorded.stored_clip(runtime, claim, workdir)
+        if result is None:
+            return False
+        spec = claim.spec
+        output = OutputFormat(**{k: spec["output"][k] for k in ("width", "height", "fps")})
+        await _store(runtime, claim, output, result, workdir)
+        return True
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def _both(first: Awaitable[_A], second: Awaitable[_B]) -> tuple[_A, _B]:
