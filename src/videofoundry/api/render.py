@@ -195,8 +195,20 @@ async def _stream(
     An event from the bus that is the next in sequence goes straight out (it was published
     after its commit). Anything else, a gap, a silent bus for POLL_SECONDS or the start of the
     stream, is caught up from the database, so ordering and completeness never depend on the
-    bus. Progress ticks carry no new number and pass through with the last one."""
+    bus. Progress ticks carry no new number and pass through with the last one. Every event
+    carries the job's progress (`job_progress`, read now for events replayed from the database),
+    never lower on this socket than it was."""
     iterator = bus.__aiter__()
+    high = 0.0
+
+    def rising(event: dict[str, Any], figure: float | None) -> dict[str, Any]:
+        nonlocal high
+        figure = event.get("job_progress", figure)
+        if not isinstance(figure, int | float):
+            return event
+        high = max(high, float(figure))
+        return job_events.with_job_progress(event, high)
+
     next_item: asyncio.Task[Any] | None = None
     pending: list[dict[str, Any]] = []  # events to send, in order
     catch_up = True
@@ -205,10 +217,13 @@ async def _stream(
             if catch_up:
                 pending = await _events_after(runtime, job_id, last)
                 catch_up = False
+                if any("job_progress" not in event for event in pending):
+                    figures = await job_events.job_progress_now(runtime, {job_id})
+                    pending = [rising(event, figures.get(job_id)) for event in pending]
             for event in pending:
                 if event["seq"] != last + 1:
                     continue
-                await websocket.send_json(await _with_video(runtime, job_id, event))
+                await websocket.send_json(await _with_video(runtime, job_id, rising(event, None)))
                 last = event["seq"]
                 if event.get("type") == "job" and event.get("status") in TERMINAL_JOB_STATES:
                     return
@@ -225,7 +240,7 @@ async def _stream(
                 return
             next_item = None
             if event.get("tick"):
-                await websocket.send_json({**event, "seq": last})
+                await websocket.send_json({**rising(event, None), "seq": last})
             elif event.get("seq") == last + 1:
                 pending = [event]
             elif isinstance(event.get("seq"), int) and event["seq"] > last + 1:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.database.base import utcnow
 from videofoundry.models import JobEvent, RenderJob, SegmentRender
+from videofoundry.services import job_views
 from videofoundry.status.base import StatusBus
 
 log = logging.getLogger(__name__)
@@ -146,10 +147,39 @@ def segment_event(row: SegmentRender | Row[Any]) -> dict[str, Any]:
 
 
 async def publish(runtime: HasStatusBus, events: Events) -> None:
-    """After commit: ring the status bus. Snapshots are cached on read (`job_views.cached_view`),
-    so workers never rebuild a whole job view per event."""
+    """After commit: ring the status bus, each event carrying its job's progress as the job view
+    gives it now (`job_progress`; a job event's `progress` too). Snapshots are cached on read
+    (`job_views.cached_view`), so workers never rebuild a whole job view per event."""
+    figures = await job_progress_now(runtime, events.job_ids)
     for event in events.items:
-        await ring(runtime, event)
+        await ring(runtime, with_job_progress(event, figures.get(event["job_id"])))
+
+
+async def job_progress_now(runtime: HasStatusBus, job_ids: set[str]) -> dict[str, float]:
+    """Each job's progress read after the commit (best effort: an event goes out without the
+    figure rather than not at all)."""
+    sessions = getattr(runtime, "sessions", None)
+    figures: dict[str, float] = {}
+    if sessions is None or not job_ids:
+        return figures
+    try:
+        async with sessions() as session:
+            for job_id in sorted(job_ids):
+                figure = await job_views.current_progress(session, job_id)
+                if figure is not None:
+                    figures[job_id] = figure
+    except Exception as exc:
+        log.warning("job progress not read for events (%s)", exc)
+    return figures
+
+
+def with_job_progress(event: dict[str, Any], figure: float | None) -> dict[str, Any]:
+    if figure is None:
+        return event
+    stamped = {**event, "job_progress": figure}
+    if event.get("type") == "job":
+        stamped["progress"] = max(figure, float(event.get("progress") or 0.0))
+    return stamped
 
 
 async def ring(runtime: HasStatusBus, event: dict[str, Any]) -> None:

@@ -98,6 +98,15 @@ def job_progress(job: RenderJob, rows: list[SegmentRender]) -> float:
     return max(0.0001, round(min(generated, 1.0) * GENERATION_SHARE, 4))
 
 
+async def current_progress(session: AsyncSession, job_id: str) -> float | None:
+    """The job's progress as its view gives it, read now (None when there is no such job): what
+    every published event carries as `job_progress`."""
+    job = await session.get(RenderJob, job_id, populate_existing=True)
+    if job is None:
+        return None
+    return job_progress(job, await segment_rows(session, job_id))
+
+
 # Remaining time is only guessed once this many generated segments (or all of them) are done.
 ETA_AFTER_SEGMENTS = 2
 

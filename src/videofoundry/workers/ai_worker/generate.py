@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, select
 
 from videofoundry import media
 from videofoundry.adapters.base import (
@@ -24,7 +24,7 @@ from videofoundry.core import metrics
 from videofoundry.core.errors import GenerationError, PermanentError, RetryableError, TaskFailed
 from videofoundry.core.redact import redactor_for
 from videofoundry.media.format import OutputFormat
-from videofoundry.models import RenderJob
+from videofoundry.models import RenderJob, SegmentRender
 from videofoundry.runtime import Runtime
 from videofoundry.services import (
     assets,
@@ -82,14 +82,21 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
     lost = asyncio.Event()
     last_tick = 0.0
     last_saved = 0.0
+    job_figure = 0.0  # the job's progress as last read, carried by the ticks in between
 
     async def progress(fraction: float, note: str | None) -> None:
-        nonlocal last_tick, last_saved
+        nonlocal last_tick, last_saved, job_figure
         now = time.monotonic()
         if now - last_tick < TICK_SECONDS and fraction < 1.0:
             return
         last_tick = now
         fraction = max(0.0, min(1.0, fraction))
+        if now - last_saved >= 1.0:
+            last_saved = now
+            # The row keeps its highest figure: a retry starting over must not lower the job's.
+            await update_row(runtime, row_id, lease, progress=_at_least(fraction), message=note)
+            figures = await job_events.job_progress_now(runtime, {job_id})
+            job_figure = max(job_figure, figures.get(job_id, 0.0))
         await job_events.ring(
             runtime,
             {
@@ -99,12 +106,10 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
                 "segment_id": segment_id,
                 "status": "running",
                 "progress": fraction,
+                "job_progress": job_figure,
                 "message": note,
             },
         )
-        if now - last_saved >= 1.0:
-            last_saved = now
-            await update_row(runtime, row_id, lease, progress=fraction, message=note)
 
     async def save_task_id(provider_task_id: str) -> None:
         nonlocal task_id
@@ -256,6 +261,11 @@ async def _store_unrecorded(runtime: Runtime, claim: Claim) -> bool:
         return True
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _at_least(fraction: float) -> ColumnElement[float]:
+    """The row's progress raised to `fraction`, never lowered."""
+    return case((SegmentRender.progress < fraction, fraction), else_=SegmentRender.progress)
 
 
 async def _both(first: Awaitable[_A], second: Awaitable[_B]) -> tuple[_A, _B]:

@@ -281,7 +281,7 @@ async def _run_compose(
     async def report(fraction: float) -> None:
         progress = round(job_views.GENERATION_SHARE + 0.1 * fraction, 4)
         event = {"type": "job", "tick": True, "job_id": job_id, "status": "composing"}
-        await job_events.ring(runtime, {**event, "progress": progress})
+        await job_events.ring(runtime, {**event, "progress": progress, "job_progress": progress})
 
     specs_for_media = []
     for index, ((label, path), spec) in enumerate(zip(clips, specs, strict=True)):
