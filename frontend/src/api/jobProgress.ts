@@ -1,9 +1,9 @@
 /**
  * A job's overall progress from its segments, the same formula as the server's job view
  * (services/job_views.py): each segment weighs its share of the timeline's duration, generation
- * covers GENERATION_SHARE of the bar and composition the rest. Live segment ticks only carry a
- * segment's own progress, so the client recomputes the job's figure from them; it never goes
- * down while a job runs.
+ * covers GENERATION_SHARE of the bar and composition the rest. Events carry the server's figure
+ * (`job_progress`) and the UI shows that; this is the fallback for events without it. The figure
+ * never goes down while a job runs.
  */
 import type { RenderJob, RenderJobSegment } from "./types";
 

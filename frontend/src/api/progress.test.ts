@@ -105,6 +105,27 @@ describe("applyEvent", () => {
     expect(applyEvent(done, jobEvent(5))).toBe(done);
   });
 
+  it("shows the job's progress the server sends, not a figure of its own", () => {
+    // Half of s1 would weigh 0.225 here; the server counted less of it so far and says so.
+    const job = applyEvent(makeJob({ status: "generating" }), segmentEvent(1, "s1", { job_progress: 0.18 }));
+    expect(job.progress).toBe(0.18);
+    const composing = applyEvent(job, jobEvent(2, { status: "composing", progress: 0.9, job_progress: 0.9 }));
+    expect(composing.progress).toBe(0.9);
+  });
+
+  it("never lowers the job's progress when a retried segment starts over", () => {
+    let job = applyEvent(
+      makeJob({ status: "generating" }),
+      segmentEvent(1, "s1", { progress: 0.6, job_progress: 0.27 }),
+    );
+    job = applyEvent(job, segmentEvent(1, "s1", { tick: true, progress: 0.1, job_progress: 0.27 }));
+    expect(job.segments[0]?.progress).toBe(0.1);
+    expect(job.progress).toBe(0.27);
+    // A late figure from another worker's older read does not pull the bar back either.
+    job = applyEvent(job, segmentEvent(1, "s2", { tick: true, progress: 0.2, job_progress: 0.25 }));
+    expect(job.progress).toBe(0.27);
+  });
+
   it("keeps a known video_url when an event has none", () => {
     const job = applyEvent(makeJob({ video_url: "/v.mp4" }), jobEvent(3, { status: "composing" }));
     expect(job.video_url).toBe("/v.mp4");

@@ -85,7 +85,11 @@ export function applyEvent(job: RenderJob, event: SegmentEvent | JobEvent): Rend
         weight: 0,
       });
     }
-    // Ticks carry only the segment's own figure: the job's follows from all of them.
+    // The server's figure for the job when the event carries it (the one its job view gives);
+    // older events carry only the segment's, and the job's follows from all of them.
+    if (typeof event.job_progress === "number") {
+      return { ...job, segments, progress: Math.max(job.progress, event.job_progress) };
+    }
     return withProgress({ ...job, segments });
   }
   // A terminal state is final: a late or replayed event must not move the job back.
@@ -99,6 +103,9 @@ export function applyEvent(job: RenderJob, event: SegmentEvent | JobEvent): Rend
     }),
     video_url: event.video_url ?? job.video_url,
   };
+  if (typeof event.job_progress === "number") {
+    return { ...next, progress: Math.max(job.progress, event.job_progress) };
+  }
   // A job event's progress may lag the segments it summarises; the bar never goes back.
   return withProgress({ ...next, progress: Math.max(job.progress, event.progress ?? 0) });
 }

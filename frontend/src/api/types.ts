@@ -106,7 +106,7 @@ export interface SnapshotEvent {
 
 /**
  * A segment's state changed. Progress "ticks" (`tick: true`) are not persisted: they repeat the
- * last seq and carry only status, progress and message.
+ * last seq and carry only status, progress, job_progress and message.
  */
 export interface SegmentEvent {
   type: "segment";
@@ -116,6 +116,8 @@ export interface SegmentEvent {
   segment_id: Id;
   status: SegmentRenderStatus;
   progress: number;
+  /** The job's own progress, as GET /api/render-jobs/{id} gives it (servers since issue 13). */
+  job_progress?: number;
   reused?: boolean;
   error?: string | null;
   message?: string | null;
@@ -129,6 +131,7 @@ export interface JobEvent {
   job_id: Id;
   status: JobStatus;
   progress: number;
+  job_progress?: number;
   error?: string | null;
   video_url?: string | null;
   duration?: number | null;
