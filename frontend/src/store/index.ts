@@ -11,7 +11,7 @@ import { api } from "../api/endpoints";
 import { ProgressClient } from "../api/progress";
 import { createAuthSlice } from "../features/auth/slice";
 import { createDashboardSlice } from "../features/dashboard/slice";
-import { createModelsSlice, createTimelineSlice } from "../features/timeline/slice";
+import { createTimelineSlice } from "../features/timeline/slice";
 import type { AppState, Deps } from "./types";
 
 export type { AppState, Deps } from "./types";
@@ -26,7 +26,6 @@ export function createAppStore(overrides: Partial<Deps> = {}): StoreApi<AppState
   };
   return createStore<AppState>()((set, get) => ({
     ...createAuthSlice(set, get, deps),
-    ...createModelsSlice(set, get, deps),
     ...createTimelineSlice(set, get, deps),
     ...createDashboardSlice(set, get, deps),
   }));

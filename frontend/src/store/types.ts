@@ -3,9 +3,9 @@ import type { Api } from "../api/endpoints";
 import type { ProgressClient, ProgressHandlers, ProgressOptions } from "../api/progress";
 import type { AuthSlice } from "../features/auth/slice";
 import type { DashboardSlice } from "../features/dashboard/slice";
-import type { ModelsSlice, TimelineSlice } from "../features/timeline/slice";
+import type { TimelineSlice } from "../features/timeline/slice";
 
-export type AppState = AuthSlice & ModelsSlice & TimelineSlice & DashboardSlice;
+export type AppState = AuthSlice & TimelineSlice & DashboardSlice;
 
 /** What the slices need from outside; tests pass fakes. */
 export interface Deps {

@@ -1,8 +1,11 @@
 import "@testing-library/jest-dom/vitest";
 import { cleanup } from "@testing-library/react";
 import { afterEach } from "vitest";
+import { queryClient } from "../api/queryClient";
 
 afterEach(() => {
   cleanup();
   window.localStorage.clear();
+  // Server state cached by one test (models, lists) must not answer for the next.
+  queryClient.clear();
 });

@@ -1,5 +1,6 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useCallback, useEffect, useState } from "react";
+import { errorMessage } from "../../api/client";
 import { api } from "../../api/endpoints";
 import type { Id } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
@@ -14,6 +15,7 @@ import { SegmentClipPanel } from "../monitor/SegmentClipPanel";
 import { TimeRuler } from "../monitor/TimeRuler";
 import { deleteUndoably } from "../monitor/undoableDelete";
 import { Inspector } from "./Inspector";
+import { useModels } from "./models";
 import { ProjectSettings } from "./ProjectSettings";
 import { withLiveState } from "./SegmentState";
 import { totalDuration } from "./slice";
@@ -31,8 +33,6 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     selectedId: st.selectedSegmentId,
     loading: st.timelineLoading,
     error: st.timelineError,
-    models: st.models,
-    modelsError: st.modelsError,
     saveStates: st.saveStates,
     revisions: st.segmentRevisions,
     activeJob: st.activeJob,
@@ -41,7 +41,6 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     loadProject: st.loadProject,
     closeProject: st.closeProject,
     updateProject: st.updateProject,
-    loadModels: st.loadModels,
     loadJobs: st.loadJobs,
     stopWatching: st.stopWatching,
     addSegment: st.addSegment,
@@ -57,16 +56,16 @@ export function EditorPage({ projectId }: { projectId: Id }) {
   }));
   const [zoom, setZoom] = useState(PX_PER_SECOND);
   const [editingProject, setEditingProject] = useState(false);
-  const { loadProject, closeProject, loadModels, loadJobs, stopWatching, undo, redo } = s;
+  const { loadProject, closeProject, loadJobs, stopWatching, undo, redo } = s;
+  const models = useModels();
 
   useEffect(() => {
-    void loadModels();
     void loadProject(projectId).then(() => loadJobs(projectId));
     return () => {
       stopWatching();
       closeProject();
     };
-  }, [projectId, loadProject, closeProject, loadModels, loadJobs, stopWatching]);
+  }, [projectId, loadProject, closeProject, loadJobs, stopWatching]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -188,7 +187,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
         </section>
       )}
       <ErrorBanner message={s.error} onDismiss={s.clearError} />
-      <ErrorBanner message={s.modelsError} />
+      <ErrorBanner message={models.error ? `Could not load models: ${errorMessage(models.error)}` : null} />
 
       <PlaybackProvider segments={s.segments} fps={s.project.fps}>
         <EditorWorkspace
@@ -199,7 +198,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
                 <Inspector
                   key={`${selected.id}:${s.revisions[selected.id] ?? 0}`}
                   segment={selected}
-                  models={s.models}
+                  models={models.data ?? []}
                   saveState={s.saveStates[selected.id]}
                   onEdit={onEdit}
                   onRetry={() => s.retrySave(selected.id)}

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../api/client";
+import { queryClient } from "../../api/queryClient";
 import { deferred, fakeApi, makeDetail, makeModel, makeProject, makeSegment, testStore } from "../../test/factories";
+import { MODELS_KEY } from "./models";
 import { arrayMove, defaultDuration, defaultModel, totalDuration } from "./slice";
 
 const A = makeSegment({ id: "a", duration: 1 });
@@ -130,7 +132,7 @@ describe("timeline slice: reorder", () => {
 describe("timeline slice: segment edits", () => {
   it("adds a segment with the default model and selects it", async () => {
     const { api, store } = await loaded([A]);
-    store.setState({ models: [makeModel({ id: "runway", available: false }), makeModel()] });
+    queryClient.setQueryData(MODELS_KEY, [makeModel({ id: "runway", available: false }), makeModel()]);
     const created = makeSegment({ id: "n", position: 1, duration: 2 });
     api.createSegment.mockResolvedValue(created);
     await store.getState().addSegment();

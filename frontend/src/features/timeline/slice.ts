@@ -11,32 +11,8 @@ import type {
 } from "../../api/types";
 import type { GetState, SetState, SliceCreator } from "../../store/types";
 import { AutosaveQueue, type SaveState } from "./autosave";
+import { cachedModels } from "./models";
 import { GENERATIVE_FIELDS } from "./SegmentState";
-
-// ---------------------------------------------------------------------------------------------
-// Models (the catalogue the inspector picks from)
-
-export interface ModelsSlice {
-  models: ModelInfo[];
-  modelsLoaded: boolean;
-  modelsError: string | null;
-  loadModels: (force?: boolean) => Promise<void>;
-}
-
-export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get, { api }) => ({
-  models: [],
-  modelsLoaded: false,
-  modelsError: null,
-  loadModels: async (force = false) => {
-    if (get().modelsLoaded && !force) return;
-    try {
-      const models = await api.listModels();
-      set({ models, modelsLoaded: true, modelsError: null });
-    } catch (err) {
-      set({ modelsError: `Could not load models: ${errorMessage(err)}` });
-    }
-  },
-});
 
 /** The model a new segment gets: "procedural" when usable, else the first available one. */
 export function defaultModel(models: ModelInfo[]): ModelInfo | undefined {
@@ -314,7 +290,8 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
     addSegment: async (init = {}) => {
       const project = get().project;
       if (!project) return null;
-      const model = get().models.find((m) => m.id === init.model) ?? defaultModel(get().models);
+      const models = cachedModels();
+      const model = models.find((m) => m.id === init.model) ?? defaultModel(models);
       const body: SegmentCreate = {
         prompt: init.prompt ?? `Shot ${get().segments.length + 1}`,
         model: init.model ?? model?.id ?? "procedural",
