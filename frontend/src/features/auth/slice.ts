@@ -75,7 +75,6 @@ export const createAuthSlice: SliceCreator<AuthSlice> = (set, get, { api, storag
       project: null,
       segments: [],
       selectedSegmentId: null,
-      jobs: [],
       activeJob: null,
       plan: null,
     });

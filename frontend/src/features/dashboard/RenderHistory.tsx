@@ -1,16 +1,20 @@
+import { errorMessage } from "../../api/client";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { formatCost, formatDate, formatSeconds } from "../../components/format";
 import { StatusBadge } from "../../components/StatusBadge";
 import { useAppShallow } from "../../store";
+import { useRenderJobs } from "./queries";
 
 export function RenderHistory() {
-  const { jobs, total, error, activeId, showJob } = useAppShallow((s) => ({
-    jobs: s.jobs,
-    total: s.jobsTotal,
-    error: s.jobsError,
+  const { projectId, activeId, showJob } = useAppShallow((s) => ({
+    projectId: s.project?.id ?? null,
     activeId: s.activeJob?.id ?? null,
     showJob: s.showJob,
   }));
+  const history = useRenderJobs(projectId);
+  const jobs = history.data?.items ?? [];
+  const total = history.data?.total ?? 0;
+  const error = history.error ? `Could not load the history: ${errorMessage(history.error)}` : null;
   return (
     <section className="card" aria-label="Render history">
       <div className="row between">

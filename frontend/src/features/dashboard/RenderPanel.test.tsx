@@ -1,11 +1,25 @@
+import { QueryClientProvider } from "@tanstack/react-query";
 import { render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
+import { queryClient } from "../../api/queryClient";
 import { appStore } from "../../store";
 import { makeJob, makeProject, makeSegment } from "../../test/factories";
+import { jobsKey } from "./queries";
 import { RenderPanel } from "./RenderPanel";
 
 const initial = appStore.getState();
 afterEach(() => appStore.setState(initial, true));
+
+/** The panel with its project's history already cached (no request leaves the test). */
+function showPanel() {
+  const projectId = appStore.getState().project?.id;
+  if (projectId) queryClient.setQueryData(jobsKey(projectId), { items: [], total: 0, limit: 10, offset: 0 });
+  return render(
+    <QueryClientProvider client={queryClient}>
+      <RenderPanel />
+    </QueryClientProvider>,
+  );
+}
 
 const done = {
   status: "completed" as const,
@@ -22,7 +36,7 @@ describe("<RenderPanel>", () => {
       segments: [makeSegment({ state: "ready" })],
       activeJob: makeJob({ ...done, captions_url: "/api/files/c1?sig" }),
     });
-    render(<RenderPanel />);
+    showPanel();
     const video = screen.getByTestId("final-video");
     const track = video.querySelector("track");
     expect(track).not.toBeNull();
@@ -35,7 +49,7 @@ describe("<RenderPanel>", () => {
 
   it("offers no contact sheet in an empty project", () => {
     appStore.setState({ project: makeProject(), segments: [], activeJob: null });
-    render(<RenderPanel />);
+    showPanel();
     expect(screen.queryByRole("region", { name: "Contact sheet" })).not.toBeInTheDocument();
   });
 
@@ -52,14 +66,14 @@ describe("<RenderPanel>", () => {
         ],
       },
     });
-    render(<RenderPanel />);
+    showPanel();
     expect(screen.getByTestId("job-segment-prompt")).toHaveTextContent("1. as rendered");
     expect(screen.queryByText(/edited since/)).not.toBeInTheDocument();
   });
 
   it("has no track without captions", () => {
     appStore.setState({ project: makeProject(), activeJob: makeJob({ ...done, captions_url: null }) });
-    render(<RenderPanel />);
+    showPanel();
     expect(screen.getByTestId("final-video").querySelector("track")).toBeNull();
     expect(screen.queryByTestId("captions-link")).not.toBeInTheDocument();
   });

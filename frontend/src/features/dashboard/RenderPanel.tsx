@@ -7,12 +7,12 @@ import { ProgressBar } from "../../components/ProgressBar";
 import { StatusBadge } from "../../components/StatusBadge";
 import { useAppShallow } from "../../store";
 import { ContactSheet } from "./ContactSheet";
+import { useRenderJobs } from "./queries";
 
 /** Plan, start, watch and cancel renders of the open project; play and download the result. */
 export function RenderPanel() {
   const s = useAppShallow((st) => ({
     projectId: st.project?.id ?? null,
-    lastCompletedJobId: st.jobs.find((j) => j.status === "completed")?.id ?? null,
     segments: st.segments,
     plan: st.plan,
     planLoading: st.planLoading,
@@ -28,6 +28,7 @@ export function RenderPanel() {
     cancelRender: st.cancelRender,
     clearRenderError: st.clearRenderError,
   }));
+  const lastCompletedJobId = useRenderJobs(s.projectId).data?.items.find((j) => j.status === "completed")?.id ?? null;
   const running = s.activeJob !== null && !isTerminal(s.activeJob.status);
 
   return (
@@ -66,7 +67,7 @@ export function RenderPanel() {
       )}
       {/* Nothing to show before a segment has been generated: no toggle in an empty project. */}
       {s.projectId && s.segments.some((seg) => seg.state === "ready") && (
-        <ContactSheet projectId={s.projectId} refreshKey={s.lastCompletedJobId} />
+        <ContactSheet projectId={s.projectId} refreshKey={lastCompletedJobId} />
       )}
     </section>
   );

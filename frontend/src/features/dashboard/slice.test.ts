@@ -3,6 +3,7 @@ import { ApiError } from "../../api/client";
 import type { ProgressClient, ProgressHandlers, ProgressOptions } from "../../api/progress";
 import { fakeApi, makeDetail, makeJob, makeSegment, memoryStorage, testStore } from "../../test/factories";
 import { TOKEN_KEY } from "../auth/slice";
+import { cachedJobs } from "./queries";
 
 function withFakeProgress() {
   const watched: { options: ProgressOptions; handlers: ProgressHandlers; stop: ReturnType<typeof vi.fn> }[] = [];
@@ -45,13 +46,13 @@ describe("dashboard slice", () => {
     api.startRender.mockResolvedValue(makeJob());
     await store.getState().startRender();
     expect(store.getState().activeJob?.id).toBe("j1");
-    expect(store.getState().jobs.map((j) => j.id)).toEqual(["j1"]);
+    expect(cachedJobs("p1").map((j) => j.id)).toEqual(["j1"]);
     expect(watched).toHaveLength(1);
     expect(watched[0]?.options).toMatchObject({ jobId: "j1", token: "tok" });
 
     watched[0]?.handlers.onJob(makeJob({ status: "generating", progress: 0.5 }));
     expect(store.getState().activeJob).toMatchObject({ status: "generating", progress: 0.5 });
-    expect(store.getState().jobs[0]?.progress).toBe(0.5);
+    expect(cachedJobs("p1")[0]?.progress).toBe(0.5);
 
     // terminal: the timeline and history are refreshed (posters, spec state)
     // The list's finished copy replaces the live one: the socket's events carry no captions_url.
@@ -68,7 +69,7 @@ describe("dashboard slice", () => {
     expect(api.getProject).toHaveBeenCalledTimes(2);
     await vi.waitFor(() => expect(store.getState().activeJob?.captions_url).toBe("/c.vtt"));
     expect(store.getState().activeJob?.video_url).toBe("/v.mp4");
-    expect(store.getState().jobs[0]?.captions_url).toBe("/c.vtt");
+    expect(cachedJobs("p1")[0]?.captions_url).toBe("/c.vtt");
   });
 
   it("keeps the live copy while the list is a step behind", async () => {
@@ -84,7 +85,7 @@ describe("dashboard slice", () => {
     });
     await store.getState().loadJobs("p1");
     expect(store.getState().activeJob).toMatchObject({ status: "generating", progress: 0.6 });
-    expect(store.getState().jobs[0]).toMatchObject({ status: "generating", progress: 0.6 });
+    expect(cachedJobs("p1")[0]).toMatchObject({ status: "generating", progress: 0.6 });
   });
 
   it("shows a budget error readably and keeps no job", async () => {

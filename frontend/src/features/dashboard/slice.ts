@@ -1,18 +1,17 @@
 import { ApiError, errorMessage } from "../../api/client";
 import type { ProgressClient } from "../../api/progress";
+import { queryClient } from "../../api/queryClient";
 import type { Id, RenderJob, RenderPlan } from "../../api/types";
 import { isTerminal } from "../../api/types";
 import type { SliceCreator } from "../../store/types";
+import { JOBS_PAGE_SIZE, jobsKey, putJob } from "./queries";
 
-export const JOBS_PAGE_SIZE = 10;
+export { JOBS_PAGE_SIZE } from "./queries";
 
 export interface DashboardSlice {
   plan: RenderPlan | null;
   planLoading: boolean;
   planError: string | null;
-  jobs: RenderJob[];
-  jobsTotal: number;
-  jobsError: string | null;
   /** The job shown in the dashboard: the one being watched, or one picked from the history. */
   activeJob: RenderJob | null;
   renderError: string | null;
@@ -25,6 +24,7 @@ export interface DashboardSlice {
   dismissPlan: () => void;
   startRender: () => Promise<RenderJob | null>;
   cancelRender: () => Promise<void>;
+  /** Refresh the project's history (TanStack Query, see ./queries) and pick the job to show. */
   loadJobs: (projectId: Id) => Promise<void>;
   showJob: (job: RenderJob) => void;
   watchJob: (job: RenderJob) => void;
@@ -36,25 +36,12 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
   // The live connection is not state: it lives here, and only the job it produces is in the store.
   let client: ProgressClient | null = null;
 
-  const upsertJob = (job: RenderJob) => {
-    const jobs = get().jobs;
-    const index = jobs.findIndex((j) => j.id === job.id);
-    if (index >= 0) {
-      const next = jobs.slice();
-      next[index] = job;
-      set({ jobs: next });
-    } else {
-      set({ jobs: [job, ...jobs], jobsTotal: get().jobsTotal + 1 });
-    }
-  };
+  const upsertJob = putJob;
 
   return {
     plan: null,
     planLoading: false,
     planError: null,
-    jobs: [],
-    jobsTotal: 0,
-    jobsError: null,
     activeJob: null,
     renderError: null,
     progressNotice: null,
@@ -122,16 +109,19 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
     },
 
     loadJobs: async (projectId) => {
-      set({ jobsError: null });
       try {
-        const page = await api.listRenderJobs(projectId, JOBS_PAGE_SIZE, 0);
+        const page = await queryClient.fetchQuery({
+          queryKey: jobsKey(projectId),
+          queryFn: () => api.listRenderJobs(projectId, JOBS_PAGE_SIZE, 0),
+          staleTime: 0,
+        });
         if (get().project?.id !== projectId) return;
         // Keep the live copy of a watched job: the list may be a step behind the socket. Once the
         // list has it finished, the list's copy is complete (the socket's events carry no
         // captions_url, for one) and replaces the live one.
         const active = get().activeJob;
         const items = page.items.map((j) => (active && j.id === active.id && !isTerminal(j.status) ? active : j));
-        set({ jobs: items, jobsTotal: page.total });
+        queryClient.setQueryData(jobsKey(projectId), { ...page, items });
         const listed = active ? items.find((j) => j.id === active.id) : undefined;
         if (listed && listed !== active && get().activeJob?.id === listed.id) set({ activeJob: listed });
         const latest = items[0];
@@ -139,8 +129,8 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
           if (isTerminal(latest.status)) set({ activeJob: latest });
           else get().watchJob(latest);
         }
-      } catch (err) {
-        set({ jobsError: errorMessage(err) });
+      } catch {
+        // The history's query holds the error and the panel shows it.
       }
     },
 
@@ -199,8 +189,6 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
         plan: null,
         planError: null,
         renderError: null,
-        jobs: [],
-        jobsTotal: 0,
       });
     },
 
