@@ -23,10 +23,12 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from tests.support.app import api_client, make_settings, postgres_database, register
+from tests.support.app import (
+    app_with_workers,
+    register,
+)
 from videofoundry.models import SegmentRender
 from videofoundry.runtime import Runtime
-from videofoundry.workers.runner import run_workers
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 pytest.importorskip("diffusers", reason="diffusers is not installed (videofoundry[diffusers])")
@@ -49,10 +51,6 @@ SVD = {
 }
 
 
-async def _workers(runtime: Runtime) -> None:
-    await run_workers(runtime, ("ai", "composition"))
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("local-models")
@@ -66,17 +64,8 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     data_dir: Path = tmp_path_factory.mktemp(f"continuity-{request.param}")
     extra = {"DIFFUSERS_MODEL_DIR": str(model_dir)}
-    if request.param == "sqlite":
-        async with api_client(make_settings(data_dir, **extra), companions=(_workers,)) as c:
-            yield c
-    else:
-        async with (
-            postgres_database() as url,
-            api_client(
-                make_settings(data_dir, DATABASE_URL=url, **extra), companions=(_workers,)
-            ) as c,
-        ):
-            yield c
+    async with app_with_workers(request.param, data_dir, **extra) as c:
+        yield c
 
 
 def runtime_of(client: httpx.AsyncClient) -> Runtime:

@@ -15,8 +15,11 @@ import av
 import httpx
 import pytest
 
-from tests.integration.test_render import SMALL, _workers, finished, project_with
-from tests.support.app import api_client, make_settings, postgres_database, register
+from tests.integration.test_render import SMALL, finished, project_with
+from tests.support.app import (
+    app_with_workers,
+    register,
+)
 from tests.support.gated import GATE
 from tests.unit.media.media_helpers import decode_frames, mean_abs
 from videofoundry.core.security import sign_media
@@ -33,17 +36,8 @@ async def client(
     """API and both workers in one app; `[gate]` prompts wait for the test (GatedProcedural)."""
     data_dir: Path = tmp_path_factory.mktemp(f"preview-{request.param}")
     extra = {"EXTRA_ADAPTERS": "tests.support.gated:GatedProcedural"}
-    if request.param == "sqlite":
-        async with api_client(make_settings(data_dir, **extra), companions=(_workers,)) as c:
-            yield c
-    else:
-        async with (
-            postgres_database() as url,
-            api_client(
-                make_settings(data_dir, DATABASE_URL=url, **extra), companions=(_workers,)
-            ) as c,
-        ):
-            yield c
+    async with app_with_workers(request.param, data_dir, **extra) as c:
+        yield c
 
 
 class Playlist:

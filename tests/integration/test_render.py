@@ -13,7 +13,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.support.app import api_client, make_settings, postgres_database, register
+from tests.support.app import (
+    api_client,
+    app_with_workers,
+    make_settings,
+    postgres_database,
+    register,
+)
 from videofoundry.models import JobEvent, RenderJob
 from videofoundry.queue.base import DeadLetter, Message
 from videofoundry.queue.memory import MemoryBroker
@@ -36,17 +42,8 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     data_dir: Path = tmp_path_factory.mktemp(f"render-{request.param}")
     extra = {"EXTRA_ADAPTERS": "tests.support.priced:PricedProcedural"}
-    if request.param == "sqlite":
-        async with api_client(make_settings(data_dir, **extra), companions=(_workers,)) as c:
-            yield c
-    else:
-        async with (
-            postgres_database() as url,
-            api_client(
-                make_settings(data_dir, DATABASE_URL=url, **extra), companions=(_workers,)
-            ) as c,
-        ):
-            yield c
+    async with app_with_workers(request.param, data_dir, **extra) as c:
+        yield c
 
 
 async def project_with(

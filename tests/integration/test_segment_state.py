@@ -12,18 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.app import api_client, make_settings, postgres_database, register
+from tests.support.app import (
+    app_with_workers,
+    register,
+)
 from tests.support.gated import GATE
-from videofoundry.runtime import Runtime
-from videofoundry.workers.runner import run_workers
 
 pytestmark = pytest.mark.timeout(180)
 SMALL = {"width": 160, "height": 96, "fps": 8}
 ADAPTERS = "tests.support.gated:GatedProcedural,tests.support.priced:PricedProcedural"
-
-
-async def _workers(runtime: Runtime) -> None:
-    await run_workers(runtime, ("ai", "composition"))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -32,17 +29,8 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     data_dir: Path = tmp_path_factory.mktemp(f"state-{request.param}")
     extra = {"EXTRA_ADAPTERS": ADAPTERS}
-    if request.param == "sqlite":
-        async with api_client(make_settings(data_dir, **extra), companions=(_workers,)) as c:
-            yield c
-    else:
-        async with (
-            postgres_database() as url,
-            api_client(
-                make_settings(data_dir, DATABASE_URL=url, **extra), companions=(_workers,)
-            ) as c,
-        ):
-            yield c
+    async with app_with_workers(request.param, data_dir, **extra) as c:
+        yield c
 
 
 async def _project(

@@ -10,8 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_render import _workers, finished, project_with
-from tests.support.app import api_client, make_settings, postgres_database, register
+from tests.integration.test_render import finished, project_with
+from tests.support.app import (
+    app_with_workers,
+    register,
+)
 
 pytestmark = pytest.mark.timeout(180)
 PRICED = {"model": "charged", "duration": 1}
@@ -24,17 +27,8 @@ async def client(
     """API and both workers in one app, with the charging model."""
     data_dir: Path = tmp_path_factory.mktemp(f"takes-{request.param}")
     extra = {"EXTRA_ADAPTERS": "tests.support.charged:ChargedProcedural"}
-    if request.param == "sqlite":
-        async with api_client(make_settings(data_dir, **extra), companions=(_workers,)) as c:
-            yield c
-    else:
-        async with (
-            postgres_database() as url,
-            api_client(
-                make_settings(data_dir, DATABASE_URL=url, **extra), companions=(_workers,)
-            ) as c,
-        ):
-            yield c
+    async with app_with_workers(request.param, data_dir, **extra) as c:
+        yield c
 
 
 async def spent(client: httpx.AsyncClient, auth: dict[str, str]) -> float:

@@ -16,6 +16,8 @@ from tests.services import POSTGRES, POSTGRES_ADMIN_URL, require
 from videofoundry.core.config import Settings
 from videofoundry.database.migrate import upgrade_async
 from videofoundry.main import Companion, create_app
+from videofoundry.runtime import Runtime
+from videofoundry.workers.runner import run_workers
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -73,6 +75,29 @@ async def api_client(
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+async def _both_workers(runtime: Runtime) -> None:
+    await run_workers(runtime, ("ai", "composition"))
+
+
+@asynccontextmanager
+async def app_with_workers(
+    database: str, data_dir: Path, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """`api_client` with an AI and a composition worker running in the app, on SQLite or on a
+    fresh PostgreSQL database (`database` is "sqlite" or "postgresql")."""
+    if database == "sqlite":
+        async with api_client(make_settings(data_dir, **overrides), (_both_workers,)) as client:
+            yield client
+        return
+    async with (
+        postgres_database() as url,
+        api_client(
+            make_settings(data_dir, DATABASE_URL=url, **overrides), (_both_workers,)
+        ) as client,
+    ):
+        yield client
 
 
 async def register(client: httpx.AsyncClient, email: str | None = None) -> dict[str, str]:
