@@ -124,8 +124,9 @@ async def contact_sheet(
     if sheet.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=cache)
     try:
-        data = await contact_sheets.picture(session, runtime.storage, sheet, user.id, project_id)
-        await session.commit()  # the stored sheet's row, when it was made now
+        data = await contact_sheets.picture(
+            runtime.sessions, runtime.storage, sheet, user.id, project_id
+        )
     except Conflict:
         log.warning("contact sheet of project %s: a clip is damaged or gone", project_id)
         raise

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from videofoundry import media
 from videofoundry.core.errors import Conflict, NotFound
@@ -48,10 +48,15 @@ async def sheet_of(session: AsyncSession, owner_id: str, project: Project) -> Sh
 
 
 async def picture(
-    session: AsyncSession, storage: Storage, sheet: Sheet, owner_id: str, project_id: str
+    sessions: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    sheet: Sheet,
+    owner_id: str,
+    project_id: str,
 ) -> bytes:
     """The JPEG: the stored one when its clips are intact, else made and stored now (with an
-    asset row, so deleting the account or the project removes it; the caller commits).
+    asset row, so deleting the account or the project removes it, written in a transaction of
+    its own from `sessions`: the caller's may be a read that must not write).
     Conflict when a clip is missing or unreadable."""
     if not all(await asyncio.gather(*(_intact(storage, clip) for clip in sheet.clips))):
         raise _damaged(project_id)
@@ -73,7 +78,10 @@ async def picture(
         except Exception as exc:  # a clip that does not decode: the user's cue to re-render
             raise _damaged(project_id) from exc
         stored = await storage.put_file(sheet.key, out, "image/jpeg")
-        await assets.record_all(session, [assets.fields(owner_id, "sheet", stored, "image/jpeg")])
+        async with sessions() as session:
+            row = assets.fields(owner_id, "sheet", stored, "image/jpeg")
+            await assets.record_all(session, [row])
+            await session.commit()
         return out.read_bytes()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

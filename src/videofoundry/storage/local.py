@@ -19,7 +19,7 @@ COPY_CHUNK = 1 << 20
 
 def _umask() -> int:
     """The process umask, read without changing it where the platform says (another thread may
-    be creating files meanwhile); elsewhere set and restored once, at import."""
+    be creating files meanwhile); elsewhere set and restored."""
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
@@ -29,17 +29,14 @@ def _umask() -> int:
     return mask
 
 
-FILE_MODE = 0o666 & ~_umask()
-"""What `open()` would give a new file: written files get it, not mkstemp's private 0600."""
-
-
 def temp_file_beside(dest: Path) -> tuple[int, str]:
     """A temp file in `dest`'s directory (for an atomic rename onto `dest`), open for writing,
-    with the permissions a normally created file would have."""
+    with the permissions a normally created file would have (not mkstemp's 0600). The umask is
+    read on each call: the embedded run tightens it at start-up, after this module is imported."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, FILE_MODE)
+        os.fchmod(fd, 0o666 & ~_umask())
     except BaseException:
         os.close(fd)
         os.unlink(tmp_name)

@@ -257,12 +257,17 @@ async def test_every_backend_answers_path_for_and_ensure_bucket(
 async def test_downloads_get_the_permissions_of_a_normal_file(
     storage: Storage, tmp_path: Path
 ) -> None:
-    """A rendered MP4 is the user's file: readable as the umask allows, not mkstemp's 0600."""
-    await storage.put_file(KEY, write(tmp_path / "in", b"content"), "video/mp4")
-    dest = tmp_path / "out" / "final.mp4"
-    await storage.get_file(KEY, dest)
-    normal = tmp_path / "normal"
-    normal.write_bytes(b"")  # created by open(): what the umask gives
+    """A rendered MP4 is the user's file: readable as the umask allows, not mkstemp's 0600.
+    The umask is set here: an embedded run earlier in this process may have tightened it."""
+    previous = os.umask(0o022)
+    try:
+        await storage.put_file(KEY, write(tmp_path / "in", b"content"), "video/mp4")
+        dest = tmp_path / "out" / "final.mp4"
+        await storage.get_file(KEY, dest)
+        normal = tmp_path / "normal"
+        normal.write_bytes(b"")  # created by open(): what the umask gives
+    finally:
+        os.umask(previous)
     assert stat.S_IMODE(dest.stat().st_mode) == stat.S_IMODE(normal.stat().st_mode)
     assert stat.S_IMODE(dest.stat().st_mode) & 0o044  # group and others may read (umask 022)
 
