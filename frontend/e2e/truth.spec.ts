@@ -83,6 +83,8 @@ test("overall progress moves while segments generate, never backwards, and ends 
     )
     .toBe(true);
   await expect(page.getByTestId("segment-block").first().getByTestId("segment-state")).toHaveText(/Generating/);
+  // The header never calls a timeline up to date while its clips are still being made.
+  await expect(page.getByTestId("needs-render")).toHaveText(/Generating \d segments?/);
   await shot(page, "progress-while-generating");
   await waitCompleted(page);
   seen.push(Number(await job.getAttribute("data-progress")));

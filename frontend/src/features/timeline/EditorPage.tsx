@@ -120,13 +120,16 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     enabled: s.project !== null && s.segments.length > 0,
     placeholderData: keepPreviousData,
   });
-  const needRender = s.segments.filter((seg) => {
-    const shown = withLiveState(
-      seg,
-      s.activeJob?.segments.find((row) => row.segment_id === seg.id),
-    );
-    return shown.state === "needs_render" || shown.state === "failed";
-  }).length;
+  const shownStates = s.segments.map(
+    (seg) =>
+      withLiveState(
+        seg,
+        s.activeJob?.segments.find((row) => row.segment_id === seg.id),
+      ).state,
+  );
+  const needRender = shownStates.filter((state) => state === "needs_render" || state === "failed").length;
+  // "Up to date" only when every clip exists: a segment still generating is not.
+  const generating = shownStates.filter((state) => state === "generating").length;
   const estimate = summary.data?.render_estimate ?? null;
 
   if (!s.project) {
@@ -163,11 +166,13 @@ export function EditorPage({ projectId }: { projectId: Id }) {
           <span
             data-testid="needs-render"
             data-count={needRender}
-            className={needRender > 0 ? "badge badge-warn" : "badge badge-ok"}
+            className={needRender > 0 ? "badge badge-warn" : generating > 0 ? "badge" : "badge badge-ok"}
           >
-            {needRender === 0
-              ? "Up to date"
-              : `${needRender} segment${needRender === 1 ? "" : "s"} need${needRender === 1 ? "s" : ""} a render`}
+            {needRender > 0
+              ? `${needRender} segment${needRender === 1 ? "" : "s"} need${needRender === 1 ? "s" : ""} a render`
+              : generating > 0
+                ? `Generating ${generating} segment${generating === 1 ? "" : "s"}`
+                : "Up to date"}
             {needRender > 0 && estimate !== null && estimate > 0 ? ` · est. ${formatCost(estimate)}` : ""}
           </span>
           <button type="button" onClick={() => void undo()} disabled={!s.canUndo} title="Undo (Ctrl+Z)">
