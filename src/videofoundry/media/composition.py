@@ -80,8 +80,9 @@ AUDIO_STEP = AUDIO_RATE // 2
 AUDIO_STEP_COST = 20
 """Progress weight of encoding one audio step, in copied frames."""
 AAC_FRAME = 1024
-PARALLEL_AUDIO_MIN_SAMPLES = 20 * AUDIO_RATE
-"""From this length on (and with two cores) the audio is encoded in two parts at once."""
+AUDIO_PART_MIN_SAMPLES = 10 * AUDIO_RATE
+"""The audio is encoded in parts at once, one per core, none shorter than this (from 20 s of
+timeline on with two cores)."""
 AUDIO_OVERLAP = 4 * AAC_FRAME
 """Audio each part's encoder sees beyond the seam."""
 
@@ -405,27 +406,29 @@ class _Composer:
         self.audio_parts = parts
 
     def _audio_parts(self, path: Path, soundtrack: Soundtrack | None) -> list[_AudioPart]:
-        """One part, or two encoded at once for a long timeline on a machine with cores to
-        spare: AAC encoding is most of a plain stitch's work and one encoder uses one core.
+        """One part, or one per core encoded at once for a long timeline: AAC encoding is most
+        of a plain stitch's work and one encoder uses one core.
 
-        The parts meet at an AAC frame boundary. Each encoder also sees audio beyond the seam
-        (the first part runs on, the second starts early) and only its own side's packets are
-        kept, so the two frames either side of the seam are both encoded from the real signal
-        and their overlapping windows reconstruct it as a single encode would.
+        The parts meet at AAC frame boundaries. Each encoder also sees audio beyond its seams
+        (a part runs on into the next and starts early in the previous) and only its own side's
+        packets are kept, so the two frames either side of a seam are both encoded from the
+        real signal and their overlapping windows reconstruct it as a single encode would.
         """
         total = samples_at(self.timeline.total_frames, self.fps)
-        one = [_AudioPart(path, 0, total, 0, total)]
-        if (
-            self._silent
-            or soundtrack is not None
-            or total < PARALLEL_AUDIO_MIN_SAMPLES
-            or _spare_cores() < 0.5
-        ):
-            return one
-        seam = total // 2 // AAC_FRAME * AAC_FRAME
+        count = min(_cores(), total // AUDIO_PART_MIN_SAMPLES)
+        if self._silent or soundtrack is not None or count < 2:
+            return [_AudioPart(path, 0, total, 0, total)]
+        seams = [0] + [total * k // count // AAC_FRAME * AAC_FRAME for k in range(1, count)]
+        seams.append(total)
         return [
-            _AudioPart(path, 0, seam + AUDIO_OVERLAP, 0, seam),
-            _AudioPart(path.with_name("audio-2.m4a"), seam - AUDIO_OVERLAP, total, seam, total),
+            _AudioPart(
+                path if k == 0 else path.with_name(f"audio-{k + 1}.m4a"),
+                max(0, seams[k] - AUDIO_OVERLAP),
+                min(total, seams[k + 1] + AUDIO_OVERLAP),
+                seams[k],
+                seams[k + 1],
+            )
+            for k in range(count)
         ]
 
     def _encode_audio(self, part: _AudioPart, soundtrack: Soundtrack | None) -> None:
@@ -679,12 +682,14 @@ class _AudioPart:
     keep_to: int
 
 
-def _spare_cores() -> float:
-    """Cores this process may use minus the load on them: a second encoder only pays when it
-    finds a core nobody else is using (on a saturated machine it would only add its overlap)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return (cores or 1) - busy
+def _cores() -> int:
+    """Cores this process may use. The parts of the audio run on all of them whatever the load,
+    as x264's threads do: on a busy machine that costs only the overlaps (eight AAC frames a
+    seam), and the 1-minute load average lags too far behind to tell a free core from a busy
+    one (a benchmark's previous contender, a finished test still count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _spliced_audio(

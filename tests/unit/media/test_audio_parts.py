@@ -1,5 +1,5 @@
-"""A long timeline's audio is encoded in two parts at once and spliced at an AAC frame: the
-result must sound like one continuous encode, to the sample in length and timing."""
+"""A long timeline's audio is encoded in parts at once (one per core) and spliced at AAC frames:
+the result must sound like one continuous encode, to the sample in length and timing."""
 
 from __future__ import annotations
 
@@ -46,12 +46,13 @@ def tone_clips(media_dir: Path) -> list[Path]:
     return [tone_clip(media_dir / f"tone{i}.mp4", i) for i in range(6)]
 
 
-def test_two_part_encode_matches_a_continuous_one(
-    tone_clips: list[Path], media_dir: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("cores", [2, 3])
+def test_encode_in_parts_matches_a_continuous_one(
+    tone_clips: list[Path], media_dir: Path, monkeypatch: pytest.MonkeyPatch, cores: int
 ) -> None:
     total = samples_at(6 * FRAMES, FMT.fps)
-    monkeypatch.setattr(composition, "_spare_cores", lambda: 2.0)
-    monkeypatch.setattr(composition, "PARALLEL_AUDIO_MIN_SAMPLES", 10**9)
+    monkeypatch.setattr(composition, "_cores", lambda: cores)
+    monkeypatch.setattr(composition, "AUDIO_PART_MIN_SAMPLES", 10**9)
     whole = stitch_sync(tone_clips, media_dir / "tone-one-part.mp4")
     parts_seen: list[int] = []
     real_write = composition._Composer._write_audio
@@ -61,25 +62,27 @@ def test_two_part_encode_matches_a_continuous_one(
         real_write(self, part, soundtrack)  # type: ignore[arg-type]
 
     monkeypatch.setattr(composition._Composer, "_write_audio", spy)
-    monkeypatch.setattr(composition, "PARALLEL_AUDIO_MIN_SAMPLES", AUDIO_RATE)
-    split = stitch_sync(tone_clips, media_dir / "tone-two-parts.mp4")
-    assert len(parts_seen) == 2
+    monkeypatch.setattr(composition, "AUDIO_PART_MIN_SAMPLES", AUDIO_RATE)
+    split = stitch_sync(tone_clips, media_dir / "tone-parts.mp4")
+    assert len(parts_seen) == cores
 
     # Same length, exactly the video's, and the same video.
     assert whole.audio_duration == split.audio_duration
     assert split.audio_duration == pytest.approx(total / AUDIO_RATE, abs=1 / AUDIO_RATE)
-    assert probe(media_dir / "tone-two-parts.mp4").frame_count == 6 * FRAMES
+    assert probe(media_dir / "tone-parts.mp4").frame_count == 6 * FRAMES
 
     one = decode_audio(media_dir / "tone-one-part.mp4")[0, :total]
-    two = decode_audio(media_dir / "tone-two-parts.mp4")[0, :total]
-    assert not np.array_equal(one, two)  # two encoders really ran
+    many = decode_audio(media_dir / "tone-parts.mp4")[0, :total]
+    assert not np.array_equal(one, many)  # several encoders really ran
     want = ideal(total)
-    seam = total // 2 // 1024 * 1024
-    around = slice(seam - 4096, seam + 4096)
-    # The error around the seam is the codec's ordinary error, not a click: no worse than the
-    # continuous encode's at the same place, nor than the two-part encode's away from it.
-    err_two = rms(two[around] - want[around])
-    assert err_two < 2 * rms(one[around] - want[around]) + 1e-4
-    assert err_two < 2 * rms(two[: seam - 8192] - want[: seam - 8192]) + 1e-4
-    worst_one = np.abs(one[around] - want[around]).max()
-    assert np.abs(two[around] - want[around]).max() < 1.5 * worst_one + 0.01
+    seams = [total * k // cores // 1024 * 1024 for k in range(1, cores)]
+    away = slice(0, seams[0] - 8192)
+    for seam in seams:
+        around = slice(seam - 4096, seam + 4096)
+        # The error around a seam is the codec's ordinary error, not a click: no worse than
+        # the continuous encode's at the same place, nor than the split encode's away from it.
+        err = rms(many[around] - want[around])
+        assert err < 2 * rms(one[around] - want[around]) + 1e-4
+        assert err < 2 * rms(many[away] - want[away]) + 1e-4
+        worst_one = np.abs(one[around] - want[around]).max()
+        assert np.abs(many[around] - want[around]).max() < 1.5 * worst_one + 0.01
