@@ -34,7 +34,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from bench.composition import foreign
+from bench.composition import foreign, startup
 
 from videofoundry.adapters.procedural import Scene
 from videofoundry.media import probe
@@ -190,7 +190,12 @@ def measure(scenario: str, contender: str, cmd: list[str], out: Path) -> Result:
     started = time.perf_counter()
     # Own process group: an interrupted run takes MoviePy's ffmpeg helpers down with it.
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=startup.ENV,
     )
     done = threading.Event()
 
@@ -273,6 +278,9 @@ def run(moviepy: bool, big: bool, only: set[str] | None = None) -> list[Result]:
         wanted.discard(SCENARIOS["big"])
     sets = prepare(SCENARIOS["big"] in wanted)
     py = sys.executable
+    # The engine's and the command's bytecode, as an installed package has it (startup.ENV).
+    modules = "import videofoundry.cli, videofoundry.media.cli_run"
+    subprocess.run([py, "-c", modules], check=True, env=startup.ENV)
     engine = [py, str(HERE / "engine_job.py")]
     mp = [str(MOVIEPY_PY), str(HERE / "moviepy_job.py")]
     if moviepy and not MOVIEPY_PY.exists():

@@ -22,14 +22,21 @@ if TYPE_CHECKING:
     # and every `--help` start quickly.
     from videofoundry.core.config import Settings
 
+# Help and usage errors as plain text (rich_markup_mode=None): typer's rich panels import rich,
+# a tenth of a second on every `--help` and every mistyped option.
 app = typer.Typer(
     cls=PlainGroup,
     help="Video Foundry: timeline-aware AI video generation.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
-worker_app = typer.Typer(help="Run one worker kind (distributed deployment).", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True, rich_markup_mode=None)
+worker_app = typer.Typer(
+    help="Run one worker kind (distributed deployment).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(worker_app, name="worker")

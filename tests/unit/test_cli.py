@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -56,7 +59,7 @@ def test_valued_options_and_arguments_show_a_word_for_their_value() -> None:
     assert re.search(r"--data-dir\s+DIR\s", up)
     render = help_of("render")
     assert re.search(r"Usage: \S+ render \[OPTIONS\] STORYBOARD\s", render)
-    assert re.search(r"--output\s+-o\s+FILE\s", render)
+    assert re.search(r"-o, --output FILE\s", render)
 
 
 def test_render_help_describes_the_storyboard_format() -> None:
@@ -71,6 +74,70 @@ def test_render_help_describes_the_storyboard_format() -> None:
     example = cli.STORYBOARD_FORMAT.split("\n")[2:-1]
     board = storyboard.Storyboard.model_validate(yaml.safe_load("\n".join(example)))
     assert board.segments[0].prompt == "dawn over a quiet tide pool"
+
+
+def error_of(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli.app, list(args), env={"COLUMNS": "300"})
+    return result.exit_code, result.output
+
+
+def test_values_are_converted_and_checked_as_the_help_says(tmp_path: Path) -> None:
+    clip = str(tmp_path / "a.mp4")
+    code, output = error_of("compose", clip, "-o", "x.mp4", "--width", "wide")
+    assert code == 2
+    assert output.endswith("\nError: Invalid value for '--width': 'wide' is not an integer.\n")
+    for args, message in [
+        (["--width", "8"], "'--width': 8 is not in the range 16<=x<=7680."),
+        (["--fps", "121"], "'--fps': 121 is not in the range 1<=x<=120."),
+        (["--fade-in", "-1"], "'--fade-in': -1.0 is not in the range x>=0."),
+        (["--soundtrack-volume", "loud"], "'--soundtrack-volume': 'loud' is not a number."),
+    ]:
+        code, output = error_of("compose", clip, "-o", "x.mp4", *args)
+        assert code == 2 and f"Invalid value for {message}" in output, output
+    code, output = error_of("render", str(tmp_path / "none.yaml"), "-o", "x.mp4")
+    assert code == 2 and "'STORYBOARD': file" in output and "does not exist" in output
+
+
+def test_values_reach_the_command_converted(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    def run(paths: list[Path], output: Path, **kwargs: object) -> None:
+        seen.update(paths=paths, output=output, **kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr("videofoundry.media.cli_run.run", run)
+    code, output = error_of(
+        "compose", "a.mp4", "b.mp4", "-o", "out.mp4", "--width", "640", "--fps", "30",
+        "--caption", "one", "--caption", "two", "--soundtrack-volume", "1.5",
+    )  # fmt: skip
+    assert (code, output) == (1, "error: stop here\n")
+    assert seen["paths"] == [Path("a.mp4"), Path("b.mp4")] and seen["output"] == Path("out.mp4")
+    assert seen["size"] == (640, None, 30) and seen["captions"] == ["one", "two"]
+    options = seen["options"]
+    assert getattr(options, "soundtrack_volume", None) == 1.5
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["compose", "--help"], ["render", "--help"], ["compose", "a.mp4", "-o", "x", "--width", "8"]],
+)
+def test_the_commands_start_without_pydantic_rich_or_the_database(args: list[str]) -> None:
+    """Start-up: what `compose` and `render` load before their work begins (bench/composition/
+    startup.py measures the time)."""
+    script = f"""
+import sys
+from videofoundry.cli import app
+try:
+    app({args!r})
+except SystemExit:
+    pass
+print(sorted({{m.split(".")[0] for m in sys.modules}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(ast.literal_eval(out.splitlines()[-1]))
+    assert loaded & {"pydantic", "rich", "sqlalchemy", "av", "numpy", "yaml"} == set()
 
 
 def load_error(tmp_path: Path, text: str) -> str:
