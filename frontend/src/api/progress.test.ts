@@ -326,3 +326,52 @@ describe("ProgressClient", () => {
     expect(t.onJob).not.toHaveBeenCalled();
   });
 });
+
+describe("the figure shown never goes lower", () => {
+  const shown = (t: ReturnType<typeof setup>) => t.onJob.mock.calls.map(([job]) => job.progress);
+  const neverLower = (figures: number[]) => expect(figures).toEqual([...figures].sort((a, b) => a - b));
+
+  it("keeps the bar where it is on a lower figure, from an event, a tick or a job event", () => {
+    const t = setup();
+    t.socket().send({ type: "snapshot", seq: 1, job: makeJob({ status: "generating", progress: 0.4 }) });
+    t.socket().send(segmentEvent(2, "s1", { progress: 0.1, job_progress: 0.2 }));
+    t.socket().send(segmentEvent(2, "s2", { tick: true, progress: 0.2, job_progress: 0.3 }));
+    t.socket().send(jobEvent(3, { progress: 0.1 }));
+    expect(shown(t)).toEqual([0.4, 0.4, 0.4, 0.4]);
+    t.socket().send(segmentEvent(4, "s1", { progress: 0.9, job_progress: 0.5 }));
+    expect(t.last()?.progress).toBe(0.5);
+  });
+
+  it("ignores replayed events and takes a lagging snapshot after a reconnect without going back", () => {
+    vi.useFakeTimers();
+    const t = setup();
+    t.socket().send({ type: "snapshot", seq: 1, job: makeJob({ status: "generating", progress: 0.1 }) });
+    // The server's figures: 0.9 * 0.5 * 0.8, then 0.9 * (0.5 * 0.8 + 0.5 * 0.6).
+    t.socket().send(segmentEvent(2, "s1", { progress: 0.8, job_progress: 0.36 }));
+    t.socket().send(segmentEvent(3, "s2", { progress: 0.6, job_progress: 0.63 }));
+    t.socket().serverClose(1006);
+    vi.advanceTimersByTime(100);
+    expect(t.socket().url).toContain("after=3");
+    // The server replays from an older point, then sends a snapshot read before the last save.
+    t.socket().send(segmentEvent(2, "s1", { progress: 0.8, job_progress: 0.36 }));
+    t.socket().send(segmentEvent(3, "s2", { progress: 0.2, job_progress: 0.3 }));
+    t.socket().send({ type: "snapshot", seq: 3, job: makeJob({ status: "generating", progress: 0.5 }) });
+    neverLower(shown(t));
+    expect(t.last()?.progress).toBe(0.63);
+    vi.useRealTimers();
+  });
+
+  it("keeps the bar through events out of order and a refetch that lags them", async () => {
+    vi.useRealTimers();
+    let release!: (job: RenderJob) => void;
+    const t = setup(vi.fn(() => new Promise<RenderJob>((r) => (release = r))));
+    t.socket().send({ type: "snapshot", seq: 1, job: makeJob({ status: "generating", progress: 0.3 }) });
+    t.socket().send(segmentEvent(2, "s1", { progress: 0.9, job_progress: 0.5 }));
+    t.socket().send(segmentEvent(4, "s2", { progress: 0.4, job_progress: 0.55 })); // 3 is late: refetch
+    t.socket().send(segmentEvent(3, "s2", { progress: 0.1, job_progress: 0.35 })); // arrives after 4
+    release(makeJob({ status: "generating", progress: 0.4 })); // read before event 2 was saved
+    await flush();
+    neverLower(shown(t));
+    expect(t.last()?.progress).toBe(0.55);
+  });
+});
