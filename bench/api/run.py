@@ -1,14 +1,15 @@
 """API read load: the routes the web UI calls all the time, embedded and distributed.
 
     .venv/bin/python -m bench.api.run [--seconds 2] [--clients 1,20] [--sizes 1,20,200]
-        [--only embedded|distributed]
+        [--only embedded|distributed] [--api-processes 2]
 
-Starts each deployment as real processes (embedded: `videofoundry up` on SQLite; distributed:
-the API and workers against PostgreSQL, RabbitMQ, Redis and moto S3), makes projects of 1, 20
+Starts each deployment as real processes (embedded: `videofoundry up` on SQLite, one process by
+design; distributed: `videofoundry api --workers N` and the workers against PostgreSQL,
+RabbitMQ, Redis and moto S3), makes projects of 1, 20
 and 200 segments and renders them with a model that costs nothing, so every segment has a clip
 and a poster to link. Then, per route and per number of concurrent clients (one keep-alive
 connection each, a request as soon as the previous answer arrived; wrk when installed, else
-httpx), it prints requests per second, p50 and p99 latency, the API process's CPU time per
+httpx), it prints requests per second, p50 and p99 latency, the API processes' CPU time per
 request, failed requests and dropped connections, and the SQL statements one request costs
 (counted in-process on the same database with SQLAlchemy's `before_cursor_execute`). The `304`
 rows send the ETag of the previous answer in If-None-Match, as a browser revalidating does.
@@ -71,9 +72,14 @@ class Cell:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """CPU time used so far by a process (Linux /proc), children's threads included."""
+    """CPU time used so far by a process and its live descendants (Linux /proc, all threads):
+    `api --workers N` serves from N child processes."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in os.listdir(f"/proc/{pid}/task"):
+        for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+            used += _cpu_seconds(int(child))
+    return used
 
 
 async def _login(client: httpx.AsyncClient) -> dict[str, str]:
@@ -255,7 +261,12 @@ async def statements_per_request(
 
 
 async def measure(
-    kind: str, s3_url: str, seconds: float, client_counts: list[int], sizes: tuple[int, ...]
+    kind: str,
+    s3_url: str,
+    seconds: float,
+    client_counts: list[int],
+    sizes: tuple[int, ...],
+    api_processes: int,
 ) -> tuple[list[str], dict[tuple[str, int], Cell], list[int]]:
     with tempfile.TemporaryDirectory() as tmp:
         clip = await procedural_clip(OutputFormat(**SMALL), 1.0, Path(tmp))
@@ -263,6 +274,7 @@ async def measure(
             stack.env["EXTRA_ADAPTERS"] = "bench.pipeline.zero:ZeroCostAdapter"
             stack.env[CLIP_ENV] = str(clip)
             stack.env["LOG_LEVEL"] = "WARNING"
+            stack.env["API_WORKERS"] = str(api_processes)
             stack.start()
             async with httpx.AsyncClient(base_url=stack.url, timeout=60) as client:
                 headers = await _login(client)
@@ -291,20 +303,27 @@ async def main() -> None:
     parser.add_argument("--clients", default="1,20", help="concurrent clients, comma-separated")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="segments per project")
     parser.add_argument("--only", choices=["embedded", "distributed"])
+    parser.add_argument(
+        "--api-processes", type=int, default=2, help="of the distributed API (embedded: 1)"
+    )
     args = parser.parse_args()
     client_counts = [int(c) for c in args.clients.split(",")]
     sizes = tuple(int(n) for n in args.sizes.split(","))
     kinds = [args.only] if args.only else ["embedded", "distributed"]
+    processes = {"embedded": 1, "distributed": args.api_processes}
     results = {}
     with moto_server() as s3_url:
         for kind in kinds:
-            results[kind] = await measure(kind, s3_url, args.seconds, client_counts, sizes)
+            results[kind] = await measure(
+                kind, s3_url, args.seconds, client_counts, sizes, processes[kind]
+            )
     print(f"\n{args.seconds:.0f} s per cell; SQL = statements of one request; CPU = the API")
-    print("process's CPU time per request (embedded: the whole `up` process, workers idle)")
+    print("processes' CPU time per request (embedded: the whole `up` process, workers idle)")
+    print(", ".join(f"{kind}: {processes[kind]} API process(es)" for kind in kinds))
     header = "| route | clients |"
     rule = "| --- | ---: |"
     for kind in kinds:
-        header += f" {kind}: SQL | req/s | p50 ms | p99 ms | CPU ms |"
+        header += f" {kind} ({processes[kind]} proc.): SQL | req/s | p50 ms | p99 ms | CPU ms |"
         rule += " ---: | ---: | ---: | ---: | ---: |"
     print(header)
     print(rule)

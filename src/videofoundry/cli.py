@@ -20,6 +20,8 @@ from videofoundry.services.users_cli import register as register_user_commands
 if TYPE_CHECKING:
     # Settings pull in pydantic-settings: loaded when a command needs them, so that `compose`
     # and every `--help` start quickly.
+    from fastapi import FastAPI
+
     from videofoundry.core.config import Settings
 
 # Help and usage errors as plain text (rich_markup_mode=None): typer's rich panels import rich,
@@ -156,16 +158,65 @@ async def _demo_login(settings: Settings) -> tuple[str, str]:
 def api(
     host: Host = "127.0.0.1",
     port: Port = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, metavar="N", help="Processes serving the port [default: API_WORKERS]"),
+    ] = None,
 ) -> None:
     """The API gateway alone (distributed run; the workers run elsewhere)."""
     settings = _settings()
+    processes = workers or settings.API_WORKERS
+    if processes > 1 and not (settings.RABBITMQ_URL and settings.REDIS_URL):
+        # Each process would keep its own queue, live status and rate-limit counters.
+        typer.echo("more than one API process needs RABBITMQ_URL and REDIS_URL", err=True)
+        raise typer.Exit(2)
     if settings.embedded:
         typer.echo(
             "warning: RABBITMQ_URL is not set, so tasks stay inside this process and no worker "
             "will see them; use `videofoundry up` for a single-process run",
             err=True,
         )
-    _serve(settings, _listen(host, port), with_workers=False)
+    listener = _listen(host, port)
+    if processes > 1:
+        _serve_processes(settings, listener, processes)
+    else:
+        _serve(settings, listener, with_workers=False)
+
+
+def api_app() -> FastAPI:
+    """The application of one of `videofoundry api --workers N`'s processes (uvicorn calls it
+    in each; the settings come from the environment, as the parent's did)."""
+    from videofoundry.main import create_app
+
+    return create_app(_settings())
+
+
+def _serve_processes(settings: Settings, listener: socket.socket, processes: int) -> None:
+    """`processes` copies of the API accepting on one socket, under uvicorn's supervisor (it
+    restarts a process that dies and passes SIGTERM on, so each finishes its requests)."""
+    import shutil
+    import tempfile
+
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    # Each process counts its own metrics in files here; /metrics adds them all up.
+    metrics_dir = tempfile.mkdtemp(prefix="videofoundry-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    config = uvicorn.Config(
+        "videofoundry.cli:api_app",
+        factory=True,
+        workers=processes,
+        log_level=settings.LOG_LEVEL.lower(),
+    )
+    supervisor = Multiprocess(config, sockets=[listener])
+    try:
+        supervisor.run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+        raise typer.Exit(3)  # the application failed to start; uvicorn has logged why
 
 
 def _run_worker(kind: str) -> None:

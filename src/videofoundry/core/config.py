@@ -182,6 +182,9 @@ class Settings(BaseSettings):
     WEBHOOK_DELIVERY: bool = True
     """Whether this API process dispatches and delivers webhooks (any number may; they share)."""
 
+    API_WORKERS: int = Field(default=1, ge=1)
+    """Processes `videofoundry api` runs on its port (distributed run; `--workers` overrides)."""
+
     CORS_ORIGINS: list[str] = []
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = False

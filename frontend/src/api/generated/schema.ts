@@ -55,7 +55,8 @@ export interface paths {
         };
         /**
          * Metrics
-         * @description Prometheus metrics of this process.
+         * @description Prometheus metrics of this process, or of all the API's processes when it runs several
+         *     (each writes its figures under PROMETHEUS_MULTIPROC_DIR: any one of them adds them up).
          */
         get: operations["metrics_metrics_get"];
         put?: never;
