@@ -320,3 +320,42 @@ async def test_a_304_reads_no_segment_and_costs_the_same_at_1_and_50(
     assert len(costs[1]) < len(full_cost), (costs[1], full_cost)
     # Every statement of the 304 aggregates: none hands back segment rows.
     assert not any("segment.prompt" in s for s in costs[1]), costs[1]
+
+
+async def test_project_view_is_what_the_validated_model_gives(client: httpx.AsyncClient) -> None:
+    """The view is serialised from plain column values, unvalidated: it must be exactly the
+    validated ProjectDetail, which a 412 conflict embeds, for every kind of value."""
+    auth = await register(client)
+    project = await _project(client, auth, 3)
+    segments = (await client.get(f"/api/projects/{project}", headers=auth)).json()["segments"]
+    edit = {
+        "params": {"style": "orbs", "speed": 2},
+        "caption": 'quotes " and \\ and \u2028, é ✓',
+        "transition": {"kind": "crossfade", "duration": 0.75},
+        "trim_start": 0.25,
+        "negative_prompt": "fog",
+    }
+    r = await client.put(f"/api/segments/{segments[1]['id']}", json=edit, headers=auth)
+    assert r.status_code == 200, r.text
+    await _make_half_ready(client, auth, project)
+    await client.put(
+        f"/api/projects/{project}",
+        json={"default_transition": {"kind": "fade_black", "duration": 1}},
+        headers=auth,
+    )
+    view = await client.get(f"/api/projects/{project}", headers=auth)
+    stale = await client.put(
+        f"/api/projects/{project}", json={"name": "x"}, headers={**auth, "If-Match": '"1"'}
+    )
+    assert stale.status_code == 412, stale.text
+    assert _typed(view.json()) == _typed(stale.json()["current"])
+    assert view.json()["segments"][1]["params"] == edit["params"]
+
+
+def _typed(value: Any) -> Any:
+    """The document with each scalar's JSON type beside it: 1 and 1.0 compare unequal."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value).__name__, value)
