@@ -36,6 +36,11 @@ class RenderJob(Base):
     composition_lease_expires_at: Mapped[datetime | None] = mapped_column(
         UtcDateTime(), nullable=True
     )
+    """When the composer's lease runs out; with no lease, when the reconciler sends the
+    composition task again if nobody has taken it by then (a task may be dead-lettered)."""
+    composition_progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    """Fraction of the composition done, saved by the composer about once a second; never
+    lowered, so a retried composition does not move the job's progress back."""
     final_asset_id: Mapped[str | None] = mapped_column(
         ForeignKey("asset.id", ondelete="SET NULL"), nullable=True
     )

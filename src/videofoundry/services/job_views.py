@@ -89,13 +89,19 @@ def job_progress(job: RenderJob, rows: list[SegmentRender]) -> float:
     if job.status == "completed":
         return 1.0
     if job.status == "composing":
-        return GENERATION_SHARE
+        return composing_progress(job.composition_progress)
     generated = sum(
         w * _segment_progress(r) for w, r in zip(segment_weights(rows), rows, strict=True)
     )
     if generated <= 0:
         return 0.0
     return max(0.0001, round(min(generated, 1.0) * GENERATION_SHARE, 4))
+
+
+def composing_progress(fraction: float) -> float:
+    """The job's progress once `fraction` of its composition is done (saved on the job row by
+    the composition worker, so the view, its ETag and the WebSocket agree)."""
+    return round(GENERATION_SHARE + (1 - GENERATION_SHARE) * max(0.0, min(1.0, fraction)), 4)
 
 
 async def current_progress(session: AsyncSession, job_id: str) -> float | None:
@@ -150,6 +156,8 @@ PROGRESS_CACHE_SECONDS = 1.0
 
 
 def _fresh(job: RenderJob, cached: dict[str, object]) -> bool:
+    if job.status == "composing":  # its progress is on the job row, read already
+        return cached.get("progress") == job_progress(job, [])
     if job.status != "generating":
         return True
     at = cached.get("cached_at")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import shutil
 import tempfile
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -152,7 +154,8 @@ async def _compose(runtime: Runtime, job_id: str, lease: str) -> None:
                 options = media.ComposeOptions(
                     soundtrack=soundtrack, fade_in=1.0, fade_out=1.0, webvtt=captions_path
                 )
-                await _run_compose(runtime, job_id, clips, specs, output, final_path, options)
+                report = _Progress(runtime, job_id, lease).report
+                await _run_compose(clips, specs, output, final_path, options, report)
             poster_path = workdir / "poster.jpg"
             # One pass over the final for its facts and its poster (bench/scaleout).
             info = await asyncio.to_thread(media.probe_with_poster, final_path, poster_path)
@@ -267,22 +270,60 @@ async def _complete_without_video(runtime: Runtime, job_id: str, lease: str) -> 
     await job_events.publish(runtime, events)
 
 
+PROGRESS_SAVE_SECONDS = 1.0
+"""How often at most the composer saves its progress (a row update and an event each time)."""
+
+
+class _Progress:
+    """Saves the composition's progress on the job row (the system of record the job view and
+    its ETag read), then rings the figure saved, so the WebSocket, GET and the UI agree. Only
+    forward, and only while this composer holds the job. Best effort: a failed save leaves the
+    composition running and the figure where it was."""
+
+    def __init__(self, runtime: Runtime, job_id: str, lease: str) -> None:
+        self.runtime, self.job_id, self.lease = runtime, job_id, lease
+        self.saved_at = -math.inf
+
+    async def report(self, fraction: float) -> None:
+        now = time.monotonic()
+        if now - self.saved_at < PROGRESS_SAVE_SECONDS:
+            return
+        self.saved_at = now
+        # Storing and recording the final remain when the stitching ends: 1.0 means completed.
+        fraction = round(min(fraction, 0.99), 4)
+        try:
+            async with self.runtime.sessions() as session, session.begin():
+                result = await session.execute(
+                    update(RenderJob)
+                    .where(
+                        RenderJob.id == self.job_id,
+                        RenderJob.composition_lease == self.lease,
+                        RenderJob.status == "composing",
+                        RenderJob.composition_progress < fraction,
+                    )
+                    .values(composition_progress=fraction)
+                )
+        except Exception as exc:
+            log.warning("job %s: composition progress not saved (%s)", self.job_id, exc)
+            return
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return
+        progress = job_views.composing_progress(fraction)
+        event = {"type": "job", "tick": True, "job_id": self.job_id, "status": "composing"}
+        await job_events.ring(
+            self.runtime, {**event, "progress": progress, "job_progress": progress}
+        )
+
+
 async def _run_compose(
-    runtime: Runtime,
-    job_id: str,
     clips: list[tuple[str, Path]],
     specs: list[dict[str, object]],
     output: dict[str, object],
     dst: Path,
     options: media.ComposeOptions,
+    report: Callable[[float], Awaitable[None]],
 ) -> None:
     default_transition = output.get("default_transition")
-
-    async def report(fraction: float) -> None:
-        progress = round(job_views.GENERATION_SHARE + 0.1 * fraction, 4)
-        event = {"type": "job", "tick": True, "job_id": job_id, "status": "composing"}
-        await job_events.ring(runtime, {**event, "progress": progress, "job_progress": progress})
-
     specs_for_media = []
     for index, ((label, path), spec) in enumerate(zip(clips, specs, strict=True)):
         last = index == len(clips) - 1
