@@ -1,29 +1,45 @@
-"""The AI worker's claim while PostgreSQL cannot be reached (behind a proxy taken down and up):
-it waits for the database instead of spending the message's deliveries at once, which would
-dead-letter the task and leave its segment pending with nothing to hand it out."""
+"""Both workers while PostgreSQL cannot be reached (behind a proxy taken down and up): a claim
+waits for the database instead of spending the message's deliveries at once, which would
+dead-letter the task."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.faults.private import OutageProxy
 from tests.integration.test_segment_worker import generations, render, rows_of, runtime_of, task
 from tests.services import POSTGRES
 from tests.support.app import api_client, make_settings, postgres_database, register
+from videofoundry.models import RenderJob
+from videofoundry.queue.base import Message
+from videofoundry.runtime import Runtime
+from videofoundry.workers import database_wait
 from videofoundry.workers.ai_worker import worker as ai_worker
+from videofoundry.workers.composition_worker import worker as composition_worker
 
 pytestmark = pytest.mark.timeout(120)
 
 
-async def test_a_claim_waits_out_an_unreachable_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+@dataclass
+class Proxied:
+    client: httpx.AsyncClient
+    runtime: Runtime
+    proxy: OutageProxy
+    auth: dict[str, str]
+
+
+@pytest.fixture
+async def proxied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Proxied]:
+    """The app (no workers running: tests hand tasks to the handlers) on a fresh PostgreSQL
+    database reached through a proxy the test can take down."""
     monkeypatch.setenv("VF_TEST_LEDGER", str(tmp_path / "ledger.jsonl"))
-    caplog.set_level(logging.WARNING, logger=ai_worker.__name__)
     proxy = OutageProxy(POSTGRES[1])
     proxy.up()
     try:
@@ -34,25 +50,69 @@ async def test_a_claim_waits_out_an_unreachable_database(
                 tmp_path,
                 DATABASE_URL=proxied,
                 EXTRA_ADAPTERS="tests.support.counting:CountingProcedural",
+                QUEUE_DELIVERY_LIMIT=2,
             )
             async with api_client(settings) as client:
-                runtime = runtime_of(client)
-                auth = await register(client)
-                job_id = await render(client, auth, [{"prompt": "restart", "duration": 1}])
-                (row,) = await rows_of(runtime, job_id)
-
-                proxy.down()
-                handling = asyncio.create_task(ai_worker.handle(runtime, task(row)))
-                for _ in range(200):  # until the claim has found the database gone
-                    if handling.done() or "database unreachable" in caplog.text:
-                        break
-                    await asyncio.sleep(0.05)
-                assert not handling.done(), handling.exception()
-                proxy.up()
-                await asyncio.wait_for(handling, 60)
-
-                (row,) = await rows_of(runtime, job_id)
-                assert row.status == "completed" and row.attempts == 1
-                assert generations(tmp_path) == 1
+                yield Proxied(client, runtime_of(client), proxy, await register(client))
     finally:
         proxy.close()
+
+
+async def _while_down(
+    caplog: pytest.LogCaptureFixture, proxy: OutageProxy, handling: asyncio.Task[None]
+) -> None:
+    """Until the handler has found the database gone; it must still be waiting."""
+    for _ in range(200):
+        if handling.done() or "database unreachable" in caplog.text:
+            break
+        await asyncio.sleep(0.05)
+    assert not handling.done(), handling.exception()
+
+
+async def _composing(p: Proxied) -> str:
+    """A one-segment job whose segment is generated: composing, its task in the outbox."""
+    job_id = await render(p.client, p.auth, [{"prompt": "restart", "duration": 1}])
+    (row,) = await rows_of(p.runtime, job_id)
+    await ai_worker.handle(p.runtime, task(row))
+    assert await _status(p.runtime, job_id) == "composing"
+    return job_id
+
+
+async def _status(runtime: Runtime, job_id: str) -> str:
+    async with runtime.sessions() as session:
+        return (await session.get_one(RenderJob, job_id)).status
+
+
+async def test_a_segment_claim_waits_out_an_unreachable_database(
+    proxied: Proxied, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=database_wait.__name__)
+    p = proxied
+    job_id = await render(p.client, p.auth, [{"prompt": "restart", "duration": 1}])
+    (row,) = await rows_of(p.runtime, job_id)
+
+    p.proxy.down()
+    handling = asyncio.create_task(ai_worker.handle(p.runtime, task(row)))
+    await _while_down(caplog, p.proxy, handling)
+    p.proxy.up()
+    await asyncio.wait_for(handling, 60)
+
+    (row,) = await rows_of(p.runtime, job_id)
+    assert row.status == "completed" and row.attempts == 1
+    assert generations(tmp_path) == 1
+
+
+async def test_a_composition_claim_waits_out_an_unreachable_database(
+    proxied: Proxied, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=database_wait.__name__)
+    p = proxied
+    job_id = await _composing(p)
+
+    p.proxy.down()
+    message = Message({"v": 1, "job_id": job_id}, delivery_count=1)
+    handling = asyncio.create_task(composition_worker.handle(p.runtime, message))
+    await _while_down(caplog, p.proxy, handling)
+    p.proxy.up()
+    await asyncio.wait_for(handling, 60)
+    assert await _status(p.runtime, job_id) == "completed"

@@ -14,14 +14,13 @@ import functools
 import logging
 import time
 
-from sqlalchemy import text
 from sqlalchemy.exc import NoResultFound
 
 from videofoundry.core import metrics
 from videofoundry.core.errors import Cancelled
 from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
 from videofoundry.runtime import Runtime
-from videofoundry.workers import failure
+from videofoundry.workers import database_wait, failure
 from videofoundry.workers.ai_worker.claim import GeneratingElsewhere, claim, note_waiting
 from videofoundry.workers.ai_worker.completion import fail
 from videofoundry.workers.ai_worker.generate import generate
@@ -30,8 +29,6 @@ from videofoundry.workers.ai_worker.segment_row import Claim, LeaseLost, mark_ca
 log = logging.getLogger(__name__)
 SAME_CLIP_POLL_SECONDS = 2.0
 """How often a segment waiting for the same clip in another render looks again."""
-DATABASE_WAIT_SECONDS = 120.0
-"""How long a claim waits for an unreachable database before giving its delivery back."""
 
 
 async def handle(runtime: Runtime, message: Message) -> None:
@@ -47,7 +44,11 @@ async def handle(runtime: Runtime, message: Message) -> None:
     waited = False
     while True:
         try:
-            claimed = await _claim(runtime, row_id, body["job_id"])
+            claimed = await database_wait.claim_when_reachable(
+                runtime,
+                functools.partial(claim, runtime, row_id, body["job_id"]),
+                f"segment render {row_id}",
+            )
             break
         except GeneratingElsewhere:
             # Another render of this owner is generating this very clip: paying for it a
@@ -66,33 +67,6 @@ async def handle(runtime: Runtime, message: Message) -> None:
         fail=functools.partial(fail, runtime, row_id, claimed.lease),
         release=functools.partial(release, runtime, row_id, claimed.lease),
     )
-
-
-async def _claim(runtime: Runtime, row_id: str, job_id: str) -> Claim | None:
-    """Claim, waiting out a database that cannot be reached (a restart, a failover) for up to
-    DATABASE_WAIT_SECONDS. Failing at once would spend the message's deliveries within
-    milliseconds and dead-letter it, leaving its pending row with no task: nothing hands out a
-    pending row again (the reconciler re-queues only expired leases)."""
-    waited, pause = 0.0, 0.25
-    while True:
-        try:
-            return await claim(runtime, row_id, job_id)
-        except Exception:
-            if waited >= DATABASE_WAIT_SECONDS or await _database_reachable(runtime):
-                raise
-            log.warning("segment render %s: database unreachable; claiming again", row_id)
-        await asyncio.sleep(pause)
-        waited += pause
-        pause = min(pause * 2, 5.0)
-
-
-async def _database_reachable(runtime: Runtime) -> bool:
-    try:
-        async with runtime.sessions() as session:
-            await session.execute(text("SELECT 1"))
-    except Exception:
-        return False
-    return True
 
 
 async def _generate(runtime: Runtime, claimed: Claim) -> None:

@@ -29,7 +29,7 @@ from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
 from videofoundry.runtime import Runtime
 from videofoundry.services import assets, integrity, job_events, job_views, orchestrator, takes
 from videofoundry.storage import keys
-from videofoundry.workers import failure
+from videofoundry.workers import database_wait, failure
 from videofoundry.workers.leases import heartbeat
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,9 @@ async def handle(runtime: Runtime, message: Message) -> None:
     if body.get("v") != SCHEMA_VERSION or not isinstance(body.get("job_id"), str):
         raise DeadLetter(f"unreadable composition task: {body!r}")
     job_id: str = body["job_id"]
-    lease = await _claim(runtime, job_id)
+    lease = await database_wait.claim_when_reachable(
+        runtime, functools.partial(_claim, runtime, job_id), f"job {job_id}"
+    )
     if lease is None:
         return
     await failure.settle(
