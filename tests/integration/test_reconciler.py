@@ -1,19 +1,24 @@
-"""The reconciler hands out work whose worker died, and gives up on work that kills workers."""
+"""The reconciler hands out work whose worker died, and gives up on work that kills workers;
+it sends a composition nobody took again."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
+from tests.integration.test_segment_worker import render, rows_of, task
 from tests.support.app import api_client, make_settings, register
 from videofoundry.database.base import utcnow
 from videofoundry.models import RenderJob, SegmentRender
-from videofoundry.queue.base import SEGMENTS
+from videofoundry.queue.base import COMPOSITIONS, SEGMENTS
 from videofoundry.runtime import Runtime
 from videofoundry.services.task_publisher import relay
 from videofoundry.workers import reconciler
+from videofoundry.workers.ai_worker import worker as ai_worker
+from videofoundry.workers.composition_worker import worker as composition_worker
 
 
 async def test_expired_lease_is_requeued_then_given_up(tmp_path: Path) -> None:
@@ -57,3 +62,37 @@ async def test_expired_lease_is_requeued_then_given_up(tmp_path: Path) -> None:
         assert "stopped responding 3 times" in job["error"]
         async with runtime.sessions() as session:
             assert (await session.get_one(RenderJob, job_id)).status == "failed"
+
+
+async def test_a_composition_nobody_takes_is_sent_again_after_a_lease_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its task may have been dead-lettered before any composer held the job: with no lease to
+    expire, the job would stay composing forever."""
+    async with api_client(make_settings(tmp_path)) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        auth = await register(client)
+        job_id = await render(client, auth, [{"prompt": "x", "duration": 1}])
+        (row,) = await rows_of(runtime, job_id)
+        await ai_worker.handle(runtime, task(row))
+        await relay(runtime.sessions, runtime.broker)
+        queued = await runtime.broker.depth(COMPOSITIONS)
+        assert queued == 1  # the task, taken to be lost from here on
+
+        assert await reconciler.sweep(runtime) == 0
+        assert await reconciler.sweep(runtime) == 0
+        later = utcnow() + timedelta(seconds=runtime.settings.LEASE_SECONDS + 1)
+        monkeypatch.setattr(reconciler, "utcnow", lambda: later)  # a lease period later
+        assert await reconciler.sweep(runtime) == 1
+        monkeypatch.setattr(reconciler, "utcnow", utcnow)
+        assert await reconciler.sweep(runtime) == 0  # not again before another period
+        await relay(runtime.sessions, runtime.broker)
+        assert await runtime.broker.depth(COMPOSITIONS) == queued + 1
+
+        # A composer holding a live lease is left alone.
+        lease = await composition_worker._claim(runtime, job_id)
+        assert lease is not None
+        assert await reconciler.sweep(runtime) == 0
+        async with runtime.sessions() as session:
+            job = await session.get_one(RenderJob, job_id)
+            assert job.composition_lease == lease and job.status == "composing"

@@ -1,6 +1,7 @@
 """Both workers while PostgreSQL cannot be reached (behind a proxy taken down and up): a claim
 waits for the database instead of spending the message's deliveries at once, which would
-dead-letter the task."""
+dead-letter the task; and a composition task dead-lettered all the same (an outage longer than
+the wait) is sent again by the reconciler, so the job does not stay composing forever."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -17,10 +19,12 @@ from tests.faults.private import OutageProxy
 from tests.integration.test_segment_worker import generations, render, rows_of, runtime_of, task
 from tests.services import POSTGRES
 from tests.support.app import api_client, make_settings, postgres_database, register
+from videofoundry.database.base import utcnow
 from videofoundry.models import RenderJob
-from videofoundry.queue.base import Message
+from videofoundry.queue.base import COMPOSITIONS, Message
 from videofoundry.runtime import Runtime
-from videofoundry.workers import database_wait
+from videofoundry.services.task_publisher import relay
+from videofoundry.workers import database_wait, reconciler
 from videofoundry.workers.ai_worker import worker as ai_worker
 from videofoundry.workers.composition_worker import worker as composition_worker
 
@@ -116,3 +120,43 @@ async def test_a_composition_claim_waits_out_an_unreachable_database(
     p.proxy.up()
     await asyncio.wait_for(handling, 60)
     assert await _status(p.runtime, job_id) == "completed"
+
+
+async def test_a_composition_dead_lettered_before_any_composer_took_it_is_sent_again(
+    proxied: Proxied, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = proxied
+    job_id = await _composing(p)
+    await relay(p.runtime.sessions, p.runtime.broker)  # the task is in the queue
+
+    # An outage longer than the claim's wait: every delivery fails, the task is dead-lettered.
+    monkeypatch.setattr(database_wait, "DATABASE_WAIT_SECONDS", 0.0)
+    p.proxy.down()
+    consumer = await p.runtime.broker.consume(
+        COMPOSITIONS, lambda message: composition_worker.handle(p.runtime, message)
+    )
+    try:
+        for _ in range(200):
+            if await p.runtime.broker.dead_letters(COMPOSITIONS):
+                break
+            await asyncio.sleep(0.05)
+        assert await p.runtime.broker.dead_letters(COMPOSITIONS) == [{"v": 1, "job_id": job_id}]
+        p.proxy.up()
+
+        # No composer ever held the job, so no lease expires; the first sweep notes the time.
+        assert await reconciler.sweep(p.runtime) == 0
+        assert await reconciler.sweep(p.runtime) == 0
+        assert await _status(p.runtime, job_id) == "composing"
+        later = utcnow() + timedelta(seconds=p.runtime.settings.LEASE_SECONDS + 1)
+        monkeypatch.setattr(reconciler, "utcnow", lambda: later)  # a lease period later
+        assert await reconciler.sweep(p.runtime) == 1
+        monkeypatch.setattr(reconciler, "utcnow", utcnow)
+        assert await reconciler.sweep(p.runtime) == 0  # not again before another period
+        await relay(p.runtime.sessions, p.runtime.broker)
+        for _ in range(600):
+            if await _status(p.runtime, job_id) != "composing":
+                break
+            await asyncio.sleep(0.1)
+        assert await _status(p.runtime, job_id) == "completed"
+    finally:
+        await consumer.stop()

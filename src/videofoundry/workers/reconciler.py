@@ -2,15 +2,17 @@
 
 RabbitMQ redelivers the message of a worker that died, but the redelivery finds the dead
 worker's lease still live and leaves it alone; once the lease expires this sweep re-queues the
-task. The embedded run loses its in-process queue with the process, so at start-up it re-queues
-everything unfinished (`recover_all`).
+task. A composition nobody has taken within a lease period is sent again too: its message may
+have been dead-lettered before any composer held the job (a database outage outlasting its
+deliveries), and then no lease would ever expire. The embedded run loses its in-process queue
+with the process, so at start-up it re-queues everything unfinished (`recover_all`).
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.database.base import utcnow
@@ -52,12 +54,22 @@ async def sweep(runtime: Runtime) -> int:
             select(RenderJob)
             .where(
                 RenderJob.status == "composing",
-                RenderJob.composition_lease_expires_at < now,
+                or_(
+                    RenderJob.composition_lease_expires_at < now,
+                    RenderJob.composition_lease_expires_at.is_(None),
+                ),
             )
             .with_for_update(skip_locked=True)
         )
         for job in jobs:
-            _requeue_composition(session, job)
+            if job.composition_lease_expires_at is None:
+                # Not taken since it was queued (or released): send it again if nobody takes
+                # it within a lease period.
+                job.composition_lease_expires_at = orchestrator.lease_deadline(
+                    runtime.settings.LEASE_SECONDS
+                )
+                continue
+            _requeue_composition(session, job, runtime.settings.LEASE_SECONDS)
             requeued += 1
     if requeued:
         log.info("reconciler re-queued %d task(s)", requeued)
@@ -78,10 +90,11 @@ async def release_waiting(runtime: Runtime) -> int:
     return released
 
 
-def _requeue_composition(session: AsyncSession, job: RenderJob) -> None:
+def _requeue_composition(session: AsyncSession, job: RenderJob, lease_seconds: float) -> None:
     """Drop the dead composer's lease and queue the composition again (in the caller's
-    transaction, through the outbox)."""
-    job.composition_lease, job.composition_lease_expires_at = None, None
+    transaction, through the outbox), to be sent once more if nobody takes it in time."""
+    job.composition_lease = None
+    job.composition_lease_expires_at = orchestrator.lease_deadline(lease_seconds)
     task_publisher.enqueue_composition(session, job.id)
 
 
@@ -108,7 +121,7 @@ async def recover_all(runtime: Runtime) -> int:
             count += 1
         jobs = await session.scalars(select(RenderJob).where(RenderJob.status == "composing"))
         for job in jobs:
-            _requeue_composition(session, job)
+            _requeue_composition(session, job, runtime.settings.LEASE_SECONDS)
             count += 1
     if count:
         log.info("recovered %d unfinished task(s) from the database", count)
