@@ -1,4 +1,4 @@
-/** TanStack Query for server state read outside the timeline's editing loop (summaries, lists). */
+/** The app's one QueryClient: all server state (project list, models, render history, the open project's detail). */
 import { QueryClient } from "@tanstack/react-query";
 import { ApiError } from "./client";
 

@@ -1,8 +1,10 @@
 /** Typed builders for API objects and a fake API whose every method is a vi.fn. */
 import { vi } from "vitest";
 import type { Api } from "../api/endpoints";
+import { queryClient } from "../api/queryClient";
 import type { Asset, ModelInfo, Project, ProjectDetail, RenderJob, Segment } from "../api/types";
-import { createAppStore, type Deps } from "../store";
+import { projectKey } from "../features/timeline/queries";
+import { appStore, createAppStore, type Deps } from "../store";
 
 const NOW = "2026-01-01T00:00:00Z";
 
@@ -65,6 +67,13 @@ export function makeDetail(segments: Segment[], overrides: Partial<Project> = {}
     needs_render_count: ordered.filter((s) => s.state !== "ready" && s.state !== "generating").length,
     render_estimate: 0,
   };
+}
+
+/** Open this detail in the app's store as if it had been fetched (component tests). */
+export function showProject(detail: ProjectDetail): ProjectDetail {
+  queryClient.setQueryData(projectKey(detail.id), detail);
+  appStore.setState({ projectId: detail.id });
+  return detail;
 }
 
 export function makeJob(overrides: Partial<RenderJob> = {}): RenderJob {

@@ -7,7 +7,7 @@ import { useRenderJobs } from "./queries";
 
 export function RenderHistory() {
   const { projectId, activeId, showJob } = useAppShallow((s) => ({
-    projectId: s.project?.id ?? null,
+    projectId: s.projectId,
     activeId: s.activeJob?.id ?? null,
     showJob: s.showJob,
   }));

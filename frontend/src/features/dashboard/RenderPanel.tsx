@@ -6,14 +6,14 @@ import { formatCost, formatDate, formatSeconds } from "../../components/format";
 import { ProgressBar } from "../../components/ProgressBar";
 import { StatusBadge } from "../../components/StatusBadge";
 import { useAppShallow } from "../../store";
+import { useSegments } from "../timeline/useProject";
 import { ContactSheet } from "./ContactSheet";
 import { useRenderJobs } from "./queries";
 
 /** Plan, start, watch and cancel renders of the open project; play and download the result. */
 export function RenderPanel() {
   const s = useAppShallow((st) => ({
-    projectId: st.project?.id ?? null,
-    segments: st.segments,
+    projectId: st.projectId,
     plan: st.plan,
     planLoading: st.planLoading,
     planError: st.planError,
@@ -28,6 +28,7 @@ export function RenderPanel() {
     cancelRender: st.cancelRender,
     clearRenderError: st.clearRenderError,
   }));
+  const segments = useSegments();
   const lastCompletedJobId = useRenderJobs(s.projectId).data?.items.find((j) => j.status === "completed")?.id ?? null;
   const running = s.activeJob !== null && !isTerminal(s.activeJob.status);
 
@@ -39,8 +40,8 @@ export function RenderPanel() {
           type="button"
           className="primary"
           onClick={() => void s.requestPlan()}
-          disabled={s.segments.length === 0 || s.planLoading || s.starting || running}
-          title={s.segments.length === 0 ? "Add a segment first" : running ? "A render is in progress" : undefined}
+          disabled={segments.length === 0 || s.planLoading || s.starting || running}
+          title={segments.length === 0 ? "Add a segment first" : running ? "A render is in progress" : undefined}
         >
           {s.planLoading ? "Planning…" : "Render"}
         </button>
@@ -50,7 +51,7 @@ export function RenderPanel() {
       {s.plan && (
         <PlanView
           plan={s.plan}
-          segments={s.segments}
+          segments={segments}
           starting={s.starting}
           onStart={() => void s.startRender()}
           onDismiss={s.dismissPlan}
@@ -59,14 +60,14 @@ export function RenderPanel() {
       {s.activeJob && (
         <JobView
           job={s.activeJob}
-          segments={s.segments}
+          segments={segments}
           notice={s.progressNotice}
           cancelling={s.cancelling}
           onCancel={() => void s.cancelRender()}
         />
       )}
       {/* Nothing to show before a segment has been generated: no toggle in an empty project. */}
-      {s.projectId && s.segments.some((seg) => seg.state === "ready") && (
+      {s.projectId && segments.some((seg) => seg.state === "ready") && (
         <ContactSheet projectId={s.projectId} refreshKey={lastCompletedJobId} />
       )}
     </section>

@@ -1,8 +1,11 @@
 import { describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../api/client";
 import type { ProgressClient, ProgressHandlers, ProgressOptions } from "../../api/progress";
+import { queryClient } from "../../api/queryClient";
+import type { RenderJobSegment, Segment } from "../../api/types";
 import { fakeApi, makeDetail, makeJob, makeSegment, memoryStorage, testStore } from "../../test/factories";
 import { TOKEN_KEY } from "../auth/slice";
+import { cachedDetail, projectKey } from "../timeline/queries";
 import { cachedJobs } from "./queries";
 
 function withFakeProgress() {
@@ -66,10 +69,49 @@ describe("dashboard slice", () => {
     expect(store.getState().activeJob?.captions_url).toBeNull();
     watched[0]?.handlers.onEnd?.("terminal");
     await vi.waitFor(() => expect(api.listRenderJobs).toHaveBeenCalledWith("p1", 10, 0));
-    expect(api.getProject).toHaveBeenCalledTimes(2);
+    // The timeline's detail is no longer trusted: whoever shows it fetches it again.
+    expect(queryClient.getQueryState(projectKey("p1"))?.isInvalidated).toBe(true);
     await vi.waitFor(() => expect(store.getState().activeJob?.captions_url).toBe("/c.vtt"));
     expect(store.getState().activeJob?.video_url).toBe("/v.mp4");
     expect(cachedJobs("p1")[0]?.captions_url).toBe("/c.vtt");
+  });
+
+  it("a render's events move the cached segments' states; a finished clip fetches the detail again", async () => {
+    const { api, store, watched } = await editorStore();
+    api.startRender.mockResolvedValue(makeJob({ status: "queued" }));
+    await store.getState().startRender();
+    const [s1, s2] = cachedDetail("p1")?.segments ?? [];
+    // Rows as the job's snapshot took them: s1 at its current spec, s2 edited since (its prompt differs).
+    const row = (seg: Segment | undefined, patch: Partial<RenderJobSegment>): RenderJobSegment => ({
+      segment_id: seg?.id ?? "",
+      position: seg?.position ?? 0,
+      prompt: seg?.prompt ?? null,
+      model: seg?.model ?? null,
+      seed: seg?.seed ?? null,
+      duration: seg?.duration ?? null,
+      params: seg?.params ?? null,
+      status: "pending",
+      progress: 0,
+      reused: false,
+      error: null,
+      message: null,
+      weight: 0.5,
+      ...patch,
+    });
+    const job = (one: Partial<RenderJobSegment>, two: Partial<RenderJobSegment>) =>
+      makeJob({ status: "generating", segments: [row(s1, one), row(s2, { prompt: "older prompt", ...two })] });
+    watched[0]?.handlers.onJob(job({ status: "running", progress: 0.4 }, { status: "running", progress: 0.5 }));
+    expect(cachedDetail("p1")?.segments.map((s) => [s.state, s.state_progress ?? null])).toEqual([
+      ["generating", 0.4],
+      ["needs_render", null],
+    ]);
+    expect(queryClient.getQueryState(projectKey("p1"))?.isInvalidated).toBe(false);
+
+    watched[0]?.handlers.onJob(job({ status: "completed", progress: 1 }, { status: "running", progress: 0.9 }));
+    expect(cachedDetail("p1")?.segments[0]?.state).toBe("ready");
+    expect(cachedDetail("p1")?.segments[1]?.state).toBe("needs_render");
+    // Its clip link and poster come with the detail, fetched again.
+    expect(queryClient.getQueryState(projectKey("p1"))?.isInvalidated).toBe(true);
   });
 
   it("keeps the live copy while the list is a step behind", async () => {

@@ -4,6 +4,7 @@ import { queryClient } from "../../api/queryClient";
 import type { Id, RenderJob, RenderPlan } from "../../api/types";
 import { isTerminal } from "../../api/types";
 import type { SliceCreator } from "../../store/types";
+import { applyJobToDetail, projectKey } from "../timeline/queries";
 import { JOBS_PAGE_SIZE, jobsKey, putJob } from "./queries";
 
 export { JOBS_PAGE_SIZE } from "./queries";
@@ -49,8 +50,8 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
     cancelling: false,
 
     requestPlan: async () => {
-      const project = get().project;
-      if (!project) return;
+      const projectId = get().projectId;
+      if (!projectId) return;
       set({ planLoading: true, planError: null, plan: null });
       // Edits still on their way are sent first: the plan must be of what is on screen.
       if (!(await get().flushEdits())) {
@@ -61,7 +62,7 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
         return;
       }
       try {
-        const plan = await api.planRender(project.id);
+        const plan = await api.planRender(projectId);
         set({ plan, planLoading: false });
       } catch (err) {
         set({ planLoading: false, planError: errorMessage(err) });
@@ -71,15 +72,15 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
     dismissPlan: () => set({ plan: null, planError: null }),
 
     startRender: async () => {
-      const project = get().project;
-      if (!project) return null;
+      const projectId = get().projectId;
+      if (!projectId) return null;
       set({ starting: true, renderError: null });
       if (!(await get().flushEdits())) {
         set({ starting: false, renderError: "Some edits are not saved yet; save them before rendering." });
         return null;
       }
       try {
-        const job = await api.startRender(project.id);
+        const job = await api.startRender(projectId);
         set({ starting: false, plan: null });
         upsertJob(job);
         get().watchJob(job);
@@ -115,7 +116,7 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
           queryFn: () => api.listRenderJobs(projectId, JOBS_PAGE_SIZE, 0),
           staleTime: 0,
         });
-        if (get().project?.id !== projectId) return;
+        if (get().projectId !== projectId) return;
         // Keep the live copy of a watched job: the list may be a step behind the socket. Once the
         // list has it finished, the list's copy is complete (the socket's events carry no
         // captions_url, for one) and replaces the live one.
@@ -160,6 +161,7 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
             if (client !== watched) return;
             set({ activeJob: next, progressNotice: null });
             upsertJob(next);
+            applyJobToDetail(next);
           },
           onError: (message) => {
             if (client !== watched) return;
@@ -168,9 +170,9 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
           onEnd: (reason) => {
             if (client !== watched) return;
             client = null;
-            if (reason === "terminal" && get().project?.id === projectId) {
+            if (reason === "terminal" && get().projectId === projectId) {
               // New clips mean new posters and spec state on the timeline.
-              void get().loadProject(projectId);
+              void queryClient.invalidateQueries({ queryKey: projectKey(projectId) });
               void get().loadJobs(projectId);
             }
           },

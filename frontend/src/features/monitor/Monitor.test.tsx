@@ -17,7 +17,7 @@ function Grab({ onClock }: { onClock: (clock: PlaybackClock) => void }) {
 }
 
 function mount(segments: Segment[], job: RenderJob | null = null) {
-  appStore.setState({ segments, activeJob: job });
+  appStore.setState({ activeJob: job });
   let clock: PlaybackClock | null = null;
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   const view = render(

@@ -1,7 +1,7 @@
 import { act, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 import { appStore } from "../../store";
-import { makeSegment } from "../../test/factories";
+import { makeDetail, makeSegment, showProject } from "../../test/factories";
 import { PX_PER_SECOND, Timeline } from "../timeline/Timeline";
 import type { PlaybackClock } from "./clock";
 import { PlaybackProvider, usePlayback } from "./PlaybackContext";
@@ -21,7 +21,7 @@ describe("<Timeline> in the editor's playback", () => {
       makeSegment({ id: "a", position: 0, duration: 2, trim_start: 0.5 }),
       makeSegment({ id: "b", position: 1, duration: 2 }),
     ];
-    appStore.setState({ segments });
+    showProject(makeDetail(segments));
     let clock: PlaybackClock | null = null;
     render(
       <PlaybackProvider segments={segments} fps={24}>

@@ -5,6 +5,7 @@
 import { api } from "../../api/endpoints";
 import type { Id, Segment, SegmentCreate } from "../../api/types";
 import { appStore } from "../../store";
+import { cachedDetail } from "../timeline/queries";
 
 function recreateBody(segment: Segment): SegmentCreate {
   return {
@@ -27,8 +28,8 @@ function recreateBody(segment: Segment): SegmentCreate {
 
 export async function deleteUndoably(id: Id): Promise<boolean> {
   const store = appStore.getState();
-  const segment = store.segments.find((s) => s.id === id);
-  const projectId = store.project?.id;
+  const projectId = store.projectId;
+  const segment = cachedDetail(projectId)?.segments.find((s) => s.id === id);
   if (!segment || !projectId) return false;
   if (!(await store.deleteSegment(id))) return false;
   let currentId = id;

@@ -16,7 +16,6 @@ function Grab({ onClock }: { onClock: (clock: PlaybackClock) => void }) {
 describe("editor keyboard", () => {
   it("steps frames, jumps to the ends, toggles play, and leaves fields and picked-up blocks alone", () => {
     const segments = [makeSegment({ id: "a", duration: 2 }), makeSegment({ id: "b", position: 1, duration: 1 })];
-    appStore.setState({ segments });
     let clock: PlaybackClock | null = null;
     const { getByTestId } = render(
       <PlaybackProvider segments={segments} fps={25}>

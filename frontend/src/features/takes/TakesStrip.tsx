@@ -14,7 +14,7 @@ import { type Take, takesApi } from "./api";
 
 export function TakesStrip({ segment }: { segment: Segment }) {
   const { projectId, activeJob, watchJob, loadProject, loadJobs } = useAppShallow((s) => ({
-    projectId: s.project?.id ?? null,
+    projectId: s.projectId,
     activeJob: s.activeJob,
     watchJob: s.watchJob,
     loadProject: s.loadProject,

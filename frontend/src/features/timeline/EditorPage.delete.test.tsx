@@ -6,6 +6,7 @@ import type { SegmentCreate } from "../../api/types";
 import { appStore } from "../../store";
 import { makeDetail, makeModel, makeSegment } from "../../test/factories";
 import { EditorPage } from "./EditorPage";
+import { cachedDetail } from "./queries";
 
 const initial = appStore.getState();
 afterEach(() => {
@@ -45,7 +46,7 @@ describe("<EditorPage> the inspector's Delete button", () => {
       fireEvent.click(dialog.querySelector("button.danger") as HTMLButtonElement);
     });
     await vi.waitFor(() => expect(deleted).toHaveBeenCalledWith("a"));
-    await vi.waitFor(() => expect(appStore.getState().segments.map((s) => s.id)).toEqual(["b"]));
+    await vi.waitFor(() => expect(cachedDetail("p1")?.segments.map((s) => s.id)).toEqual(["b"]));
     expect(appStore.getState().undoStack.at(-1)?.label).toBe("Delete segment");
 
     const undo = screen.getByRole("button", { name: "Undo" });
@@ -56,7 +57,7 @@ describe("<EditorPage> the inspector's Delete button", () => {
     await vi.waitFor(() => expect(created).toHaveBeenCalledTimes(1));
     const body = created.mock.calls[0]?.[1] as SegmentCreate;
     expect(body).toMatchObject({ prompt: "first shot", duration: 2, seed: 11, position: 0 });
-    await vi.waitFor(() => expect(appStore.getState().segments.map((s) => s.id)).toEqual(["a2", "b"]));
+    await vi.waitFor(() => expect(cachedDetail("p1")?.segments.map((s) => s.id)).toEqual(["a2", "b"]));
     expect(appStore.getState().selectedSegmentId).toBe("a2");
   });
 });

@@ -1,8 +1,6 @@
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useCallback, useEffect, useState } from "react";
-import { errorMessage } from "../../api/client";
-import { api } from "../../api/endpoints";
-import type { Id } from "../../api/types";
+import { ApiError, errorMessage } from "../../api/client";
+import type { Id, Segment } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { formatCost, formatSeconds } from "../../components/format";
 import { navigate } from "../../components/router";
@@ -20,6 +18,9 @@ import { ProjectSettings } from "./ProjectSettings";
 import { withLiveState } from "./SegmentState";
 import { totalDuration } from "./slice";
 import { PX_PER_SECOND, Timeline } from "./Timeline";
+import { useProjectDetail } from "./useProject";
+
+const NO_SEGMENTS: Segment[] = [];
 
 function isEditable(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
@@ -28,10 +29,7 @@ function isEditable(target: EventTarget | null): boolean {
 
 export function EditorPage({ projectId }: { projectId: Id }) {
   const s = useAppShallow((st) => ({
-    project: st.project,
-    segments: st.segments,
     selectedId: st.selectedSegmentId,
-    loading: st.timelineLoading,
     error: st.timelineError,
     saveStates: st.saveStates,
     revisions: st.segmentRevisions,
@@ -58,6 +56,9 @@ export function EditorPage({ projectId }: { projectId: Id }) {
   const [editingProject, setEditingProject] = useState(false);
   const { loadProject, closeProject, loadJobs, stopWatching, undo, redo } = s;
   const models = useModels();
+  const detail = useProjectDetail();
+  const project = detail.data ?? null;
+  const segments = detail.data?.segments ?? NO_SEGMENTS;
 
   useEffect(() => {
     void loadProject(projectId).then(() => loadJobs(projectId));
@@ -95,7 +96,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     return () => window.removeEventListener("beforeunload", onBeforeUnload);
   }, [hasUnsavedEdits]);
 
-  const current = s.segments.find((seg) => seg.id === s.selectedId) ?? null;
+  const current = segments.find((seg) => seg.id === s.selectedId) ?? null;
   const selected = current
     ? withLiveState(
         current,
@@ -111,16 +112,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     [selectedId, editSegment],
   );
 
-  // What a render would take now, from the server: refetched whenever a segment's spec or state
-  // changes (the key), the previous figure shown meanwhile.
-  const summaryKey = s.segments.map((seg) => `${seg.id}:${seg.spec_hash}:${seg.state}:${seg.version}`).join(",");
-  const summary = useQuery({
-    queryKey: ["project-summary", projectId, summaryKey],
-    queryFn: () => api.getProject(projectId),
-    enabled: s.project !== null && s.segments.length > 0,
-    placeholderData: keepPreviousData,
-  });
-  const shownStates = s.segments.map(
+  const shownStates = segments.map(
     (seg) =>
       withLiveState(
         seg,
@@ -130,12 +122,18 @@ export function EditorPage({ projectId }: { projectId: Id }) {
   const needRender = shownStates.filter((state) => state === "needs_render" || state === "failed").length;
   // "Up to date" only when every clip exists: a segment still generating is not.
   const generating = shownStates.filter((state) => state === "generating").length;
-  const estimate = summary.data?.render_estimate ?? null;
+  // What a render would take, the server's figure: the detail is fetched again when a spec changes.
+  const estimate = project?.render_estimate ?? null;
 
-  if (!s.project) {
+  if (!project) {
+    const failed = detail.error
+      ? detail.error instanceof ApiError && detail.error.status === 404
+        ? "This project does not exist."
+        : `Could not load the project: ${errorMessage(detail.error)}`
+      : null;
     return (
       <main className="page">
-        {s.loading ? <p className="muted">Loading…</p> : <ErrorBanner message={s.error} />}
+        {failed ? <ErrorBanner message={failed} /> : <p className="muted">Loading…</p>}
         <button type="button" onClick={() => navigate("/")}>
           ← Projects
         </button>
@@ -150,9 +148,9 @@ export function EditorPage({ projectId }: { projectId: Id }) {
           <button type="button" className="link" onClick={() => navigate("/")}>
             ← Projects
           </button>
-          <h2 className="project-title">{s.project.name}</h2>
+          <h2 className="project-title">{project.name}</h2>
           <span className="muted small">
-            {s.project.width}×{s.project.height} · {s.project.fps} fps
+            {project.width}×{project.height} · {project.fps} fps
           </span>
           <button type="button" className="small" onClick={() => setEditingProject((v) => !v)}>
             Settings
@@ -160,8 +158,8 @@ export function EditorPage({ projectId }: { projectId: Id }) {
         </div>
         <div className="row gap">
           <span data-testid="total-duration">
-            Total: <strong>{formatSeconds(totalDuration(s.segments))}</strong> · {s.segments.length} segment
-            {s.segments.length === 1 ? "" : "s"}
+            Total: <strong>{formatSeconds(totalDuration(segments))}</strong> · {segments.length} segment
+            {segments.length === 1 ? "" : "s"}
           </span>
           <span
             data-testid="needs-render"
@@ -188,13 +186,13 @@ export function EditorPage({ projectId }: { projectId: Id }) {
       </div>
       {editingProject && (
         <section className="card">
-          <ProjectSettings project={s.project} onSave={s.updateProject} onClose={() => setEditingProject(false)} />
+          <ProjectSettings project={project} onSave={s.updateProject} onClose={() => setEditingProject(false)} />
         </section>
       )}
       <ErrorBanner message={s.error} onDismiss={s.clearError} />
       <ErrorBanner message={models.error ? `Could not load models: ${errorMessage(models.error)}` : null} />
 
-      <PlaybackProvider segments={s.segments} fps={s.project.fps}>
+      <PlaybackProvider segments={segments} fps={project.fps}>
         <EditorWorkspace
           side={
             selected ? (

@@ -1,7 +1,7 @@
 import { fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 import { appStore } from "../../store";
-import { makeJob, makeSegment } from "../../test/factories";
+import { makeDetail, makeJob, makeSegment, showProject } from "../../test/factories";
 import { blockWidth, MIN_BLOCK_PX, PX_PER_SECOND, Timeline } from "./Timeline";
 
 const initial = appStore.getState();
@@ -9,12 +9,12 @@ afterEach(() => appStore.setState(initial, true));
 
 describe("<Timeline>", () => {
   it("draws blocks in order with widths proportional to duration", () => {
-    appStore.setState({
-      segments: [
+    showProject(
+      makeDetail([
         makeSegment({ id: "a", position: 0, duration: 2, prompt: "first" }),
         makeSegment({ id: "b", position: 1, duration: 4, prompt: "second", poster_url: "/p.jpg" }),
-      ],
-    });
+      ]),
+    );
     render(<Timeline />);
     const blocks = screen.getAllByTestId("segment-block");
     expect(blocks.map((b) => b.dataset.segmentId)).toEqual(["a", "b"]);
@@ -25,12 +25,14 @@ describe("<Timeline>", () => {
   });
 
   it("shows each segment's own state, not the last job's, and selects on click", () => {
-    appStore.setState({
-      segments: [
+    showProject(
+      makeDetail([
         makeSegment({ id: "s1", position: 0, state: "needs_render" }),
         makeSegment({ id: "s2", position: 1, state: "failed", state_error: "rejected" }),
         makeSegment({ id: "s3", position: 2, state: "generating", state_progress: 0.1 }),
-      ],
+      ]),
+    );
+    appStore.setState({
       selectedSegmentId: "s1",
       activeJob: makeJob({
         status: "generating",
@@ -52,13 +54,13 @@ describe("<Timeline>", () => {
   });
 
   it("links a shot that continues to the block before it", () => {
-    appStore.setState({
-      segments: [
+    showProject(
+      makeDetail([
         makeSegment({ id: "a", position: 0 }),
         makeSegment({ id: "b", position: 1, continue_from_previous: true }),
         makeSegment({ id: "c", position: 2 }),
-      ],
-    });
+      ]),
+    );
     render(<Timeline />);
     const blocks = screen.getAllByTestId("segment-block");
     expect(blocks.map((b) => b.classList.contains("continues"))).toEqual([false, true, false]);
@@ -68,13 +70,13 @@ describe("<Timeline>", () => {
   });
 
   it("marks segments with a caption, a transition or an init image", () => {
-    appStore.setState({
-      segments: [
+    showProject(
+      makeDetail([
         makeSegment({ id: "a", position: 0, caption: "Hello", transition: { kind: "crossfade", duration: 0.5 } }),
         makeSegment({ id: "b", position: 1, init_image_asset_id: "img1" }),
         makeSegment({ id: "c", position: 2, caption: "  " }),
-      ],
-    });
+      ]),
+    );
     render(<Timeline />);
     const [a, b, c] = screen.getAllByTestId("segment-block") as [HTMLElement, HTMLElement, HTMLElement];
     expect(a.querySelector("[data-testid=caption-marker]")).toHaveAttribute("title", "Caption: Hello");
@@ -87,7 +89,7 @@ describe("<Timeline>", () => {
   });
 
   it("invites adding a segment when empty", () => {
-    appStore.setState({ segments: [] });
+    showProject(makeDetail([]));
     render(<Timeline />);
     expect(screen.getByText(/No segments yet/)).toBeInTheDocument();
   });

@@ -23,6 +23,7 @@ import { TrimHandles } from "../monitor/TrimHandles";
 import { type Span, type Trim, trimmedLength } from "../monitor/timeMap";
 import { SegmentStateBadge, segmentState, withLiveState } from "./SegmentState";
 import { describeTransition } from "./TransitionEditor";
+import { useProjectDetail, useSegments } from "./useProject";
 
 export const PX_PER_SECOND = 96;
 const NO_SPANS: Span[] = [];
@@ -33,9 +34,10 @@ export function blockWidth(duration: number, pxPerSecond = PX_PER_SECOND): numbe
 }
 
 export function Timeline({ pxPerSecond = PX_PER_SECOND }: { pxPerSecond?: number }) {
-  const { segments, selectedId, selectSegment, moveSegment, activeJob, plan, fps } = useAppShallow((s) => ({
-    segments: s.segments,
-    fps: s.project?.fps ?? 24,
+  const detail = useProjectDetail().data;
+  const segments = useSegments();
+  const fps = detail?.fps ?? 24;
+  const { selectedId, selectSegment, moveSegment, activeJob, plan } = useAppShallow((s) => ({
     selectedId: s.selectedSegmentId,
     selectSegment: s.selectSegment,
     moveSegment: s.moveSegment,

@@ -3,6 +3,7 @@ import { ApiError } from "../../api/client";
 import { queryClient } from "../../api/queryClient";
 import { deferred, fakeApi, makeDetail, makeModel, makeProject, makeSegment, testStore } from "../../test/factories";
 import { MODELS_KEY } from "./models";
+import { cachedDetail, projectKey } from "./queries";
 import { arrayMove, defaultDuration, defaultModel, totalDuration } from "./slice";
 
 const A = makeSegment({ id: "a", duration: 1 });
@@ -17,7 +18,10 @@ async function loaded(segments = [A, B, C]) {
   return { api, store };
 }
 
-const ids = (store: Awaited<ReturnType<typeof loaded>>["store"]) => store.getState().segments.map((s) => s.id);
+/** The open project's segments as the cached detail holds them (what the editor shows). */
+const segments = (store: Awaited<ReturnType<typeof loaded>>["store"]) =>
+  cachedDetail(store.getState().projectId)?.segments ?? [];
+const ids = (store: Awaited<ReturnType<typeof loaded>>["store"]) => segments(store).map((s) => s.id);
 
 describe("timeline slice: loading", () => {
   it("loads segments ordered by position and selects the first", async () => {
@@ -33,16 +37,20 @@ describe("timeline slice: loading", () => {
     await store.getState().loadProject("p1");
     expect(ids(store)).toEqual(["a", "b"]);
     expect(store.getState().selectedSegmentId).toBe("a");
-    expect(store.getState().project?.id).toBe("p1");
-    expect(store.getState().project).not.toHaveProperty("segments");
+    expect(store.getState().projectId).toBe("p1");
+    // Server state is the query's: the store keeps which project is open, not its detail.
+    expect(store.getState()).not.toHaveProperty("segments");
+    expect(cachedDetail("p1")?.name).toBe("Demo");
   });
 
-  it("reports a missing project readably", async () => {
+  it("leaves a missing project's error in its query, not retried", async () => {
     const api = fakeApi();
     api.getProject.mockRejectedValue(new ApiError(404, "project p9 not found"));
     const store = testStore({ api });
     await store.getState().loadProject("p9");
-    expect(store.getState().timelineError).toBe("This project does not exist.");
+    expect(queryClient.getQueryState(projectKey("p9"))?.error).toMatchObject({ status: 404 });
+    expect(api.getProject).toHaveBeenCalledTimes(1);
+    expect(store.getState().selectedSegmentId).toBeNull();
   });
 });
 
@@ -55,7 +63,7 @@ describe("timeline slice: reorder", () => {
     const pending = store.getState().moveSegment("c", "a");
     // optimistic: visible before the server answers
     expect(ids(store)).toEqual(["c", "a", "b"]);
-    expect(store.getState().segments.map((s) => s.position)).toEqual([0, 1, 2]);
+    expect(segments(store).map((s) => s.position)).toEqual([0, 1, 2]);
     expect(api.reorderSegments).toHaveBeenCalledTimes(1);
     expect(api.reorderSegments).toHaveBeenCalledWith("p1", ["c", "a", "b"]);
 
@@ -139,7 +147,7 @@ describe("timeline slice: segment edits", () => {
     expect(api.createSegment).toHaveBeenCalledWith("p1", { prompt: "Shot 2", model: "procedural", duration: 2 });
     expect(ids(store)).toEqual(["a", "n"]);
     expect(store.getState().selectedSegmentId).toBe("n");
-    expect(store.getState().project?.total_duration).toBe(3);
+    expect(cachedDetail("p1")).toMatchObject({ total_duration: 3, segment_count: 2 });
   });
 
   it("keeps server field errors from a 422 by field", async () => {
@@ -158,10 +166,10 @@ describe("timeline slice: segment edits", () => {
     const { api, store } = await loaded([A]);
     api.updateSegment.mockImplementation(async (id: string, patch: object) => ({ ...A, id, ...patch }));
     await store.getState().updateSegment("a", { prompt: "new", seed: 7 });
-    expect(store.getState().segments[0]?.prompt).toBe("new");
+    expect(segments(store)[0]?.prompt).toBe("new");
     await store.getState().undo();
     expect(api.updateSegment).toHaveBeenLastCalledWith("a", { prompt: A.prompt, seed: A.seed });
-    expect(store.getState().segments[0]?.prompt).toBe(A.prompt);
+    expect(segments(store)[0]?.prompt).toBe(A.prompt);
   });
 
   it("inserts a duplicate right after its original", async () => {
@@ -196,19 +204,89 @@ describe("timeline slice: segment edits", () => {
   });
 });
 
+describe("timeline slice: the project's query", () => {
+  it("an edit shows at once in the cached detail, needing a render, and a fetch meanwhile keeps it", async () => {
+    const { api, store } = await loaded([{ ...A, state: "ready", clip_url: "/a.mp4" }, B]);
+    const save = deferred<typeof A>();
+    api.updateSegment.mockReturnValue(save.promise);
+    store.getState().editSegment("a", { prompt: "a new prompt" });
+    expect(segments(store)[0]).toMatchObject({ prompt: "a new prompt", state: "needs_render", clip_url: null });
+
+    // The server still has the old copy; a refetch answering before the save lands must not win.
+    const flushed = store.getState().flushEdits();
+    await store.getState().loadProject("p1");
+    expect(segments(store)[0]).toMatchObject({ prompt: "a new prompt", state: "needs_render" });
+
+    save.resolve({ ...A, prompt: "a new prompt", version: 2, spec_hash: "hash-a2" });
+    await expect(flushed).resolves.toBe(true);
+    expect(segments(store)[0]).toMatchObject({ prompt: "a new prompt", version: 2 });
+    expect(api.updateSegment).toHaveBeenCalledWith("a", { prompt: "a new prompt" }, 1);
+  });
+
+  it("an answer read before a save landed does not bring the older version back", async () => {
+    const { api, store } = await loaded([A]);
+    api.updateSegment.mockResolvedValue({ ...A, prompt: "saved", version: 2 });
+    store.getState().editSegment("a", { prompt: "saved" });
+    await store.getState().flushEdits();
+    api.getProject.mockResolvedValue(makeDetail([A])); // version 1, read before the save
+    await store.getState().loadProject("p1");
+    expect(segments(store)[0]).toMatchObject({ prompt: "saved", version: 2 });
+    // So the next edit is based on version 2, not refused as a conflict.
+    store.getState().editSegment("a", { seed: 9 });
+    await store.getState().flushEdits();
+    expect(api.updateSegment).toHaveBeenLastCalledWith("a", { seed: 9 }, 2);
+  });
+
+  it("a conflict keeps my edit on screen until I take theirs, which the inspector then shows", async () => {
+    const { api, store } = await loaded([A]);
+    const theirs = { ...A, prompt: "the other tab's", version: 3 };
+    api.updateSegment.mockRejectedValue(new ApiError(412, "changed", {}, { current: theirs }));
+    store.getState().editSegment("a", { prompt: "mine" });
+    await expect(store.getState().flushEdits()).resolves.toBe(false);
+    expect(store.getState().saveStates.a).toMatchObject({ status: "conflict", theirs });
+    expect(segments(store)[0]?.prompt).toBe("mine");
+    expect(store.getState().hasUnsavedEdits()).toBe(true);
+
+    const revision = store.getState().segmentRevisions.a ?? 0;
+    store.getState().takeTheirEdit("a");
+    expect(segments(store)[0]).toMatchObject({ prompt: "the other tab's", version: 3 });
+    expect(store.getState().saveStates.a).toBeUndefined();
+    expect(store.getState().segmentRevisions.a).toBe(revision + 1);
+    expect(store.getState().hasUnsavedEdits()).toBe(false);
+  });
+
+  it("another tab's edit fetched restarts the inspector from it, unless I have edits of my own", async () => {
+    const { api, store } = await loaded([A, B]);
+    const before = { ...store.getState().segmentRevisions };
+    api.getProject.mockResolvedValue(
+      makeDetail([
+        { ...A, prompt: "elsewhere", version: 2 },
+        { ...B, prompt: "elsewhere too", version: 2 },
+      ]),
+    );
+    api.updateSegment.mockReturnValue(new Promise(() => undefined)); // my edit of b stays pending
+    store.getState().editSegment("b", { prompt: "mine" });
+    await queryClient.refetchQueries({ queryKey: projectKey("p1") });
+    expect(segments(store).map((s) => s.prompt)).toEqual(["elsewhere", "mine"]);
+    expect(store.getState().segmentRevisions.a).toBe((before.a ?? 0) + 1);
+    expect(store.getState().segmentRevisions.b).toBe(before.b);
+  });
+});
+
 describe("timeline slice: project settings", () => {
   it("renames the project and keeps the timeline's counts", async () => {
     const { api, store } = await loaded([A, B]);
     api.updateProject.mockResolvedValue(makeProject({ name: "Renamed", fps: 30 }));
     await expect(store.getState().updateProject({ name: "Renamed", fps: 30 })).resolves.toEqual({});
-    expect(store.getState().project).toMatchObject({ name: "Renamed", fps: 30, segment_count: 2, total_duration: 3 });
+    expect(cachedDetail("p1")).toMatchObject({ name: "Renamed", fps: 30, segment_count: 2, total_duration: 3 });
+    expect(ids(store)).toEqual(["a", "b"]);
   });
 
   it("returns field errors from a 422", async () => {
     const { api, store } = await loaded([A]);
     api.updateProject.mockRejectedValue(new ApiError(422, "width: must be even", { width: "must be even" }));
     await expect(store.getState().updateProject({ width: 1281 })).resolves.toEqual({ width: "must be even" });
-    expect(store.getState().project?.name).toBe("Demo");
+    expect(cachedDetail("p1")?.name).toBe("Demo");
   });
 
   it("sends the version it edits and, on a 412, reloads instead of overwriting", async () => {

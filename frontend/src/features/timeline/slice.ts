@@ -1,8 +1,8 @@
 import { ApiError, errorMessage } from "../../api/client";
+import { queryClient } from "../../api/queryClient";
 import type {
   Id,
   ModelInfo,
-  Project,
   ProjectDetail,
   ProjectUpdate,
   Segment,
@@ -12,6 +12,7 @@ import type {
 import type { GetState, SetState, SliceCreator } from "../../store/types";
 import { AutosaveQueue, type SaveState } from "./autosave";
 import { cachedModels } from "./models";
+import { cachedDetail, projectKey, projectOf } from "./queries";
 import { GENERATIVE_FIELDS } from "./SegmentState";
 
 /** The model a new segment gets: "procedural" when usable, else the first available one. */
@@ -42,12 +43,11 @@ export interface HistoryEntry {
 const HISTORY_LIMIT = 100;
 
 export interface TimelineSlice {
-  project: Project | null;
-  segments: Segment[];
+  /** The project open in the editor; its detail is server state (./queries, ["project", id]). */
+  projectId: Id | null;
   selectedSegmentId: Id | null;
-  timelineLoading: boolean;
+  /** The last failed action's message (add, delete, reorder...); loading errors are the query's. */
   timelineError: string | null;
-  segmentSaving: boolean;
   /** Field errors from the last failed save of the selected segment, keyed by field path. */
   segmentFieldErrors: Record<string, string>;
   undoStack: HistoryEntry[];
@@ -55,9 +55,12 @@ export interface TimelineSlice {
   /** Autosave state per segment with edits not yet confirmed (absent: saved). */
   saveStates: Record<Id, SaveState>;
   /** Bumped when a segment changes other than by typing in the inspector (undo, a conflict
-   * resolved, a reload), so the inspector starts again from the segment. */
+   * resolved, another tab's edit fetched), so the inspector starts again from the segment. */
   segmentRevisions: Record<Id, number>;
 
+  /** The query function of ["project", id]: the server's detail with this tab's unsaved edits. */
+  readProject: (id: Id) => Promise<ProjectDetail>;
+  /** Open a project (or fetch it again) and select a segment of it. */
   loadProject: (id: Id) => Promise<void>;
   /** Apply an edit now and save it in the background (debounced, If-Match, undoable). */
   editSegment: (id: Id, patch: SegmentUpdate, options?: { record?: boolean }) => void;
@@ -102,11 +105,6 @@ function withPositions(segments: Segment[]): Segment[] {
   return segments.map((s, i) => (s.position === i ? s : { ...s, position: i }));
 }
 
-function projectOf(detail: ProjectDetail): Project {
-  const { segments: _segments, ...project } = detail;
-  return project;
-}
-
 /** The previous order, keeping only ids that still exist and appending newer ones at the end. */
 function restorableOrder(previous: Id[], current: Id[]): Id[] {
   const alive = new Set(current);
@@ -119,27 +117,62 @@ function pushHistory(set: SetState, get: GetState, entry: HistoryEntry): void {
   set({ undoStack: [...get().undoStack, entry].slice(-HISTORY_LIMIT), redoStack: [] });
 }
 
-/** The segment as the user sees it: the server's copy with the edits not confirmed yet. */
+/** The segment as the user sees it: the server's copy with the edits not confirmed yet. A change
+ * of what decides the pixels needs a render: the state says so now, not after the save. */
 function withPending(segment: Segment, pending: SegmentUpdate | null): Segment {
-  return pending ? ({ ...segment, ...pending } as Segment) : segment;
+  if (!pending) return segment;
+  const regenerate = GENERATIVE_FIELDS.some((k) => k in pending);
+  return {
+    ...segment,
+    ...pending,
+    ...(regenerate ? { state: "needs_render", state_progress: null, state_error: null, clip_url: null } : {}),
+  } as Segment;
+}
+
+/** The detail with these segments, its counts following them. */
+function withSegments(detail: ProjectDetail, segments: Segment[]): ProjectDetail {
+  return { ...detail, segments, segment_count: segments.length, total_duration: totalDuration(segments) };
 }
 
 export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api, draftStorage }) => {
   /** Bumped on every reorder, so only the latest one rolls back or applies the server's answer. */
   let reorderGeneration = 0;
-  const bump = (id: Id) =>
-    set({ segmentRevisions: { ...get().segmentRevisions, [id]: (get().segmentRevisions[id] ?? 0) + 1 } });
+  const bump = (ids: Id[]) => {
+    if (ids.length === 0) return;
+    const revisions = { ...get().segmentRevisions };
+    for (const id of ids) revisions[id] = (revisions[id] ?? 0) + 1;
+    set({ segmentRevisions: revisions });
+  };
+
+  const segmentsNow = (): Segment[] => cachedDetail(get().projectId)?.segments ?? [];
+  /** Write the open project's segments into its cached detail (an optimistic edit or an answer). */
+  const writeSegments = (projectId: Id, segments: Segment[]) =>
+    queryClient.setQueryData<ProjectDetail>(projectKey(projectId), (detail) =>
+      detail ? withSegments(detail, segments) : detail,
+    );
+  /** A fetch of the detail in flight would overwrite an optimistic change with the older list:
+   * cancel it first (null when none is in flight, so the change shows without waiting). */
+  const quiet = (projectId: Id): Promise<void> | null =>
+    queryClient.isFetching({ queryKey: projectKey(projectId) }) > 0
+      ? queryClient.cancelQueries({ queryKey: projectKey(projectId) })
+      : null;
 
   const autosave = new AutosaveQueue({
     save: (id, patch, version) => api.updateSegment(id, patch, version),
-    versionOf: (id) => get().segments.find((s) => s.id === id)?.version,
+    versionOf: (id) => segmentsNow().find((s) => s.id === id)?.version,
     onSaved: (saved) => {
+      const detail = cachedDetail(saved.project_id);
+      if (!detail) return;
+      const before = detail.segments.find((s) => s.id === saved.id);
       const pending = autosave.pendingOf(saved.id);
-      const segments = get().segments.map((s) =>
-        s.id === saved.id ? withPending({ ...saved, position: s.position }, pending) : s,
+      writeSegments(
+        saved.project_id,
+        detail.segments.map((s) => (s.id === saved.id ? withPending({ ...saved, position: s.position }, pending) : s)),
       );
-      set({ segments });
-      bumpProject(segments);
+      // A new spec changes what a render would take (count and estimate): the server recounts.
+      if (before && before.spec_hash !== saved.spec_hash) {
+        void queryClient.invalidateQueries({ queryKey: projectKey(saved.project_id) });
+      }
     },
     onState: (id, state) => {
       const next = { ...get().saveStates };
@@ -151,41 +184,49 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
     storageKey: "vf.autosave.segments",
   });
 
-  const bumpProject = (segments: Segment[]) => {
-    const project = get().project;
-    if (!project) return;
-    set({ project: { ...project, segment_count: segments.length, total_duration: totalDuration(segments) } });
+  const readProject = async (id: Id): Promise<ProjectDetail> => {
+    const detail = await api.getProject(id);
+    // Edits left unsaved by a previous page (or still saving) are resumed and shown.
+    autosave.restore(new Set(detail.segments.map((s) => s.id)));
+    const known = new Map((cachedDetail(id)?.segments ?? []).map((s) => [s.id, s]));
+    const changedElsewhere: Id[] = [];
+    const segments = [...detail.segments]
+      .sort((a, b) => a.position - b.position)
+      .map((fetched) => {
+        const cached = known.get(fetched.id);
+        // An answer read before a save landed must not bring back the older version (the next
+        // save would carry it and be refused as a conflict).
+        const server = cached && cached.version > fetched.version ? { ...fetched, ...cached } : fetched;
+        const pending = autosave.pendingOf(fetched.id);
+        if (cached && cached.version < fetched.version && !pending) changedElsewhere.push(fetched.id);
+        return withPending(server, pending);
+      });
+    bump(changedElsewhere);
+    return withSegments({ ...detail }, segments);
   };
 
   return {
-    project: null,
-    segments: [],
+    projectId: null,
     selectedSegmentId: null,
-    timelineLoading: false,
     timelineError: null,
-    segmentSaving: false,
     segmentFieldErrors: {},
     undoStack: [],
     redoStack: [],
     saveStates: {},
     segmentRevisions: {},
 
+    readProject,
+
     editSegment: (id, patch, options = {}) => {
-      const before = get().segments.find((s) => s.id === id);
-      if (!before || Object.keys(patch).length === 0) return;
-      // A change of what decides the pixels needs a render: say so now, not after the save.
-      const regenerate = GENERATIVE_FIELDS.some((k) => k in patch);
-      const segments = get().segments.map((s) =>
-        s.id === id
-          ? ({
-              ...s,
-              ...patch,
-              ...(regenerate ? { state: "needs_render", state_progress: null, state_error: null, clip_url: null } : {}),
-            } as Segment)
-          : s,
+      const projectId = get().projectId;
+      const before = segmentsNow().find((s) => s.id === id);
+      if (!projectId || !before || Object.keys(patch).length === 0) return;
+      // Optimistic: shown at once; a fetch answering meanwhile re-applies it (readProject).
+      writeSegments(
+        projectId,
+        segmentsNow().map((s) => (s.id === id ? withPending(s, patch) : s)),
       );
-      set({ segments, timelineError: null });
-      bumpProject(segments);
+      set({ timelineError: null });
       autosave.edit(id, patch);
       if (options.record === false) return;
       const previous: Record<string, unknown> = {};
@@ -205,12 +246,12 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         },
         undo: async () => {
           get().editSegment(id, previous as SegmentUpdate, { record: false });
-          bump(id);
+          bump([id]);
           return true;
         },
         redo: async () => {
           get().editSegment(id, redoPatch, { record: false });
-          bump(id);
+          bump([id]);
           return true;
         },
       });
@@ -222,43 +263,39 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
     keepMyEdit: (id) => void autosave.keepMine(id),
     takeTheirEdit: (id) => {
       autosave.takeTheirs(id);
-      bump(id);
+      bump([id]);
     },
 
     loadProject: async (id) => {
-      const keepSelection = get().project?.id === id ? get().selectedSegmentId : null;
-      set({ timelineLoading: true, timelineError: null });
+      const switching = get().projectId !== id;
+      const keepSelection = switching ? null : get().selectedSegmentId;
+      set({
+        projectId: id,
+        timelineError: null,
+        ...(switching ? { selectedSegmentId: null, undoStack: [], redoStack: [], segmentFieldErrors: {} } : {}),
+      });
+      let detail: ProjectDetail;
       try {
-        const detail = await api.getProject(id);
-        // Edits left unsaved by a previous page (or still saving) are resumed and shown.
-        autosave.restore(new Set(detail.segments.map((s) => s.id)));
-        const segments = [...detail.segments]
-          .sort((a, b) => a.position - b.position)
-          .map((s) => withPending(s, autosave.pendingOf(s.id)));
-        const selected =
-          keepSelection && segments.some((s) => s.id === keepSelection) ? keepSelection : (segments[0]?.id ?? null);
-        const switching = get().project?.id !== id;
-        set({
-          project: projectOf(detail),
-          segments,
-          selectedSegmentId: selected,
-          timelineLoading: false,
-          segmentRevisions: Object.fromEntries(segments.map((s) => [s.id, (get().segmentRevisions[s.id] ?? 0) + 1])),
-          ...(switching ? { undoStack: [], redoStack: [], segmentFieldErrors: {} } : {}),
+        detail = await queryClient.fetchQuery({
+          queryKey: projectKey(id),
+          queryFn: () => readProject(id),
+          staleTime: 0,
         });
-      } catch (err) {
-        set({
-          timelineLoading: false,
-          timelineError:
-            err instanceof ApiError && err.status === 404 ? "This project does not exist." : errorMessage(err),
-        });
+      } catch {
+        return; // the query holds the error and the editor shows it
       }
+      if (get().projectId !== id) return;
+      const { segments } = detail;
+      const selected =
+        keepSelection && segments.some((s) => s.id === keepSelection) ? keepSelection : (segments[0]?.id ?? null);
+      set({ selectedSegmentId: selected });
+      // The inspector starts again from what was loaded.
+      bump(segments.map((s) => s.id));
     },
 
     closeProject: () => {
       set({
-        project: null,
-        segments: [],
+        projectId: null,
         selectedSegmentId: null,
         timelineError: null,
         segmentFieldErrors: {},
@@ -268,16 +305,20 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
     },
 
     updateProject: async (patch) => {
-      const project = get().project;
-      if (!project) return {};
+      const detail = cachedDetail(get().projectId);
+      if (!detail) return {};
       try {
-        const updated = await api.updateProject(project.id, patch, project.version);
-        set({ project: { ...updated, segment_count: project.segment_count, total_duration: project.total_duration } });
+        const updated = await api.updateProject(detail.id, patch, detail.version);
+        queryClient.setQueryData<ProjectDetail>(projectKey(detail.id), (current) =>
+          current
+            ? { ...current, ...updated, segment_count: current.segment_count, total_duration: current.total_duration }
+            : current,
+        );
         return {};
       } catch (err) {
         if (err instanceof ApiError && err.status === 412) {
           // Changed in another tab: show what is there now rather than overwrite it.
-          await get().loadProject(project.id);
+          await get().loadProject(detail.id);
           return { _: "These settings were changed elsewhere meanwhile; they are reloaded, check and save again." };
         }
         if (err instanceof ApiError && Object.keys(err.fieldErrors).length > 0) return err.fieldErrors;
@@ -288,12 +329,12 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
     selectSegment: (id) => set({ selectedSegmentId: id, segmentFieldErrors: {} }),
 
     addSegment: async (init = {}) => {
-      const project = get().project;
-      if (!project) return null;
+      const projectId = get().projectId;
+      if (!projectId) return null;
       const models = cachedModels();
       const model = models.find((m) => m.id === init.model) ?? defaultModel(models);
       const body: SegmentCreate = {
-        prompt: init.prompt ?? `Shot ${get().segments.length + 1}`,
+        prompt: init.prompt ?? `Shot ${segmentsNow().length + 1}`,
         model: init.model ?? model?.id ?? "procedural",
         duration: init.duration ?? defaultDuration(model),
         ...(init.params ? { params: init.params } : {}),
@@ -302,12 +343,15 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
       };
       set({ timelineError: null });
       try {
-        const segment = await api.createSegment(project.id, body);
-        const segments = withPositions(
-          [...get().segments.filter((s) => s.id !== segment.id), segment].sort((a, b) => a.position - b.position),
+        const segment = await api.createSegment(projectId, body);
+        await quiet(projectId);
+        writeSegments(
+          projectId,
+          withPositions(
+            [...segmentsNow().filter((s) => s.id !== segment.id), segment].sort((a, b) => a.position - b.position),
+          ),
         );
-        set({ segments, selectedSegmentId: segment.id, segmentFieldErrors: {} });
-        bumpProject(segments);
+        set({ selectedSegmentId: segment.id, segmentFieldErrors: {} });
         return segment;
       } catch (err) {
         set({ timelineError: `Could not add a segment: ${errorMessage(err)}` });
@@ -316,14 +360,16 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
     },
 
     updateSegment: async (id, patch, options = {}) => {
-      const before = get().segments.find((s) => s.id === id);
-      if (!before) return false;
-      set({ segmentSaving: true, segmentFieldErrors: {}, timelineError: null });
+      const projectId = get().projectId;
+      const before = segmentsNow().find((s) => s.id === id);
+      if (!projectId || !before) return false;
+      set({ segmentFieldErrors: {}, timelineError: null });
       try {
         const updated = await api.updateSegment(id, patch);
-        const segments = get().segments.map((s) => (s.id === id ? { ...updated, position: s.position } : s));
-        set({ segments, segmentSaving: false });
-        bumpProject(segments);
+        writeSegments(
+          projectId,
+          segmentsNow().map((s) => (s.id === id ? { ...updated, position: s.position } : s)),
+        );
         if (options.record !== false) {
           const previous: SegmentUpdate = {};
           const prev = previous as Record<string, unknown>;
@@ -340,24 +386,26 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         return true;
       } catch (err) {
         if (err instanceof ApiError && Object.keys(err.fieldErrors).length > 0) {
-          set({ segmentSaving: false, segmentFieldErrors: err.fieldErrors, timelineError: null });
+          set({ segmentFieldErrors: err.fieldErrors, timelineError: null });
         } else {
-          set({ segmentSaving: false, timelineError: `Could not save the segment: ${errorMessage(err)}` });
+          set({ timelineError: `Could not save the segment: ${errorMessage(err)}` });
         }
         return false;
       }
     },
 
     duplicateSegment: async (id) => {
+      const projectId = get().projectId;
+      if (!projectId) return null;
       set({ timelineError: null });
       try {
         const copy = await api.duplicateSegment(id);
-        const segments = get().segments.slice();
+        await quiet(projectId);
+        const segments = segmentsNow().slice();
         const index = segments.findIndex((s) => s.id === id);
         segments.splice(index < 0 ? segments.length : index + 1, 0, copy);
-        const ordered = withPositions(segments);
-        set({ segments: ordered, selectedSegmentId: copy.id, segmentFieldErrors: {} });
-        bumpProject(ordered);
+        writeSegments(projectId, withPositions(segments));
+        set({ selectedSegmentId: copy.id, segmentFieldErrors: {} });
         return copy;
       } catch (err) {
         set({ timelineError: `Could not duplicate the segment: ${errorMessage(err)}` });
@@ -366,7 +414,11 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
     },
 
     deleteSegment: async (id) => {
-      const before = get().segments;
+      const projectId = get().projectId;
+      if (!projectId) return false;
+      const cancelling = quiet(projectId);
+      if (cancelling) await cancelling;
+      const before = segmentsNow();
       const index = before.findIndex((s) => s.id === id);
       if (index < 0) return false;
       const segments = withPositions(before.filter((s) => s.id !== id));
@@ -374,8 +426,8 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         get().selectedSegmentId === id
           ? (segments[Math.min(index, segments.length - 1)]?.id ?? null)
           : get().selectedSegmentId;
-      set({ segments, selectedSegmentId: selected, timelineError: null });
-      bumpProject(segments);
+      writeSegments(projectId, segments);
+      set({ selectedSegmentId: selected, timelineError: null });
       try {
         await api.deleteSegment(id);
         autosave.forget(id);
@@ -385,30 +437,40 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         });
         return true;
       } catch (err) {
-        set({ segments: before, selectedSegmentId: id, timelineError: `Could not delete: ${errorMessage(err)}` });
-        bumpProject(before);
+        // Roll back: the segment is back where it was.
+        writeSegments(projectId, before);
+        set({ selectedSegmentId: id, timelineError: `Could not delete: ${errorMessage(err)}` });
         return false;
       }
     },
 
     reorderSegments: async (ids, options = {}) => {
-      const project = get().project;
-      const before = get().segments;
-      if (!project) return false;
+      const projectId = get().projectId;
+      if (!projectId) return false;
+      const cancelling = quiet(projectId);
+      if (cancelling) await cancelling;
+      const before = segmentsNow();
       const byId = new Map(before.map((s) => [s.id, s]));
       if (ids.length !== before.length || ids.some((id) => !byId.has(id))) {
         set({ timelineError: "The timeline changed meanwhile; reloaded it." });
-        await get().loadProject(project.id);
+        await get().loadProject(projectId);
         return false;
       }
       const previousIds = before.map((s) => s.id);
       if (ids.every((id, i) => id === previousIds[i])) return true;
       const generation = ++reorderGeneration;
-      set({ segments: withPositions(ids.map((id) => byId.get(id) as Segment)), timelineError: null });
+      writeSegments(projectId, withPositions(ids.map((id) => byId.get(id) as Segment)));
+      set({ timelineError: null });
       try {
-        const detail = await api.reorderSegments(project.id, ids);
+        const detail = await api.reorderSegments(projectId, ids);
         if (generation === reorderGeneration) {
-          set({ segments: [...detail.segments].sort((a, b) => a.position - b.position), project: projectOf(detail) });
+          // The server's order, with the edits it does not have yet.
+          const server = [...detail.segments]
+            .sort((a, b) => a.position - b.position)
+            .map((s) => withPending(s, autosave.pendingOf(s.id)));
+          queryClient.setQueryData<ProjectDetail>(projectKey(projectId), (current) =>
+            current ? withSegments({ ...current, ...projectOf(detail) }, server) : current,
+          );
         }
         if (options.record !== false) {
           pushHistory(set, get, {
@@ -418,7 +480,7 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
               get().reorderSegments(
                 restorableOrder(
                   previousIds,
-                  get().segments.map((s) => s.id),
+                  segmentsNow().map((s) => s.id),
                 ),
                 { record: false },
               ),
@@ -426,7 +488,7 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
               get().reorderSegments(
                 restorableOrder(
                   ids,
-                  get().segments.map((s) => s.id),
+                  segmentsNow().map((s) => s.id),
                 ),
                 { record: false },
               ),
@@ -435,11 +497,12 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         return true;
       } catch (err) {
         if (generation === reorderGeneration) {
-          set({ segments: before, timelineError: `Could not reorder: ${errorMessage(err)}` });
+          writeSegments(projectId, before);
+          set({ timelineError: `Could not reorder: ${errorMessage(err)}` });
         } else {
           // A later reorder is in flight; its own answer decides. Refresh to be certain.
           set({ timelineError: `Could not reorder: ${errorMessage(err)}` });
-          await get().loadProject(project.id);
+          await get().loadProject(projectId);
         }
         return false;
       }
@@ -447,7 +510,7 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
 
     moveSegment: async (activeId, overId) => {
       if (activeId === overId) return true;
-      const ids = get().segments.map((s) => s.id);
+      const ids = segmentsNow().map((s) => s.id);
       const from = ids.indexOf(activeId);
       const to = ids.indexOf(overId);
       if (from < 0 || to < 0) return false;
