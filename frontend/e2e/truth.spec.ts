@@ -134,7 +134,7 @@ test("an edit says 'needs render' at once, 'ready' after rendering; an old job s
   await shot(page, "old-job-old-prompt");
 });
 
-test("an unsaved edit survives clicking away, a reload and pressing Render", async ({ page }) => {
+test("an unsaved edit survives clicking away, leaving for the list, a reload and pressing Render", async ({ page }) => {
   const { token } = await openProject(page, [
     { prompt: "first shot", duration: 1, seed: 4 },
     { prompt: "second shot", duration: 1, seed: 5 },
@@ -153,6 +153,16 @@ test("an unsaved edit survives clicking away, a reload and pressing Render", asy
   await expect
     .poll(async () => (await segmentOnServer(page.request, token, firstId)).prompt)
     .toBe("edited, then clicked away");
+
+  // Leave for the project list at once after typing, then open the project again.
+  await prompt.fill("edited, then left for the list");
+  await page.getByRole("button", { name: "← Projects" }).click();
+  await page.locator(".project-link").first().click();
+  await expect(blocks.first()).toHaveAttribute("data-segment-id", firstId);
+  await expect(prompt).toHaveValue("edited, then left for the list");
+  await expect
+    .poll(async () => (await segmentOnServer(page.request, token, firstId)).prompt)
+    .toBe("edited, then left for the list");
 
   // Reload at once after typing: the page asks first (beforeunload), and once left, the edit
   // comes back from this tab's storage and is saved.
@@ -204,4 +214,51 @@ test("a conflict with a second tab is shown, with the other tab's version, and r
   await expect(mine.getByLabel("Prompt", { exact: true })).toHaveValue("the other tab's prompt");
   await expect(mine.getByTestId("save-status")).toHaveAttribute("data-status", "saved");
   await other.close();
+});
+
+test("an empty project offers no contact sheet; a long block keeps its labels in view; the file button is dark", async ({
+  page,
+}) => {
+  const { token, projectId } = await openProject(page, []);
+  await expect(page.getByText(/No segments yet/)).toBeVisible();
+  await expect(page.getByRole("region", { name: "Contact sheet" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Render", exact: true })).toBeDisabled();
+
+  // A 30 s shot is far wider than the card: scrolled along, its labels stay in the visible part.
+  const res = await page.request.post(`/api/projects/${projectId}/segments`, {
+    headers: { Authorization: `Bearer ${token}` },
+    data: { prompt: "a very long establishing shot", duration: 30, seed: 8 },
+  });
+  expect(res.status()).toBe(201);
+  await page.reload();
+  const timeline = page.getByRole("list", { name: "Timeline" });
+  const block = page.getByTestId("segment-block").first();
+  await expect(block).toBeVisible();
+  for (const scroll of [0, 1200, 2400]) {
+    await timeline.evaluate((el, x) => {
+      el.scrollLeft = x;
+    }, scroll);
+    const view = await timeline.boundingBox();
+    const labels = await block.locator(".segment-labels").boundingBox();
+    if (!view || !labels) throw new Error("timeline or labels not laid out");
+    expect(labels.x).toBeGreaterThanOrEqual(view.x);
+    expect(labels.x + labels.width).toBeLessThanOrEqual(view.x + view.width);
+    await expect(block.getByTestId("segment-state")).toBeInViewport();
+  }
+  await shot(page, "long-block-scrolled");
+
+  // The soundtrack's file picker: its button drawn in the dark theme, not the browser's light grey.
+  await page.getByRole("button", { name: "Settings" }).click();
+  const file = page.getByRole("form", { name: "Project settings" }).locator('input[type="file"]');
+  const [background, text] = await file.evaluate((el) => {
+    const style = getComputedStyle(el, "::file-selector-button");
+    return [style.backgroundColor, style.color];
+  });
+  const luminance = (css: string) => {
+    const [r = 0, g = 0, b = 0] = (css.match(/\d+(\.\d+)?/g) ?? []).map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  };
+  expect(luminance(background)).toBeLessThan(0.3);
+  expect(luminance(text)).toBeGreaterThan(0.6);
+  await shot(page, "file-button-dark");
 });
