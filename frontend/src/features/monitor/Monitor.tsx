@@ -14,11 +14,12 @@
  */
 import { useEffect, useRef } from "react";
 import type { RenderJobSegment, Segment } from "../../api/types";
+import { formatTimecode } from "../../components/format";
 import { useAppStore } from "../../store";
 import "./editor.css";
 import type { PlaybackClock } from "./clock";
 import { useIsPlaying, usePlayback, useSpanIndexAtPlayhead } from "./PlaybackContext";
-import { clipTimeAt, formatTimecode, type Span } from "./timeMap";
+import { clipTimeAt, type Span } from "./timeMap";
 import { timelineRows, useLiveClips } from "./useLiveClips";
 
 /** How far a playing video may drift from the clock before it is re-seeked (seconds). */

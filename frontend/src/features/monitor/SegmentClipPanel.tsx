@@ -4,10 +4,11 @@
  * its takes.
  */
 import type { Segment } from "../../api/types";
+import { formatTimecode } from "../../components/format";
 import { useAppStore } from "../../store";
 import { TakesStrip } from "../takes/TakesStrip";
 import { usePlayback } from "./PlaybackContext";
-import { formatTimecode, inPointOf, outPointOf, snapToFrame } from "./timeMap";
+import { inPointOf, outPointOf, snapToFrame } from "./timeMap";
 
 export function SegmentClipPanel({ segment }: { segment: Segment }) {
   const { clock, spans, fps } = usePlayback();

@@ -6,22 +6,38 @@
  */
 import { type PointerEvent as ReactPointerEvent, useEffect, useRef, useState } from "react";
 import type { Id } from "../../api/types";
+import { formatTimecode } from "../../components/format";
 import { useAppShallow } from "../../store";
 import { usePlayback, useSpanIndexAtPlayhead } from "./PlaybackContext";
-import { dragTrim, formatTimecode, spanAt, spansOf, type Trim } from "./timeMap";
+import { dragTrim, spanAt, spansOf, type Trim } from "./timeMap";
 
-/** Seconds between labelled ticks: the smallest step that leaves room for a label. */
-export function tickStep(duration: number, widthPx: number, minLabelPx = 64): number {
-  const steps = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
-  const fit = Math.max(1, Math.floor(widthPx / minLabelPx));
-  return steps.find((step) => duration / step <= fit) ?? (steps[steps.length - 1] as number);
-}
+/** Steps between labelled ticks from a second up; below a second the steps are whole frames. */
+const SECOND_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+/** A label's width: `HH:MM:SS` or `HH:MM:SS:FF` in the ruler's monospace (0.7rem, 0.6 em a character). */
+const labelPx = (withFrames: boolean) => (withFrames ? 11 : 8) * 6 + 4;
+/** The least space between one label and the next. */
+const LABEL_GAP_PX = 12;
 
-function shortTime(seconds: number): string {
-  const m = Math.floor(seconds / 60);
-  const s = seconds - m * 60;
-  const text = Number.isInteger(s) ? String(s).padStart(2, "0") : s.toFixed(1).padStart(4, "0");
-  return `${m}:${text}`;
+/**
+ * The ruler's labelled ticks: the finest step whose labels do not touch at this width. Labels are
+ * the monitor's timecodes; the frames are left off when every tick is on a whole second. Sub-second
+ * steps (a quarter and a half second, rounded) are whole frames, so every label is exact.
+ */
+export function rulerTicks(duration: number, widthPx: number, fps: number): { time: number; label: string }[] {
+  if (!(duration > 0) || !(widthPx > 0)) return [];
+  const rate = Math.max(1, Math.round(fps));
+  const subSecond = [Math.round(rate / 4), Math.round(rate / 2)].filter((f) => f >= 1 && f < rate);
+  const steps = [...new Set([...subSecond, ...SECOND_STEPS.map((s) => s * rate)])];
+  const pxPerFrame = widthPx / (duration * rate);
+  const fits = (step: number) => step * pxPerFrame >= labelPx(step % rate !== 0) + LABEL_GAP_PX;
+  const step = steps.find(fits) ?? (steps[steps.length - 1] as number);
+  const frames = step % rate !== 0;
+  const ticks: { time: number; label: string }[] = [];
+  // A label needs room to its right: none squeezed against the end.
+  for (let at = 0; (duration * rate - at) * pxPerFrame >= labelPx(frames) && ticks.length < 200; at += step) {
+    ticks.push({ time: at / rate, label: formatTimecode(at / rate, rate, { frames }) });
+  }
+  return ticks;
 }
 
 interface TrimDrag {
@@ -140,11 +156,7 @@ export function TimeRuler() {
       editSegment(drag.id, patch);
   };
 
-  const step = tickStep(scale, width);
-  const ticks: number[] = [];
-  // A label needs room to its right: none squeezed against the end.
-  const lastLabel = scale - (40 / Math.max(width, 1)) * scale;
-  for (let t = 0; t <= lastLabel + 1e-9 && ticks.length < 200; t += step) ticks.push(t);
+  const ticks = rulerTicks(scale, width, fps);
 
   return (
     <div
@@ -164,9 +176,9 @@ export function TimeRuler() {
       tabIndex={-1}
     >
       <div className="ruler-scale">
-        {ticks.map((t) => (
-          <span key={t} className="ruler-tick" style={{ left: `${scale > 0 ? (t / scale) * 100 : 0}%` }}>
-            {shortTime(t)}
+        {ticks.map((tick) => (
+          <span key={tick.time} className="ruler-tick" style={{ left: `${(tick.time / scale) * 100}%` }}>
+            {tick.label}
           </span>
         ))}
       </div>

@@ -95,18 +95,6 @@ export function frameFloor(time: number, fps: number): number {
   return Math.floor(time * fps + 1e-6) / fps;
 }
 
-/** `HH:MM:SS:FF` at the project's frame rate (the drop of a partial frame is deliberate). */
-export function formatTimecode(time: number, fps: number): string {
-  const rate = Math.max(1, Math.round(fps));
-  const totalFrames = Math.floor(Math.max(0, time) * rate + 1e-6);
-  const frames = totalFrames % rate;
-  const totalSeconds = Math.floor(totalFrames / rate);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  const h = Math.floor(totalSeconds / 3600);
-  const m = Math.floor((totalSeconds % 3600) / 60);
-  return `${pad(h)}:${pad(m)}:${pad(totalSeconds % 60)}:${pad(frames)}`;
-}
-
 export interface Trim {
   trim_start: number | null;
   trim_end: number | null;
