@@ -28,10 +28,24 @@ KINDS: dict[str, tuple[str, Callable[[Runtime, Message], Awaitable[None]]]] = {
 def _load_for_segments() -> None:
     """What an AI worker's first segments would otherwise load on the event loop, holding up
     every other segment and heartbeat of the process (seconds under load; bench/scaleout): the
-    provider clients' TLS context (core/tls.py), and PyAV and Pillow to probe clips and cut
-    posters (media imports them on first use so the CLI starts fast)."""
+    provider clients' TLS context (core/tls.py), anyio (httpcore imports it on a client's first
+    request), and PyAV and Pillow to probe clips and cut posters (media imports them on first
+    use so the CLI starts fast)."""
     tls.client_context()
+    importlib.import_module("anyio")
     importlib.import_module("videofoundry.media.thumbnails")
+
+
+async def _warm_for_segments(runtime: Runtime) -> None:
+    """Before the first segments arrive: the imports above, and one database connection per
+    segment taken at once, which the first wave would otherwise open side by side (a round
+    trip and PostgreSQL's authentication each) before its first statement."""
+    await asyncio.to_thread(_load_for_segments)
+    async with contextlib.AsyncExitStack() as connections:
+        for _ in range(runtime.settings.AI_WORKER_CONCURRENCY):
+            # Checked out, not used: no statement, so no transaction (on SQLite one would take
+            # the write lock); returned to the pool open.
+            await connections.enter_async_context(runtime.engine.connect())
 
 
 async def run_workers(runtime: Runtime, kinds: tuple[str, ...], recover: bool = False) -> None:
@@ -42,7 +56,7 @@ async def run_workers(runtime: Runtime, kinds: tuple[str, ...], recover: bool = 
         await reconciler.recover_all(runtime)
         await task_publisher.relay(runtime.sessions, runtime.broker)
     if "ai" in kinds:
-        await asyncio.to_thread(_load_for_segments)
+        await _warm_for_segments(runtime)
     consumers: list[Consumer] = []
     for kind in kinds:
         queue, handler = KINDS[kind]

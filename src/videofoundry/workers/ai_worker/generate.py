@@ -91,7 +91,10 @@ async def generate(runtime: Runtime, claim: Claim) -> str:
             return
         last_tick = now
         fraction = max(0.0, min(1.0, fraction))
-        if now - last_saved >= 1.0:
+        # Not at the end: the completion that follows writes the row, and a hosted model
+        # answering at once (Replicate's `Prefer: wait`) would add two database round trips
+        # between its answer and the next segment's call.
+        if now - last_saved >= 1.0 and fraction < 1.0:
             last_saved = now
             # The row keeps its highest figure: a retry starting over must not lower the job's.
             await update_row(runtime, row_id, lease, progress=_at_least(fraction), message=note)

@@ -34,9 +34,13 @@ async def stored_clip(runtime: Runtime, claim: Claim, workdir: Path) -> Generati
     A recorded clip is never taken here: the claim completes a good one, and one marked damaged
     is to be generated again (services/integrity.py)."""
     key = keys.clip(claim.owner_id, claim.spec_hash)
+    # Storage first: there is almost never a file, and then the database is not asked (this
+    # runs before every model call).
+    if not await runtime.storage.exists(key):
+        return None
     async with runtime.sessions() as session:
         recorded = await session.scalar(select(Asset.id).where(Asset.storage_key == key))
-    if recorded is not None or not await runtime.storage.exists(key):
+    if recorded is not None:
         return None
     path = workdir / "stored.mp4"
     await runtime.storage.get_file(key, path)
