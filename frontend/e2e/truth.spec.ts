@@ -123,6 +123,8 @@ test("an edit says 'needs render' at once, 'ready' after rendering; an old job s
   await history.last().click();
   const progress = page.getByRole("region", { name: "Render progress" });
   await expect(progress.getByTestId("job-segment-prompt")).toHaveText("1. a lighthouse at dawn");
+  // Showing an old job does not bring back the takes as they were then: both renders made one.
+  await expect(page.getByTestId("takes").getByRole("heading")).toHaveText("Takes (2)");
   await history.first().click();
   await expect(progress.getByTestId("job-segment-prompt")).toHaveText("1. a lighthouse at dusk");
   await history.last().click();

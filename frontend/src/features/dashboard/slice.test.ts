@@ -5,6 +5,7 @@ import { queryClient } from "../../api/queryClient";
 import type { RenderJobSegment, Segment } from "../../api/types";
 import { fakeApi, makeDetail, makeJob, makeSegment, memoryStorage, testStore } from "../../test/factories";
 import { TOKEN_KEY } from "../auth/slice";
+import { TAKES_KEY } from "../takes/api";
 import { cachedDetail, projectKey } from "../timeline/queries";
 import { cachedJobs } from "./queries";
 
@@ -67,10 +68,13 @@ describe("dashboard slice", () => {
     });
     watched[0]?.handlers.onJob(makeJob({ status: "completed", progress: 1, video_url: "/v.mp4" }));
     expect(store.getState().activeJob?.captions_url).toBeNull();
+    const takes = [...TAKES_KEY, "s1", 1];
+    queryClient.setQueryData(takes, []);
     watched[0]?.handlers.onEnd?.("terminal");
     await vi.waitFor(() => expect(api.listRenderJobs).toHaveBeenCalledWith("p1", 10, 0));
-    // The timeline's detail is no longer trusted: whoever shows it fetches it again.
+    // The timeline's detail and the takes are no longer trusted: whoever shows them fetches again.
     expect(queryClient.getQueryState(projectKey("p1"))?.isInvalidated).toBe(true);
+    expect(queryClient.getQueryState(takes)?.isInvalidated).toBe(true);
     await vi.waitFor(() => expect(store.getState().activeJob?.captions_url).toBe("/c.vtt"));
     expect(store.getState().activeJob?.video_url).toBe("/v.mp4");
     expect(cachedJobs("p1")[0]?.captions_url).toBe("/c.vtt");

@@ -4,6 +4,7 @@ import { queryClient } from "../../api/queryClient";
 import type { Id, RenderJob, RenderPlan } from "../../api/types";
 import { isTerminal } from "../../api/types";
 import type { SliceCreator } from "../../store/types";
+import { TAKES_KEY } from "../takes/api";
 import { applyJobToDetail, projectKey } from "../timeline/queries";
 import { JOBS_PAGE_SIZE, jobsKey, putJob } from "./queries";
 
@@ -171,8 +172,9 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
             if (client !== watched) return;
             client = null;
             if (reason === "terminal" && get().projectId === projectId) {
-              // New clips mean new posters and spec state on the timeline.
+              // New clips mean new posters, segment states and takes.
               void queryClient.invalidateQueries({ queryKey: projectKey(projectId) });
+              void queryClient.invalidateQueries({ queryKey: TAKES_KEY });
               void get().loadJobs(projectId);
             }
           },

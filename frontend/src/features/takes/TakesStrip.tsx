@@ -10,7 +10,7 @@ import type { Segment } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { formatCost, formatDate, formatSeconds } from "../../components/format";
 import { useAppShallow } from "../../store";
-import { type Take, takesApi } from "./api";
+import { TAKES_KEY, type Take, takesApi } from "./api";
 
 export function TakesStrip({ segment }: { segment: Segment }) {
   const { projectId, activeJob, watchJob, loadProject, loadJobs } = useAppShallow((s) => ({
@@ -23,10 +23,10 @@ export function TakesStrip({ segment }: { segment: Segment }) {
   const [count, setCount] = useState(2);
   const [playing, setPlaying] = useState<string | null>(null);
   const queryClient = useQueryClient();
-  // A job that ends may have made takes: its status is part of the key, so the list follows it.
-  const jobKey = activeJob ? `${activeJob.id}:${activeJob.status}` : "";
+  // Fetched again when a watched job ends (dashboard slice), not keyed by the job on show: an
+  // older job picked from the history must not bring back the list as it was then.
   const takes = useQuery({
-    queryKey: ["takes", segment.id, segment.version, jobKey],
+    queryKey: [...TAKES_KEY, segment.id, segment.version],
     queryFn: () => takesApi.list(segment.id),
   });
 
@@ -34,7 +34,7 @@ export function TakesStrip({ segment }: { segment: Segment }) {
     mutationFn: (take: Take) => takesApi.use(segment.id, take.id),
     onSuccess: async () => {
       if (projectId) await loadProject(projectId);
-      await queryClient.invalidateQueries({ queryKey: ["takes", segment.id] });
+      await queryClient.invalidateQueries({ queryKey: [...TAKES_KEY, segment.id] });
     },
   });
   const vary = useMutation({

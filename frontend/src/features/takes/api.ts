@@ -5,6 +5,9 @@ import type { Id, RenderJob, Segment } from "../../api/types";
 
 export type Take = components["schemas"]["TakePublic"];
 
+/** Every segment's takes are cached under this prefix; a finished job may have made new ones. */
+export const TAKES_KEY = ["takes"] as const;
+
 export const takesApi = {
   list: (segmentId: Id) =>
     unwrap(typed.GET("/api/segments/{segment_id}/takes", { params: { path: { segment_id: segmentId } } })) as Promise<
