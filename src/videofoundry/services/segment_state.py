@@ -61,17 +61,29 @@ async def states_of(
     clip_keys = [keys.clip(owner_id, s.spec_hash) for s in segments]
     poster_keys = [keys.clip_poster(owner_id, s.spec_hash) for s in segments]
     found = await assets.links_by_keys(session, clip_keys + poster_keys)
-    # Each key built once: checking a key's parts is a regular expression per part.
-    unready = [s for s, key in zip(segments, clip_keys, strict=True) if key not in found]
+    clips = [found.get(key) for key in clip_keys]
+    return await states_with(
+        session, registry, segments, clips, [found.get(k) for k in poster_keys]
+    )
+
+
+async def states_with(
+    session: AsyncSession,
+    registry: Registry,
+    segments: Sequence[SegmentSpec],
+    clips: Sequence[assets.Linked | None],
+    posters: Sequence[assets.Linked | None],
+) -> ProjectState:
+    """`states_of`, given each segment's stored clip and poster of its current spec (None where
+    there is none), as a view that read them with its segments has them."""
+    unready = [s for s, clip in zip(segments, clips, strict=True) if clip is None]
     latest = await _latest_attempts(session, unready)
 
     states: dict[str, SegmentState] = {}
     estimate = Decimal(0)
     priced: set[str] = set()
     needs = 0
-    for segment, clip_key, poster_key in zip(segments, clip_keys, poster_keys, strict=True):
-        poster = found.get(poster_key)
-        clip = found.get(clip_key)
+    for segment, clip, poster in zip(segments, clips, posters, strict=True):
         if clip is not None:
             states[segment.id] = SegmentState("ready", 1.0, None, clip, poster)
             continue
