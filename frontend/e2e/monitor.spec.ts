@@ -293,3 +293,36 @@ test("a 390 px wide screen stacks the editor without sideways scroll", async ({ 
   expect(listWidths).toBeLessThanOrEqual(390);
   await shot(page, testInfo, "projects-390px");
 });
+
+test("at 390 px, with a segment selected, Render and its progress come before the inspector and work", async ({
+  page,
+}, testInfo) => {
+  const ctx = await signUp(page);
+  const p = await project(ctx, [
+    { prompt: "phone render one", duration: 1 },
+    { prompt: "phone render two", duration: 1 },
+  ]);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`/projects/${p.id}`);
+  await page.getByTestId("segment-block").nth(1).click();
+  const inspector = page.getByRole("complementary", { name: "Inspector" });
+  await expect(inspector.getByLabel("Prompt", { exact: true })).toHaveValue("phone render two");
+
+  // Wholly in view as the page opens, with no scrolling, and above the (long) inspector.
+  const render = page.getByRole("button", { name: "Render", exact: true });
+  await expect(render).toBeInViewport({ ratio: 1 });
+  const top = async (name: string) => (await page.getByRole("region", { name, exact: true }).boundingBox())?.y ?? Number.NaN;
+  const inspectorTop = (await inspector.boundingBox())?.y ?? Number.NaN;
+  expect(await top("Render")).toBeLessThan(inspectorTop);
+  await shot(page, testInfo, "render-button-390px");
+
+  await render.click();
+  await page.getByRole("button", { name: "Start render" }).click();
+  const progress = page.getByRole("region", { name: "Render progress" });
+  await expect(progress).toHaveAttribute("data-status", "completed", { timeout: 90_000 });
+  expect(await top("Render progress")).toBeLessThan((await inspector.boundingBox())?.y ?? Number.NaN);
+  await expect(page.getByTestId("final-video")).toBeVisible();
+  // Still no sideways scroll with the plan, the progress and the result in the column.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await shot(page, testInfo, "render-done-390px");
+});
