@@ -21,6 +21,8 @@ import { PX_PER_SECOND, Timeline } from "./Timeline";
 import { useProjectDetail } from "./useProject";
 
 const NO_SEGMENTS: Segment[] = [];
+export const LEAVE_UNSAVED =
+  "Some edits could not be saved (see the segment marked “Not saved” or “Changed elsewhere”). Leave anyway? They stay in this tab and are tried again when you open the project.";
 
 function isEditable(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
@@ -47,6 +49,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     keepMyEdit: st.keepMyEdit,
     takeTheirEdit: st.takeTheirEdit,
     hasUnsavedEdits: st.hasUnsavedEdits,
+    flushEdits: st.flushEdits,
     duplicateSegment: st.duplicateSegment,
     undo: st.undo,
     redo: st.redo,
@@ -95,6 +98,13 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     window.addEventListener("beforeunload", onBeforeUnload);
     return () => window.removeEventListener("beforeunload", onBeforeUnload);
   }, [hasUnsavedEdits]);
+
+  // Going back to the list sends pending edits first; one that cannot be saved asks (it stays in
+  // this tab and is tried again when the project is opened).
+  const { flushEdits } = s;
+  const leave = async () => {
+    if ((await flushEdits()) || window.confirm(LEAVE_UNSAVED)) navigate("/");
+  };
 
   const current = segments.find((seg) => seg.id === s.selectedId) ?? null;
   const selected = current
@@ -145,7 +155,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     <main className="page editor">
       <div className="editor-head row between">
         <div className="row gap">
-          <button type="button" className="link" onClick={() => navigate("/")}>
+          <button type="button" className="link" onClick={() => void leave()}>
             ← Projects
           </button>
           <h2 className="project-title">{project.name}</h2>
