@@ -12,6 +12,7 @@ from videofoundry.core import tls
 from videofoundry.queue.base import COMPOSITIONS, SEGMENTS, Consumer, Message
 from videofoundry.runtime import Runtime
 from videofoundry.services import task_publisher
+from videofoundry.storage import keys
 from videofoundry.workers import reconciler
 from videofoundry.workers.ai_worker import worker as ai_worker
 from videofoundry.workers.composition_worker import worker as composition_worker
@@ -37,10 +38,13 @@ def _load_for_segments() -> None:
 
 
 async def _warm_for_segments(runtime: Runtime) -> None:
-    """Before the first segments arrive: the imports above, and one database connection per
+    """Before the first segments arrive: the imports above, one database connection per
     segment taken at once, which the first wave would otherwise open side by side (a round
-    trip and PostgreSQL's authentication each) before its first statement."""
+    trip and PostgreSQL's authentication each) before its first statement, and the object
+    store's client (its connection and, on AWS, the credentials it resolves on first use)."""
     await asyncio.to_thread(_load_for_segments)
+    with contextlib.suppress(Exception):  # only a warm-up: the segments will say what fails
+        await runtime.storage.exists(keys.clip("warm-up", "warm-up"))
     async with contextlib.AsyncExitStack() as connections:
         for _ in range(runtime.settings.AI_WORKER_CONCURRENCY):
             # Checked out, not used: no statement, so no transaction (on SQLite one would take
