@@ -111,11 +111,16 @@ describe("dashboard slice", () => {
     ]);
     expect(queryClient.getQueryState(projectKey("p1"))?.isInvalidated).toBe(false);
 
+    const takesOf = (id: string) => [...TAKES_KEY, id, 1];
+    queryClient.setQueryData(takesOf("s1"), []);
+    queryClient.setQueryData(takesOf("s2"), []);
     watched[0]?.handlers.onJob(job({ status: "completed", progress: 1 }, { status: "running", progress: 0.9 }));
     expect(cachedDetail("p1")?.segments[0]?.state).toBe("ready");
     expect(cachedDetail("p1")?.segments[1]?.state).toBe("needs_render");
-    // Its clip link and poster come with the detail, fetched again.
+    // Its clip link and poster come with the detail, fetched again, and the new clip is a take.
     expect(queryClient.getQueryState(projectKey("p1"))?.isInvalidated).toBe(true);
+    expect(queryClient.getQueryState(takesOf("s1"))?.isInvalidated).toBe(true);
+    expect(queryClient.getQueryState(takesOf("s2"))?.isInvalidated).toBe(false);
   });
 
   it("keeps the live copy while the list is a step behind", async () => {

@@ -10,6 +10,7 @@
  */
 import { queryClient } from "../../api/queryClient";
 import type { Id, Project, ProjectDetail, RenderJob } from "../../api/types";
+import { TAKES_KEY } from "../takes/api";
 import { withLiveState } from "./SegmentState";
 
 export function projectKey(id: Id) {
@@ -29,15 +30,15 @@ export function projectOf(detail: ProjectDetail): Project {
 
 /**
  * A live job's news in its project's cached detail: a segment the job works on at its current
- * spec says generating, failed or ready as the events come; a clip just finished is fetched
- * again (its link, poster and the render estimate come with it).
+ * spec says generating, failed or ready as the events come; for a clip just finished the detail
+ * (its link, poster, the render estimate) and the segment's takes are fetched again.
  */
 export function applyJobToDetail(job: RenderJob): void {
   const detail = cachedDetail(job.project_id);
   if (!detail) return;
   const rows = new Map(job.segments.map((row) => [row.segment_id, row]));
   let changed = false;
-  let finished = false;
+  const finished: Id[] = [];
   const segments = detail.segments.map((segment) => {
     const next = withLiveState(segment, rows.get(segment.id));
     if (
@@ -48,10 +49,12 @@ export function applyJobToDetail(job: RenderJob): void {
       return segment;
     }
     changed = true;
-    if (next.state === "ready") finished = true;
+    if (next.state === "ready") finished.push(segment.id);
     return next;
   });
   if (!changed) return;
   queryClient.setQueryData<ProjectDetail>(projectKey(job.project_id), { ...detail, segments });
-  if (finished) void queryClient.invalidateQueries({ queryKey: projectKey(job.project_id) });
+  if (finished.length === 0) return;
+  void queryClient.invalidateQueries({ queryKey: projectKey(job.project_id) });
+  for (const id of finished) void queryClient.invalidateQueries({ queryKey: [...TAKES_KEY, id] });
 }
