@@ -83,7 +83,7 @@ test("overall progress moves while segments generate, never backwards, and ends 
     )
     .toBe(true);
   await expect(page.getByTestId("segment-block").first().getByTestId("segment-state")).toHaveText(/Generating/);
-  // The header never calls a timeline up to date while its clips are still being made.
+  // The header never calls a timeline's clips ready while they are still being made.
   await expect(page.getByTestId("needs-render")).toHaveText(/Generating \d segments?/);
   await shot(page, "progress-while-generating");
   await waitCompleted(page);
@@ -102,7 +102,7 @@ test("an edit says 'needs render' at once, 'ready' after rendering; an old job s
   await renderNow(page);
   await waitCompleted(page);
   await expect(block.getByTestId("segment-state")).toHaveText("Ready");
-  await expect(page.getByTestId("needs-render")).toHaveText("Up to date");
+  await expect(page.getByTestId("needs-render")).toHaveText("All clips ready");
 
   const inspector = page.getByRole("form", { name: "Segment inspector" });
   await inspector.getByLabel("Prompt", { exact: true }).fill("a lighthouse at dusk");
@@ -222,7 +222,8 @@ test("an empty project offers no contact sheet; a long block keeps its labels in
   page,
 }) => {
   const { token, projectId } = await openProject(page, []);
-  await expect(page.getByText(/No segments yet/)).toBeVisible();
+  await expect(page.getByText(/No segments yet\. Add one/)).toBeVisible();
+  await expect(page.getByTestId("needs-render")).toHaveText("No segments yet");
   await expect(page.getByRole("region", { name: "Contact sheet" })).toHaveCount(0);
   await expect(page.getByRole("button", { name: "Render", exact: true })).toBeDisabled();
 

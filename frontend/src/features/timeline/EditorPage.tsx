@@ -130,7 +130,8 @@ export function EditorPage({ projectId }: { projectId: Id }) {
       ).state,
   );
   const needRender = shownStates.filter((state) => state === "needs_render" || state === "failed").length;
-  // "Up to date" only when every clip exists: a segment still generating is not.
+  // "All clips ready" only when every clip exists: a segment still generating is not. Not "up to
+  // date": a trim, a reorder or a caption since the last render changes the final video, not a clip.
   const generating = shownStates.filter((state) => state === "generating").length;
   // What a render would take, the server's figure: the detail is fetched again when a spec changes.
   const estimate = project?.render_estimate ?? null;
@@ -180,7 +181,9 @@ export function EditorPage({ projectId }: { projectId: Id }) {
               ? `${needRender} segment${needRender === 1 ? "" : "s"} need${needRender === 1 ? "s" : ""} a render`
               : generating > 0
                 ? `Generating ${generating} segment${generating === 1 ? "" : "s"}`
-                : "Up to date"}
+                : segments.length === 0
+                  ? "No segments yet"
+                  : "All clips ready"}
             {needRender > 0 && estimate !== null && estimate > 0 ? ` · est. ${formatCost(estimate)}` : ""}
           </span>
           <button type="button" onClick={() => void undo()} disabled={!s.canUndo} title="Undo (Ctrl+Z)">
