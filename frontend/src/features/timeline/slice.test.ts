@@ -150,26 +150,37 @@ describe("timeline slice: segment edits", () => {
     expect(cachedDetail("p1")).toMatchObject({ total_duration: 3, segment_count: 2 });
   });
 
-  it("keeps server field errors from a 422 by field", async () => {
+  it("a 422 keeps the edit on screen, with the server's message per field in its save state", async () => {
     const { api, store } = await loaded([A]);
     api.updateSegment.mockRejectedValue(
       new ApiError(422, "prompt: too long", { prompt: "too long", "params.fps": "must be ≤ 60" }),
     );
-    await expect(store.getState().updateSegment("a", { prompt: "x" })).resolves.toBe(false);
-    expect(store.getState().segmentFieldErrors).toEqual({ prompt: "too long", "params.fps": "must be ≤ 60" });
+    store.getState().editSegment("a", { prompt: "x" });
+    await expect(store.getState().flushEdits()).resolves.toBe(false);
+    expect(store.getState().saveStates.a).toMatchObject({
+      status: "error",
+      fieldErrors: { prompt: "too long", "params.fps": "must be ≤ 60" },
+    });
+    expect(segments(store)[0]?.prompt).toBe("x");
     expect(store.getState().timelineError).toBeNull();
-    store.getState().selectSegment("a");
-    expect(store.getState().segmentFieldErrors).toEqual({});
   });
 
-  it("undoes an edit by sending the previous values", async () => {
+  it("undoes an edit by saving the previous values", async () => {
     const { api, store } = await loaded([A]);
-    api.updateSegment.mockImplementation(async (id: string, patch: object) => ({ ...A, id, ...patch }));
-    await store.getState().updateSegment("a", { prompt: "new", seed: 7 });
-    expect(segments(store)[0]?.prompt).toBe("new");
+    api.updateSegment.mockImplementation(async (id: string, patch: object, version: number) => ({
+      ...A,
+      id,
+      ...patch,
+      version: version + 1,
+    }));
+    store.getState().editSegment("a", { prompt: "new", seed: 7 });
+    await store.getState().flushEdits();
+    expect(segments(store)[0]).toMatchObject({ prompt: "new", seed: 7 });
     await store.getState().undo();
-    expect(api.updateSegment).toHaveBeenLastCalledWith("a", { prompt: A.prompt, seed: A.seed });
     expect(segments(store)[0]?.prompt).toBe(A.prompt);
+    await store.getState().flushEdits();
+    expect(api.updateSegment).toHaveBeenLastCalledWith("a", { prompt: A.prompt, seed: A.seed }, 2);
+    expect(segments(store)[0]).toMatchObject({ prompt: A.prompt, seed: A.seed, version: 3 });
   });
 
   it("inserts a duplicate right after its original", async () => {
@@ -197,7 +208,8 @@ describe("timeline slice: segment edits", () => {
     const { api, store } = await loaded([A, B]);
     api.updateSegment.mockImplementation(async (id: string, patch: object) => ({ ...A, id, ...patch }));
     api.deleteSegment.mockResolvedValue(undefined);
-    await store.getState().updateSegment("a", { prompt: "edited" });
+    store.getState().editSegment("a", { prompt: "edited" });
+    await store.getState().flushEdits();
     expect(store.getState().undoStack).toHaveLength(1);
     await store.getState().deleteSegment("a");
     expect(store.getState().undoStack).toHaveLength(0);

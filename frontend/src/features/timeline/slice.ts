@@ -48,8 +48,6 @@ export interface TimelineSlice {
   selectedSegmentId: Id | null;
   /** The last failed action's message (add, delete, reorder...); loading errors are the query's. */
   timelineError: string | null;
-  /** Field errors from the last failed save of the selected segment, keyed by field path. */
-  segmentFieldErrors: Record<string, string>;
   undoStack: HistoryEntry[];
   redoStack: HistoryEntry[];
   /** Autosave state per segment with edits not yet confirmed (absent: saved). */
@@ -75,7 +73,6 @@ export interface TimelineSlice {
   updateProject: (patch: ProjectUpdate) => Promise<Record<string, string>>;
   selectSegment: (id: Id | null) => void;
   addSegment: (init?: Partial<SegmentCreate>) => Promise<Segment | null>;
-  updateSegment: (id: Id, patch: SegmentUpdate, options?: { record?: boolean }) => Promise<boolean>;
   duplicateSegment: (id: Id) => Promise<Segment | null>;
   deleteSegment: (id: Id) => Promise<boolean>;
   /** Optimistically apply a new order, send it in one call, roll back if the call fails. */
@@ -209,7 +206,6 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
     projectId: null,
     selectedSegmentId: null,
     timelineError: null,
-    segmentFieldErrors: {},
     undoStack: [],
     redoStack: [],
     saveStates: {},
@@ -272,7 +268,7 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
       set({
         projectId: id,
         timelineError: null,
-        ...(switching ? { selectedSegmentId: null, undoStack: [], redoStack: [], segmentFieldErrors: {} } : {}),
+        ...(switching ? { selectedSegmentId: null, undoStack: [], redoStack: [] } : {}),
       });
       let detail: ProjectDetail;
       try {
@@ -298,7 +294,6 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         projectId: null,
         selectedSegmentId: null,
         timelineError: null,
-        segmentFieldErrors: {},
         undoStack: [],
         redoStack: [],
       });
@@ -326,7 +321,7 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
       }
     },
 
-    selectSegment: (id) => set({ selectedSegmentId: id, segmentFieldErrors: {} }),
+    selectSegment: (id) => set({ selectedSegmentId: id }),
 
     addSegment: async (init = {}) => {
       const projectId = get().projectId;
@@ -351,46 +346,11 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
             [...segmentsNow().filter((s) => s.id !== segment.id), segment].sort((a, b) => a.position - b.position),
           ),
         );
-        set({ selectedSegmentId: segment.id, segmentFieldErrors: {} });
+        set({ selectedSegmentId: segment.id });
         return segment;
       } catch (err) {
         set({ timelineError: `Could not add a segment: ${errorMessage(err)}` });
         return null;
-      }
-    },
-
-    updateSegment: async (id, patch, options = {}) => {
-      const projectId = get().projectId;
-      const before = segmentsNow().find((s) => s.id === id);
-      if (!projectId || !before) return false;
-      set({ segmentFieldErrors: {}, timelineError: null });
-      try {
-        const updated = await api.updateSegment(id, patch);
-        writeSegments(
-          projectId,
-          segmentsNow().map((s) => (s.id === id ? { ...updated, position: s.position } : s)),
-        );
-        if (options.record !== false) {
-          const previous: SegmentUpdate = {};
-          const prev = previous as Record<string, unknown>;
-          for (const key of Object.keys(patch) as (keyof SegmentUpdate)[]) {
-            prev[key] = before[key];
-          }
-          pushHistory(set, get, {
-            label: "Edit segment",
-            segmentIds: [id],
-            undo: () => get().updateSegment(id, previous, { record: false }),
-            redo: () => get().updateSegment(id, patch, { record: false }),
-          });
-        }
-        return true;
-      } catch (err) {
-        if (err instanceof ApiError && Object.keys(err.fieldErrors).length > 0) {
-          set({ segmentFieldErrors: err.fieldErrors, timelineError: null });
-        } else {
-          set({ timelineError: `Could not save the segment: ${errorMessage(err)}` });
-        }
-        return false;
       }
     },
 
@@ -405,7 +365,7 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         const index = segments.findIndex((s) => s.id === id);
         segments.splice(index < 0 ? segments.length : index + 1, 0, copy);
         writeSegments(projectId, withPositions(segments));
-        set({ selectedSegmentId: copy.id, segmentFieldErrors: {} });
+        set({ selectedSegmentId: copy.id });
         return copy;
       } catch (err) {
         set({ timelineError: `Could not duplicate the segment: ${errorMessage(err)}` });
