@@ -183,7 +183,7 @@ test("plays across a boundary, scrubs to the right segment, shortcuts, trims by 
   expect(Math.abs(trimEnd - 0.5)).toBeLessThan(0.05);
   expect(Math.abs(trimEnd * 24 - Math.round(trimEnd * 24))).toBeLessThan(1e-6);
   await expect(page.getByTestId("time-ruler")).toHaveAttribute("data-duration", (1 + trimEnd).toFixed(3));
-  await expect(page.getByTestId("trimmed-length")).toContainText(`${trimEnd.toFixed(2)} s of 1 s`);
+  await expect(page.getByTestId("trimmed-length")).toContainText(`${Number(trimEnd.toFixed(2))} s of 1 s`);
   await shot(page, testInfo, "trimmed");
 
   // The same on a timeline block: drag segment 2's start edge 0.25 s (96 px a second) to the right.

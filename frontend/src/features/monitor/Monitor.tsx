@@ -14,7 +14,7 @@
  */
 import { useEffect, useRef } from "react";
 import type { RenderJobSegment, Segment } from "../../api/types";
-import { formatTimecode } from "../../components/format";
+import { formatSeconds, formatTimecode } from "../../components/format";
 import { useAppStore } from "../../store";
 import "./editor.css";
 import type { PlaybackClock } from "./clock";
@@ -141,7 +141,7 @@ function Slate({ segment, span, row }: { segment: Segment; span: Span; row: Rend
       <span className="slate-index">Segment {span.index + 1}</span>
       <span className="slate-prompt">{segment.prompt}</span>
       <span className="slate-state">
-        {state} · {(span.end - span.start).toFixed(2)} s
+        {state} · {formatSeconds(span.end - span.start)}
       </span>
     </div>
   );

@@ -4,7 +4,7 @@
  * its takes.
  */
 import type { Segment } from "../../api/types";
-import { formatTimecode } from "../../components/format";
+import { formatSeconds, formatTimecode } from "../../components/format";
 import { useAppStore } from "../../store";
 import { TakesStrip } from "../takes/TakesStrip";
 import { usePlayback } from "./PlaybackContext";
@@ -71,7 +71,7 @@ export function SegmentClipPanel({ segment }: { segment: Segment }) {
           <span className="muted timecode">{formatTimecode(outPoint, fps)}</span>
         </label>
         <span className="muted" data-testid="trimmed-length">
-          {(outPoint - inPoint).toFixed(2)} s of {segment.duration} s
+          {formatSeconds(outPoint - inPoint)} of {formatSeconds(segment.duration)}
         </span>
         {trimmed && (
           <button
