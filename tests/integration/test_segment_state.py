@@ -17,6 +17,7 @@ from tests.support.app import (
     register,
 )
 from tests.support.gated import GATE
+from videofoundry.services import job_views
 
 pytestmark = pytest.mark.timeout(180)
 SMALL = {"width": 160, "height": 96, "fps": 8}
@@ -231,6 +232,10 @@ async def _halfway(
         await asyncio.sleep(0.1)
     assert job["progress"] == pytest.approx(expected), job
     assert [s["weight"] for s in job["segments"]] == [0.25, 0.75]
+    # The figure every event carries is read from a few columns, not the view: the same number.
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    async with runtime.sessions() as session:
+        assert await job_views.current_progress(session, job_id) == job["progress"]
     assert job["status"] == "generating" and seen[-1] > 0
     detail = await _detail(client, pid, auth)
     assert _states(detail) == ["ready", "generating"]

@@ -65,20 +65,19 @@ def segment_weights(rows: list[SegmentRender]) -> list[float]:
     """Each segment's share of the generation progress: its duration over the job's total, so
     a 10 s shot at half way counts five times a 1 s shot at half way (equal shares when the
     durations are unknown)."""
-    durations = [_duration(r) for r in rows]
-    total = sum(durations)
+    return _weights([(row.spec or {}).get("duration") for row in rows])
+
+
+def _weights(durations: list[object]) -> list[float]:
+    seconds = [float(d) if isinstance(d, int | float) and d > 0 else 0.0 for d in durations]
+    total = sum(seconds)
     if total <= 0:
-        return [1.0 / len(rows)] * len(rows) if rows else []
-    return [d / total for d in durations]
+        return [1.0 / len(seconds)] * len(seconds) if seconds else []
+    return [d / total for d in seconds]
 
 
-def _duration(row: SegmentRender) -> float:
-    value = (row.spec or {}).get("duration")
-    return float(value) if isinstance(value, int | float) and value > 0 else 0.0
-
-
-def _segment_progress(row: SegmentRender) -> float:
-    return 1.0 if row.status == "completed" else max(0.0, min(1.0, row.progress or 0.0))
+def _segment_progress(status: str, progress: float | None) -> float:
+    return 1.0 if status == "completed" else max(0.0, min(1.0, progress or 0.0))
 
 
 def job_progress(job: RenderJob, rows: list[SegmentRender]) -> float:
@@ -86,13 +85,22 @@ def job_progress(job: RenderJob, rows: list[SegmentRender]) -> float:
 
     Never 0 once any segment has moved (rounding cannot hide a small start); the web UI applies
     the same formula to the live events (frontend/src/api/jobProgress.ts)."""
-    if job.status == "completed":
-        return 1.0
-    if job.status == "composing":
-        return composing_progress(job.composition_progress)
-    generated = sum(
-        w * _segment_progress(r) for w, r in zip(segment_weights(rows), rows, strict=True)
+    return _progress(
+        job.status,
+        job.composition_progress,
+        [(r.spec or {}).get("duration") for r in rows],
+        [_segment_progress(r.status, r.progress) for r in rows],
     )
+
+
+def _progress(
+    status: str, composition: float, durations: list[object], fractions: list[float]
+) -> float:
+    if status == "completed":
+        return 1.0
+    if status == "composing":
+        return composing_progress(composition)
+    generated = sum(w * f for w, f in zip(_weights(durations), fractions, strict=True))
     if generated <= 0:
         return 0.0
     return max(0.0001, round(min(generated, 1.0) * GENERATION_SHARE, 4))
@@ -106,11 +114,28 @@ def composing_progress(fraction: float) -> float:
 
 async def current_progress(session: AsyncSession, job_id: str) -> float | None:
     """The job's progress as its view gives it, read now (None when there is no such job): what
-    every published event carries as `job_progress`."""
-    job = await session.get(RenderJob, job_id, populate_existing=True)
+    every published event carries as `job_progress`. Workers call this after every claim and
+    completion, so it reads only the columns the figure needs, not whole rows."""
+    job = (
+        await session.execute(
+            select(RenderJob.status, RenderJob.composition_progress).where(RenderJob.id == job_id)
+        )
+    ).first()
     if job is None:
         return None
-    return job_progress(job, await segment_rows(session, job_id))
+    rows = (
+        await session.execute(
+            select(SegmentRender.status, SegmentRender.progress, SegmentRender.spec["duration"])
+            .where(SegmentRender.job_id == job_id)
+            .order_by(SegmentRender.position, SegmentRender.id)
+        )
+    ).all()
+    return _progress(
+        job.status,
+        job.composition_progress,
+        [duration for _, _, duration in rows],
+        [_segment_progress(status, progress) for status, progress, _ in rows],
+    )
 
 
 # Remaining time is only guessed once this many generated segments (or all of them) are done.
@@ -275,7 +300,7 @@ async def _view(
                 "segment_id": r.segment_id,
                 "position": r.position,
                 "status": r.status,
-                "progress": _segment_progress(r),
+                "progress": _segment_progress(r.status, r.progress),
                 "reused": r.reused,
                 "error": r.error,
                 "message": r.message,
