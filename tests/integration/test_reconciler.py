@@ -96,3 +96,43 @@ async def test_a_composition_nobody_takes_is_sent_again_after_a_lease_period(
         async with runtime.sessions() as session:
             job = await session.get_one(RenderJob, job_id)
             assert job.composition_lease == lease and job.status == "composing"
+
+
+async def test_a_segment_nobody_takes_is_sent_again_once_a_lease_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its task may have been lost or dead-lettered before any worker claimed it: with no lease
+    to expire, the render would wait forever. A copy is sent when nobody has taken the row for a
+    lease period, the next one only after as long again as it has been queued."""
+    async with api_client(make_settings(tmp_path)) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        auth = await register(client)
+        job_id = await render(client, auth, [{"prompt": "x", "duration": 1}])
+        (row,) = await rows_of(runtime, job_id)
+        await relay(runtime.sessions, runtime.broker)
+        queued = await runtime.broker.depth(SEGMENTS)
+        assert queued == 1  # the task, taken to be lost from here on
+
+        def at(seconds: float) -> None:
+            later = utcnow() + timedelta(seconds=seconds)
+            monkeypatch.setattr(reconciler, "utcnow", lambda: later)
+
+        lease = runtime.settings.LEASE_SECONDS
+        assert await reconciler.sweep(runtime) == 0
+        at(lease + 1)
+        assert await reconciler.sweep(runtime) == 1
+        assert await reconciler.sweep(runtime) == 0  # not again before another period
+        at(2 * lease + 3)
+        assert await reconciler.sweep(runtime) == 1
+        at(3 * lease + 3)  # queued for two periods: the next copy waits two periods
+        assert await reconciler.sweep(runtime) == 0
+        await relay(runtime.sessions, runtime.broker)
+        assert await runtime.broker.depth(SEGMENTS) == queued + 2
+
+        # The copy generates it; the others find it done and do nothing.
+        for _ in range(3):
+            await ai_worker.handle(runtime, task(row))
+        (row,) = await rows_of(runtime, job_id)
+        assert (row.status, row.attempts) == ("completed", 1)
+        at(30 * lease)
+        assert await reconciler.sweep(runtime) == 0

@@ -8,7 +8,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,11 @@ from tests.support import counting
 from tests.support.app import api_client, make_settings, postgres_database, register
 from tests.support.counting import read_ledger
 from videofoundry.models import Asset, JobEvent, RenderJob, SegmentRender
-from videofoundry.queue.base import DeadLetter, Message
+from videofoundry.queue.base import SEGMENTS, DeadLetter, Message
 from videofoundry.runtime import Runtime
+from videofoundry.services.task_publisher import relay
 from videofoundry.storage import keys
+from videofoundry.workers import reconciler
 from videofoundry.workers.ai_worker import claim as segment_claim
 from videofoundry.workers.ai_worker import generate as segment_generate
 from videofoundry.workers.ai_worker import segment_row
@@ -186,6 +188,57 @@ async def test_a_clip_in_generation_for_another_render_is_awaited_not_paid_twice
     assert (second.status, second.reused, second.message) == ("completed", True, None)
     job, seqs = await job_of(runtime, second_job)
     assert job.status == "composing" and seqs == list(range(1, job.event_seq + 1))
+
+
+async def test_one_delivery_waits_for_a_clip_elsewhere_and_holds_the_segment(
+    client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one delivery waits for the clip, a copy of its task (a redelivery, or one the
+    reconciler sent) leaves at once instead of holding a second worker slot, and the reconciler
+    sends no copy; once the waiter stops holding it for a lease period, it does."""
+    monkeypatch.setattr(ai_worker, "SAME_CLIP_POLL_SECONDS", 0.05)
+    runtime = runtime_of(client)
+    auth = await register(client)
+    first, second = await same_segment_twice(
+        client, auth, {"prompt": "held", "duration": 1, "seed": 12}
+    )
+    claim = await segment_claim.claim(runtime, first.id, first.job_id)
+    assert claim is not None
+    waiting = asyncio.create_task(ai_worker.handle(runtime, task(second)))
+    async with asyncio.timeout(10):
+        while (await rows_of(runtime, second.job_id))[0].message != segment_claim.WAITING_NOTE:
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(ai_worker.handle(runtime, task(second)), 5)  # the copy leaves
+    assert not waiting.done()
+    (held,) = await rows_of(runtime, second.job_id)
+    assert held.status == "pending" and held.lease_token and held.lease_expires_at
+    assert not await segment_claim.hold_wait(runtime, held.id, held.job_id, "other", False)
+    assert await segment_claim.hold_wait(runtime, held.id, held.job_id, held.lease_token, False)
+    (again,) = await rows_of(runtime, second.job_id)
+    assert again.lease_expires_at and again.lease_expires_at >= held.lease_expires_at
+    async with runtime.sessions() as session, session.begin():  # the first one's heartbeat
+        await session.execute(
+            update(SegmentRender)
+            .where(SegmentRender.id == first.id)
+            .values(lease_expires_at=again.lease_expires_at + timedelta(hours=1))
+        )
+    await relay(runtime.sessions, runtime.broker)
+    before = await runtime.broker.depth(SEGMENTS)
+    later = again.lease_expires_at - timedelta(seconds=1)
+    monkeypatch.setattr(reconciler, "utcnow", lambda: later)
+    assert await reconciler.sweep(runtime) == 0  # held: no copy
+    waiting.cancel()  # the waiting worker dies
+    later = again.lease_expires_at + timedelta(seconds=1)
+    assert await reconciler.sweep(runtime) == 1
+    await relay(runtime.sessions, runtime.broker)
+    assert await runtime.broker.depth(SEGMENTS) == before + 1
+
+    await segment_generate.generate(runtime, claim)  # the first render's worker finishes
+    await ai_worker.handle(runtime, task(second))  # the copy completes it from that clip
+    assert generations(tmp_path) == 1
+    (second,) = await rows_of(runtime, second.job_id)
+    assert (second.status, second.reused) == ("completed", True)
 
 
 async def test_a_dead_generation_elsewhere_is_not_awaited(

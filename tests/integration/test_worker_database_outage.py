@@ -21,7 +21,7 @@ from tests.services import POSTGRES
 from tests.support.app import api_client, make_settings, postgres_database, register
 from videofoundry.database.base import utcnow
 from videofoundry.models import RenderJob
-from videofoundry.queue.base import COMPOSITIONS, Message
+from videofoundry.queue.base import COMPOSITIONS, SEGMENTS, Message
 from videofoundry.runtime import Runtime
 from videofoundry.services.task_publisher import relay
 from videofoundry.workers import database_wait, reconciler
@@ -158,5 +158,46 @@ async def test_a_composition_dead_lettered_before_any_composer_took_it_is_sent_a
                 break
             await asyncio.sleep(0.1)
         assert await _status(p.runtime, job_id) == "completed"
+    finally:
+        await consumer.stop()
+
+
+async def test_a_segment_dead_lettered_before_any_worker_took_it_is_sent_again(
+    proxied: Proxied, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = proxied
+    job_id = await render(p.client, p.auth, [{"prompt": "restart", "duration": 1}])
+    await relay(p.runtime.sessions, p.runtime.broker)  # the task is in the queue
+
+    # An outage longer than the claim's wait: every delivery fails, the task is dead-lettered.
+    monkeypatch.setattr(database_wait, "DATABASE_WAIT_SECONDS", 0.0)
+    p.proxy.down()
+    consumer = await p.runtime.broker.consume(
+        SEGMENTS, lambda message: ai_worker.handle(p.runtime, message)
+    )
+    try:
+        for _ in range(200):
+            if await p.runtime.broker.dead_letters(SEGMENTS):
+                break
+            await asyncio.sleep(0.05)
+        (dead,) = await p.runtime.broker.dead_letters(SEGMENTS)
+        assert dead["job_id"] == job_id
+        p.proxy.up()
+
+        # No worker ever held the row, so no lease expires: nothing until a lease period.
+        assert await reconciler.sweep(p.runtime) == 0
+        (row,) = await rows_of(p.runtime, job_id)
+        assert (row.status, row.attempts) == ("pending", 0)
+        later = utcnow() + timedelta(seconds=p.runtime.settings.LEASE_SECONDS + 1)
+        monkeypatch.setattr(reconciler, "utcnow", lambda: later)
+        assert await reconciler.sweep(p.runtime) == 1
+        assert await reconciler.sweep(p.runtime) == 0  # not again before another period
+        await relay(p.runtime.sessions, p.runtime.broker)
+        for _ in range(600):
+            if await _status(p.runtime, job_id) != "generating":
+                break
+            await asyncio.sleep(0.1)
+        assert await _status(p.runtime, job_id) == "composing"
+        assert generations(tmp_path) == 1
     finally:
         await consumer.stop()

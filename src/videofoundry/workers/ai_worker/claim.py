@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from videofoundry.database.base import utcnow
 from videofoundry.models import RenderJob
@@ -119,20 +119,36 @@ async def _generating_elsewhere(session: Any, claimed: Claim, now: datetime) -> 
     return other is not None
 
 
-async def note_waiting(runtime: Runtime, row_id: str, job_id: str) -> None:
-    """Say on the pending segment why it does not start (one event)."""
+async def hold_wait(
+    runtime: Runtime, row_id: str, job_id: str, waiter: str, announce: bool
+) -> bool:
+    """Hold the pending segment for this delivery while it waits for the same clip, until a
+    lease period from now: meanwhile the reconciler sends its task no copy, and another
+    delivery of it leaves at once instead of taking a second worker slot to wait too. Hold it
+    again before that passes. `announce` (the first hold) says on the segment why it does not
+    start, in one event. False: another delivery holds it, or there is nothing to wait for."""
+    now = utcnow()
+    held = update(SR).where(
+        SR.c.id == row_id,
+        SR.c.status == "pending",
+        or_(SR.c.lease_token.is_(None), SR.c.lease_token == waiter, SR.c.lease_expires_at < now),
+    )
+    hold = {
+        "lease_token": waiter,
+        "lease_expires_at": orchestrator.lease_deadline(runtime.settings.LEASE_SECONDS),
+    }
+    if not announce:
+        async with runtime.sessions() as session, session.begin():
+            return bool((await session.execute(held.values(hold))).rowcount)  # type: ignore[attr-defined]
     events = job_events.Events()
     try:
         async with runtime.sessions() as session, session.begin():
             job = await job_events.reserve_events(session, job_id, 1, only_generating=True)
             if job is None:
-                return
+                return False
             row = (
                 await session.execute(
-                    update(SR)
-                    .where(SR.c.id == row_id, SR.c.status == "pending")
-                    .values(message=WAITING_NOTE)
-                    .returning(*EVENT_COLUMNS)
+                    held.values(message=WAITING_NOTE, **hold).returning(*EVENT_COLUMNS)
                 )
             ).one_or_none()
             if row is None:
@@ -141,5 +157,6 @@ async def note_waiting(runtime: Runtime, row_id: str, job_id: str) -> None:
                 session, job_id, job.event_seq, [job_events.segment_event(row)], events
             )
     except _NothingToDo:
-        return
+        return False
     await job_events.publish(runtime, events)
+    return True

@@ -20,8 +20,9 @@ from videofoundry.core import metrics
 from videofoundry.core.errors import Cancelled
 from videofoundry.queue.base import SCHEMA_VERSION, DeadLetter, Message
 from videofoundry.runtime import Runtime
+from videofoundry.services import orchestrator
 from videofoundry.workers import database_wait, failure
-from videofoundry.workers.ai_worker.claim import GeneratingElsewhere, claim, note_waiting
+from videofoundry.workers.ai_worker.claim import GeneratingElsewhere, claim, hold_wait
 from videofoundry.workers.ai_worker.completion import fail
 from videofoundry.workers.ai_worker.generate import generate
 from videofoundry.workers.ai_worker.segment_row import Claim, LeaseLost, mark_cancelled, release
@@ -41,7 +42,8 @@ async def handle(runtime: Runtime, message: Message) -> None:
     ):
         raise DeadLetter(f"unreadable segment task: {body!r}")
     row_id: str = body["segment_render_id"]
-    waited = False
+    waiter: str | None = None
+    hold_again_at = 0.0
     while True:
         try:
             claimed = await database_wait.claim_when_reachable(
@@ -54,9 +56,11 @@ async def handle(runtime: Runtime, message: Message) -> None:
             # Another render of this owner is generating this very clip: paying for it a
             # second time is the one thing not to do. Its clip completes this segment as reused;
             # if it fails or its worker dies, the next look finds nobody and generates.
-            if not waited:
-                waited = True
-                await note_waiting(runtime, row_id, body["job_id"])
+            if time.monotonic() >= hold_again_at:
+                announce, waiter = waiter is None, waiter or orchestrator.new_lease()
+                if not await hold_wait(runtime, row_id, body["job_id"], waiter, announce):
+                    return  # another delivery of this task is waiting already
+                hold_again_at = time.monotonic() + runtime.settings.LEASE_SECONDS / 3
             await asyncio.sleep(SAME_CLIP_POLL_SECONDS)
     if claimed is None:
         return
