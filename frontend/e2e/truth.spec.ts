@@ -136,7 +136,9 @@ test("an edit says 'needs render' at once, 'ready' after rendering; an old job s
   await shot(page, "old-job-old-prompt");
 });
 
-test("an unsaved edit survives clicking away, leaving for the list, a reload and pressing Render", async ({ page }) => {
+test("an unsaved edit survives clicking away, leaving for the list, Back, a reload and pressing Render", async ({
+  page,
+}) => {
   const { token } = await openProject(page, [
     { prompt: "first shot", duration: 1, seed: 4 },
     { prompt: "second shot", duration: 1, seed: 5 },
@@ -165,6 +167,17 @@ test("an unsaved edit survives clicking away, leaving for the list, a reload and
   await expect
     .poll(async () => (await segmentOnServer(page.request, token, firstId)).prompt)
     .toBe("edited, then left for the list");
+
+  // The browser's Back at once after typing does the same: the edit is saved before the list
+  // shows, without reopening the project.
+  await prompt.fill("edited, then went back");
+  await page.goBack();
+  await expect(page.locator(".project-link").first()).toBeVisible();
+  await expect
+    .poll(async () => (await segmentOnServer(page.request, token, firstId)).prompt)
+    .toBe("edited, then went back");
+  await page.locator(".project-link").first().click();
+  await expect(prompt).toHaveValue("edited, then went back");
 
   // Reload at once after typing: the page asks first (beforeunload), and once left, the edit
   // comes back from this tab's storage and is saved.

@@ -3,7 +3,7 @@ import { ApiError, errorMessage } from "../../api/client";
 import type { Id, Segment } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { formatCost, formatSeconds } from "../../components/format";
-import { navigate } from "../../components/router";
+import { navigate, setLeaveGuard } from "../../components/router";
 import { useAppShallow } from "../../store";
 import { RenderHistory } from "../dashboard/RenderHistory";
 import { RenderPanel } from "../dashboard/RenderPanel";
@@ -99,12 +99,10 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     return () => window.removeEventListener("beforeunload", onBeforeUnload);
   }, [hasUnsavedEdits]);
 
-  // Going back to the list sends pending edits first; one that cannot be saved asks (it stays in
-  // this tab and is tried again when the project is opened).
+  // Leaving the editor (a link, Back, Forward) sends pending edits first; one that cannot be saved
+  // asks (it stays in this tab and is tried again when the project is opened).
   const { flushEdits } = s;
-  const leave = async () => {
-    if ((await flushEdits()) || window.confirm(LEAVE_UNSAVED)) navigate("/");
-  };
+  useEffect(() => setLeaveGuard(async () => (await flushEdits()) || window.confirm(LEAVE_UNSAVED)), [flushEdits]);
 
   const current = segments.find((seg) => seg.id === s.selectedId) ?? null;
   const selected = current
@@ -156,7 +154,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     <main className="page editor">
       <div className="editor-head row between">
         <div className="row gap">
-          <button type="button" className="link" onClick={() => void leave()}>
+          <button type="button" className="link" onClick={() => navigate("/")}>
             ← Projects
           </button>
           <h2 className="project-title">{project.name}</h2>
