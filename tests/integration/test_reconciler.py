@@ -3,14 +3,15 @@ it sends a composition nobody took again."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, text, update
 
 from tests.integration.test_segment_worker import render, rows_of, task
-from tests.support.app import api_client, make_settings, register
+from tests.support.app import api_client, make_settings, postgres_database, register
 from videofoundry.database.base import utcnow
 from videofoundry.models import RenderJob, SegmentRender
 from videofoundry.queue.base import COMPOSITIONS, SEGMENTS
@@ -136,3 +137,53 @@ async def test_a_segment_nobody_takes_is_sent_again_once_a_lease_period(
         assert (row.status, row.attempts) == ("completed", 1)
         at(30 * lease)
         assert await reconciler.sweep(runtime) == 0
+
+
+async def test_the_sweep_and_a_claim_of_the_same_expired_segment_do_not_deadlock(
+    tmp_path: Path,
+) -> None:
+    """A claim locks the job row, then the segment row. The sweep locked the expired segment
+    row first, then the job: PostgreSQL aborted one of the two (seen in the crash tests)."""
+    async with (
+        postgres_database() as url,
+        api_client(make_settings(tmp_path, DATABASE_URL=url)) as client,
+    ):
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        auth = await register(client)
+        job_id = await render(client, auth, [{"prompt": "x", "duration": 1}])
+        (row,) = await rows_of(runtime, job_id)
+        async with runtime.sessions() as session, session.begin():
+            await session.execute(
+                update(SegmentRender)
+                .where(SegmentRender.id == row.id)
+                .values(status="running", lease_token="dead", lease_expires_at=utcnow())
+            )
+
+        async with runtime.sessions() as claim, claim.begin():  # a claim of the same segment
+            await claim.execute(
+                select(RenderJob.id).where(RenderJob.id == job_id).with_for_update()
+            )
+            sweeping = asyncio.create_task(reconciler.sweep(runtime))
+            async with runtime.sessions() as watch:
+                for _ in range(200):  # until the sweep waits for a lock
+                    waiting = await watch.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity"
+                            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                        )
+                    )
+                    if waiting:
+                        break
+                    await asyncio.sleep(0.05)
+                assert waiting == 1
+            await asyncio.wait_for(
+                claim.execute(
+                    update(SegmentRender)
+                    .where(SegmentRender.id == row.id)
+                    .values(lease_token="live", lease_expires_at=utcnow() + timedelta(minutes=5))
+                ),
+                30,
+            )
+        assert await asyncio.wait_for(sweeping, 30) == 0  # the claim got there first
+        (row,) = await rows_of(runtime, job_id)
+        assert (row.status, row.lease_token) == ("running", "live")

@@ -34,13 +34,26 @@ async def sweep(runtime: Runtime) -> int:
     lease_seconds = runtime.settings.LEASE_SECONDS
     async with runtime.sessions() as session, session.begin():
         now = utcnow()
-        rows = await session.scalars(
-            select(SegmentRender)
-            .where(SegmentRender.status == "running", SegmentRender.lease_expires_at < now)
-            .with_for_update(skip_locked=True)
+        expired = (
+            SegmentRender.status == "running",
+            SegmentRender.lease_expires_at < now,
         )
-        for row in rows:
-            job = await session.get_one(RenderJob, row.job_id, with_for_update=True)
+        candidates = await session.execute(
+            select(SegmentRender.id, SegmentRender.job_id)
+            .where(*expired)
+            .order_by(SegmentRender.job_id)  # two sweeps lock jobs in one order
+        )
+        for row_id, job_id in candidates.all():
+            # The job row first, then the segment: the lock order of a claim, which holds the
+            # job while it takes the row (the other order deadlocks with it).
+            job = await session.get_one(RenderJob, job_id, with_for_update=True)
+            row = await session.scalar(
+                select(SegmentRender)
+                .where(SegmentRender.id == row_id, *expired)
+                .with_for_update(skip_locked=True)
+            )
+            if row is None:
+                continue  # claimed or finished meanwhile
             if row.attempts >= runtime.settings.QUEUE_DELIVERY_LIMIT:
                 # A segment that keeps killing its workers must not be retried forever.
                 row.status, row.lease_token, row.finished_at = "failed", None, now
