@@ -75,7 +75,7 @@ export const createAuthSlice: SliceCreator<AuthSlice> = (set, get, { api, storag
       projectId: null,
       selectedSegmentId: null,
       activeJob: null,
-      plan: null,
+      planOpen: false,
     });
   },
 });

@@ -1,14 +1,21 @@
 import { QueryClientProvider } from "@tanstack/react-query";
-import { act, render, screen } from "@testing-library/react";
+import { act, fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { ApiError } from "../../api/client";
+import { api } from "../../api/endpoints";
 import { queryClient } from "../../api/queryClient";
+import type { RenderJob, RenderPlan } from "../../api/types";
 import { appStore } from "../../store";
 import { makeDetail, makeJob, makeSegment, showProject } from "../../test/factories";
+import { projectKey } from "../timeline/queries";
 import { jobsKey } from "./queries";
 import { RenderPanel } from "./RenderPanel";
 
 const initial = appStore.getState();
-afterEach(() => appStore.setState(initial, true));
+afterEach(() => {
+  vi.restoreAllMocks();
+  appStore.setState(initial, true);
+});
 
 /** The panel with its project's history already cached (no request leaves the test). */
 function showPanel() {
@@ -102,5 +109,72 @@ describe("<RenderPanel>", () => {
     showPanel();
     expect(screen.getByTestId("final-video").querySelector("track")).toBeNull();
     expect(screen.queryByTestId("captions-link")).not.toBeInTheDocument();
+  });
+
+  describe("planning and starting", () => {
+    const plan: RenderPlan = {
+      segments: [{ segment_id: "s1", position: 0, model: "procedural", action: "generate", estimated_cost: 0.5 }],
+      total_estimated_cost: 0.5,
+      compose: true,
+    };
+    const renderButton = () => screen.getByRole("button", { name: "Render" });
+
+    it("asks for the plan on Render, and again when the project's detail is invalidated", async () => {
+      const detail = showProject(makeDetail([makeSegment({ id: "s1" })]));
+      const planned = vi.spyOn(api, "planRender").mockResolvedValue(plan);
+      vi.spyOn(api, "getProject").mockResolvedValue(detail);
+      showPanel();
+      expect(planned).not.toHaveBeenCalled();
+      fireEvent.click(renderButton());
+      const shown = await screen.findByRole("region", { name: "Render plan" });
+      expect(within(shown).getByTestId("plan-cost")).toHaveTextContent("$0.50");
+      expect(planned).toHaveBeenCalledTimes(1);
+
+      await act(() => queryClient.invalidateQueries({ queryKey: projectKey("p1") }));
+      await vi.waitFor(() => expect(planned).toHaveBeenCalledTimes(2));
+
+      fireEvent.click(screen.getByRole("button", { name: "Not now" }));
+      expect(screen.queryByRole("region", { name: "Render plan" })).not.toBeInTheDocument();
+      await act(() => queryClient.invalidateQueries({ queryKey: projectKey("p1") }));
+      expect(planned).toHaveBeenCalledTimes(2);
+    });
+
+    it("shows the plan's failure", async () => {
+      showProject(makeDetail([makeSegment({ id: "s1" })]));
+      vi.spyOn(api, "planRender").mockRejectedValue(new ApiError(503, "The queue is unavailable."));
+      showPanel();
+      fireEvent.click(renderButton());
+      expect(await screen.findByRole("alert")).toHaveTextContent("The queue is unavailable.");
+    });
+
+    it("says Starting… while the start is on its way, then watches the job and closes the plan", async () => {
+      showProject(makeDetail([makeSegment({ id: "s1" })]));
+      vi.spyOn(api, "planRender").mockResolvedValue(plan);
+      let answer: (job: RenderJob) => void = () => {};
+      vi.spyOn(api, "startRender").mockReturnValue(new Promise((resolve) => (answer = resolve)));
+      showPanel();
+      fireEvent.click(renderButton());
+      fireEvent.click(await screen.findByRole("button", { name: "Start render" }));
+      expect(await screen.findByRole("button", { name: "Starting…" })).toBeDisabled();
+      expect(renderButton()).toBeDisabled();
+      await act(async () => answer(makeJob({ status: "completed", progress: 1, segments: [] })));
+      expect(screen.queryByRole("region", { name: "Render plan" })).not.toBeInTheDocument();
+      expect(screen.getByRole("region", { name: "Render progress" })).toHaveAttribute("data-job-id", "j1");
+    });
+
+    it("shows a budget refusal readably until dismissed, and keeps the plan", async () => {
+      showProject(makeDetail([makeSegment({ id: "s1" })]));
+      vi.spyOn(api, "planRender").mockResolvedValue(plan);
+      vi.spyOn(api, "startRender").mockRejectedValue(new ApiError(402, "render would cost $3.00, $1.00 left"));
+      showPanel();
+      fireEvent.click(renderButton());
+      fireEvent.click(await screen.findByRole("button", { name: "Start render" }));
+      const alert = await screen.findByRole("alert");
+      expect(alert).toHaveTextContent("Budget exceeded: render would cost $3.00, $1.00 left");
+      expect(screen.getByRole("button", { name: "Start render" })).toBeEnabled();
+      expect(appStore.getState().activeJob).toBeNull();
+      fireEvent.click(within(alert).getByRole("button", { name: "Dismiss error" }));
+      await vi.waitFor(() => expect(screen.queryByRole("alert")).not.toBeInTheDocument());
+    });
   });
 });

@@ -9,28 +9,26 @@ import { useAppShallow } from "../../store";
 import { useSegments } from "../timeline/useProject";
 import { ContactSheet } from "./ContactSheet";
 import { useRenderJobs } from "./queries";
+import { useCancelRender, useRenderPlan, useStartRender } from "./useRender";
 
 /** Plan, start, watch and cancel renders of the open project; play and download the result. */
 export function RenderPanel() {
   const s = useAppShallow((st) => ({
     projectId: st.projectId,
-    plan: st.plan,
-    planLoading: st.planLoading,
-    planError: st.planError,
+    planOpen: st.planOpen,
     activeJob: st.activeJob,
-    renderError: st.renderError,
     progressNotice: st.progressNotice,
-    starting: st.starting,
-    cancelling: st.cancelling,
-    requestPlan: st.requestPlan,
+    openPlan: st.openPlan,
     dismissPlan: st.dismissPlan,
-    startRender: st.startRender,
-    cancelRender: st.cancelRender,
-    clearRenderError: st.clearRenderError,
   }));
   const segments = useSegments();
   const lastCompletedJobId = useRenderJobs(s.projectId).data?.items.find((j) => j.status === "completed")?.id ?? null;
+  const plan = useRenderPlan();
+  const start = useStartRender();
+  const cancel = useCancelRender();
   const running = s.activeJob !== null && !isTerminal(s.activeJob.status);
+  const planning = s.planOpen && plan.isFetching;
+  const renderError = start.error ?? cancel.error;
 
   return (
     <section className="card render-panel" aria-label="Render">
@@ -39,21 +37,31 @@ export function RenderPanel() {
         <button
           type="button"
           className="primary"
-          onClick={() => void s.requestPlan()}
-          disabled={segments.length === 0 || s.planLoading || s.starting || running}
+          onClick={() => {
+            start.reset();
+            cancel.reset();
+            s.openPlan();
+          }}
+          disabled={segments.length === 0 || planning || start.isPending || running}
           title={segments.length === 0 ? "Add a segment first" : running ? "A render is in progress" : undefined}
         >
-          {s.planLoading ? "Planning…" : "Render"}
+          {planning ? "Planning…" : "Render"}
         </button>
       </div>
-      <ErrorBanner message={s.planError} onDismiss={s.dismissPlan} />
-      <ErrorBanner message={s.renderError} onDismiss={s.clearRenderError} />
-      {s.plan && (
+      <ErrorBanner message={s.planOpen && plan.error ? plan.error.message : null} onDismiss={s.dismissPlan} />
+      <ErrorBanner
+        message={renderError?.message ?? null}
+        onDismiss={() => {
+          start.reset();
+          cancel.reset();
+        }}
+      />
+      {s.planOpen && plan.data && !plan.isFetching && (
         <PlanView
-          plan={s.plan}
+          plan={plan.data}
           segments={segments}
-          starting={s.starting}
-          onStart={() => void s.startRender()}
+          starting={start.isPending}
+          onStart={() => start.mutate()}
           onDismiss={s.dismissPlan}
         />
       )}
@@ -62,8 +70,8 @@ export function RenderPanel() {
           job={s.activeJob}
           segments={segments}
           notice={s.progressNotice}
-          cancelling={s.cancelling}
-          onCancel={() => void s.cancelRender()}
+          cancelling={cancel.isPending}
+          onCancel={() => cancel.mutate()}
         />
       )}
       {/* Nothing to show before a segment has been generated: no toggle in an empty project. */}

@@ -7,11 +7,17 @@ import { useQuery } from "@tanstack/react-query";
 import { api } from "../../api/endpoints";
 import { queryClient } from "../../api/queryClient";
 import type { Id, Page, RenderJob } from "../../api/types";
+import { projectKey } from "../timeline/queries";
 
 export const JOBS_PAGE_SIZE = 10;
 
 export function jobsKey(projectId: Id) {
   return ["render-jobs", projectId] as const;
+}
+
+/** The render plan, under its project's key: invalidating the detail invalidates the plan. */
+export function planKey(projectId: Id) {
+  return [...projectKey(projectId), "render-plan"] as const;
 }
 
 export function useRenderJobs(projectId: Id | null) {

@@ -40,9 +40,8 @@ describe("dashboard slice", () => {
       compose: true,
     };
     api.planRender.mockResolvedValue(plan);
-    await store.getState().requestPlan();
+    await expect(store.getState().planRender()).resolves.toEqual(plan);
     expect(api.planRender).toHaveBeenCalledWith("p1");
-    expect(store.getState().plan).toEqual(plan);
   });
 
   it("starts a render, watches it with the token, and follows its progress", async () => {
@@ -142,8 +141,9 @@ describe("dashboard slice", () => {
   it("shows a budget error readably and keeps no job", async () => {
     const { api, store } = await editorStore();
     api.startRender.mockRejectedValue(new ApiError(402, "render would cost $3.00, $1.00 left"));
-    await store.getState().startRender();
-    expect(store.getState().renderError).toBe("Budget exceeded: render would cost $3.00, $1.00 left");
+    await expect(store.getState().startRender()).rejects.toThrow(
+      "Budget exceeded: render would cost $3.00, $1.00 left",
+    );
     expect(store.getState().activeJob).toBeNull();
   });
 

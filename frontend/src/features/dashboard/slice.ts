@@ -6,108 +6,97 @@ import { isTerminal } from "../../api/types";
 import type { SliceCreator } from "../../store/types";
 import { TAKES_KEY } from "../takes/api";
 import { applyJobToDetail, projectKey } from "../timeline/queries";
-import { JOBS_PAGE_SIZE, jobsKey, putJob } from "./queries";
+import { JOBS_PAGE_SIZE, jobsKey, planKey, putJob } from "./queries";
 
 export { JOBS_PAGE_SIZE } from "./queries";
 
 export interface DashboardSlice {
-  plan: RenderPlan | null;
-  planLoading: boolean;
-  planError: string | null;
+  /** Whether the render plan is on show (the plan itself is server state: see ./queries). */
+  planOpen: boolean;
   /** The job shown in the dashboard: the one being watched, or one picked from the history. */
   activeJob: RenderJob | null;
-  renderError: string | null;
   /** A non-fatal note about live updates (reconnecting, polling). */
   progressNotice: string | null;
-  starting: boolean;
-  cancelling: boolean;
 
-  requestPlan: () => Promise<void>;
+  openPlan: () => void;
   dismissPlan: () => void;
-  startRender: () => Promise<RenderJob | null>;
+  /** The dry-run plan of what is on screen: pending edits are sent first. Throws a readable error. */
+  planRender: () => Promise<RenderPlan>;
+  /** Start a render and watch it. Throws a readable error (see useStartRender). */
+  startRender: () => Promise<RenderJob>;
+  /** Cancel the job on show. Throws a readable error (see useCancelRender). */
   cancelRender: () => Promise<void>;
   /** Refresh the project's history (TanStack Query, see ./queries) and pick the job to show. */
   loadJobs: (projectId: Id) => Promise<void>;
   showJob: (job: RenderJob) => void;
   watchJob: (job: RenderJob) => void;
   stopWatching: () => void;
-  clearRenderError: () => void;
 }
 
 export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { api, progress }) => {
   // The live connection is not state: it lives here, and only the job it produces is in the store.
   let client: ProgressClient | null = null;
 
-  const upsertJob = putJob;
+  const projectOpen = (): Id => {
+    const projectId = get().projectId;
+    if (!projectId) throw new Error("No project is open.");
+    return projectId;
+  };
 
   return {
-    plan: null,
-    planLoading: false,
-    planError: null,
+    planOpen: false,
     activeJob: null,
-    renderError: null,
     progressNotice: null,
-    starting: false,
-    cancelling: false,
 
-    requestPlan: async () => {
+    openPlan: () => {
+      // Each Render asks again: a plan shown earlier may be of other edits.
       const projectId = get().projectId;
-      if (!projectId) return;
-      set({ planLoading: true, planError: null, plan: null });
+      if (projectId) queryClient.removeQueries({ queryKey: planKey(projectId), exact: true });
+      set({ planOpen: true });
+    },
+    dismissPlan: () => set({ planOpen: false }),
+
+    planRender: async () => {
+      const projectId = projectOpen();
       // Edits still on their way are sent first: the plan must be of what is on screen.
       if (!(await get().flushEdits())) {
-        set({
-          planLoading: false,
-          planError: "Some edits are not saved yet (see the segment marked “Not saved”); save them before rendering.",
-        });
-        return;
+        throw new Error(
+          "Some edits are not saved yet (see the segment marked “Not saved”); save them before rendering.",
+        );
       }
-      try {
-        const plan = await api.planRender(projectId);
-        set({ plan, planLoading: false });
-      } catch (err) {
-        set({ planLoading: false, planError: errorMessage(err) });
-      }
+      return api.planRender(projectId);
     },
 
-    dismissPlan: () => set({ plan: null, planError: null }),
-
     startRender: async () => {
-      const projectId = get().projectId;
-      if (!projectId) return null;
-      set({ starting: true, renderError: null });
-      if (!(await get().flushEdits())) {
-        set({ starting: false, renderError: "Some edits are not saved yet; save them before rendering." });
-        return null;
-      }
+      const projectId = projectOpen();
+      if (!(await get().flushEdits())) throw new Error("Some edits are not saved yet; save them before rendering.");
+      let job: RenderJob;
       try {
-        const job = await api.startRender(projectId);
-        set({ starting: false, plan: null });
-        upsertJob(job);
-        get().watchJob(job);
-        return job;
+        job = await api.startRender(projectId);
       } catch (err) {
-        const message =
-          err instanceof ApiError && err.status === 402 ? `Budget exceeded: ${err.message}` : errorMessage(err);
-        set({ starting: false, renderError: message });
-        return null;
+        throw new Error(
+          err instanceof ApiError && err.status === 402 ? `Budget exceeded: ${err.message}` : errorMessage(err),
+        );
       }
+      set({ planOpen: false });
+      putJob(job);
+      get().watchJob(job);
+      return job;
     },
 
     cancelRender: async () => {
       const job = get().activeJob;
       if (!job || isTerminal(job.status)) return;
-      set({ cancelling: true, renderError: null });
+      let updated: RenderJob;
       try {
-        const updated = await api.cancelRenderJob(job.id);
-        // Events may already have moved the job on; only take the answer if it is not older.
-        const current = get().activeJob;
-        if (current?.id === updated.id && !isTerminal(current.status)) set({ activeJob: updated });
-        upsertJob(get().activeJob ?? updated);
-        set({ cancelling: false });
+        updated = await api.cancelRenderJob(job.id);
       } catch (err) {
-        set({ cancelling: false, renderError: `Could not cancel: ${errorMessage(err)}` });
+        throw new Error(`Could not cancel: ${errorMessage(err)}`);
       }
+      // Events may already have moved the job on; only take the answer if it is not older.
+      const current = get().activeJob;
+      if (current?.id === updated.id && !isTerminal(current.status)) set({ activeJob: updated });
+      putJob(get().activeJob ?? updated);
     },
 
     loadJobs: async (projectId) => {
@@ -141,7 +130,7 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
       if (isTerminal(job.status)) {
         client?.stop();
         client = null;
-        set({ activeJob: job, progressNotice: null, renderError: null });
+        set({ activeJob: job, progressNotice: null });
       } else {
         get().watchJob(job);
       }
@@ -150,7 +139,7 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
     watchJob: (job) => {
       client?.stop();
       client = null;
-      set({ activeJob: job, progressNotice: null, renderError: null });
+      set({ activeJob: job, progressNotice: null });
       if (isTerminal(job.status)) return;
       const token = get().token;
       if (!token) return;
@@ -161,7 +150,7 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
           onJob: (next) => {
             if (client !== watched) return;
             set({ activeJob: next, progressNotice: null });
-            upsertJob(next);
+            putJob(next);
             applyJobToDetail(next);
           },
           onError: (message) => {
@@ -187,15 +176,7 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
     stopWatching: () => {
       client?.stop();
       client = null;
-      set({
-        activeJob: null,
-        progressNotice: null,
-        plan: null,
-        planError: null,
-        renderError: null,
-      });
+      set({ activeJob: null, progressNotice: null, planOpen: false });
     },
-
-    clearRenderError: () => set({ renderError: null }),
   };
 };

@@ -18,6 +18,7 @@ import { useMemo, useState } from "react";
 import { asTransition, type Id, type PlanAction, type RenderJobSegment, type Segment } from "../../api/types";
 import { formatSeconds } from "../../components/format";
 import { useAppShallow } from "../../store";
+import { useShownPlan } from "../dashboard/useRender";
 import { useOptionalPlayback, useSpanIndexAtPlayhead } from "../monitor/PlaybackContext";
 import { TrimHandles } from "../monitor/TrimHandles";
 import { type Span, type Trim, trimmedLength } from "../monitor/timeMap";
@@ -37,12 +38,12 @@ export function Timeline({ pxPerSecond = PX_PER_SECOND }: { pxPerSecond?: number
   const detail = useProjectDetail().data;
   const segments = useSegments();
   const fps = detail?.fps ?? 24;
-  const { selectedId, selectSegment, moveSegment, activeJob, plan } = useAppShallow((s) => ({
+  const plan = useShownPlan();
+  const { selectedId, selectSegment, moveSegment, activeJob } = useAppShallow((s) => ({
     selectedId: s.selectedSegmentId,
     selectSegment: s.selectSegment,
     moveSegment: s.moveSegment,
     activeJob: s.activeJob,
-    plan: s.plan,
   }));
 
   const sensors = useSensors(
