@@ -92,6 +92,23 @@ test("overall progress moves while segments generate, never backwards, and ends 
   expect(seen).toEqual([...seen].sort((a, b) => a - b));
 });
 
+test("the time left appears once two segments have finished, while the job still runs", async ({ page }) => {
+  // Two quick segments finish at once; the slow one keeps the job generating for seconds more.
+  await openProject(page, [
+    { prompt: "quick one", duration: 1, model: "procedural", seed: 1 },
+    { prompt: "quick two", duration: 1, model: "procedural", seed: 2 },
+    { prompt: "slow three", duration: 1, model: "slow", seed: 3 },
+  ]);
+  await renderNow(page);
+  const progress = page.getByRole("region", { name: "Render progress" });
+  const job = page.getByTestId("job-progress");
+  await expect(job).toHaveText(/about \d+ (s|min) left/, { timeout: 30_000 });
+  await expect(progress.locator('.job-segment[data-status="completed"]')).toHaveCount(2);
+  await expect(progress).not.toHaveAttribute("data-status", "completed");
+  await waitCompleted(page);
+  await expect(job).not.toHaveText(/left/);
+});
+
 test("an edit says 'needs render' at once, 'ready' after rendering; an old job shows its old prompt", async ({
   page,
 }) => {
