@@ -311,7 +311,8 @@ test("at 390 px, with a segment selected, Render and its progress come before th
   // Wholly in view as the page opens, with no scrolling, and above the (long) inspector.
   const render = page.getByRole("button", { name: "Render", exact: true });
   await expect(render).toBeInViewport({ ratio: 1 });
-  const top = async (name: string) => (await page.getByRole("region", { name, exact: true }).boundingBox())?.y ?? Number.NaN;
+  const top = async (name: string) =>
+    (await page.getByRole("region", { name, exact: true }).boundingBox())?.y ?? Number.NaN;
   const inspectorTop = (await inspector.boundingBox())?.y ?? Number.NaN;
   expect(await top("Render")).toBeLessThan(inspectorTop);
   await shot(page, testInfo, "render-button-390px");
