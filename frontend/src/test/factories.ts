@@ -3,6 +3,7 @@ import { vi } from "vitest";
 import type { Api } from "../api/endpoints";
 import { queryClient } from "../api/queryClient";
 import type { Asset, ModelInfo, Project, ProjectDetail, RenderJob, Segment } from "../api/types";
+import { putJob } from "../features/dashboard/queries";
 import { projectKey } from "../features/timeline/queries";
 import { appStore, createAppStore, type Deps } from "../store";
 
@@ -74,6 +75,12 @@ export function showProject(detail: ProjectDetail): ProjectDetail {
   queryClient.setQueryData(projectKey(detail.id), detail);
   appStore.setState({ projectId: detail.id });
   return detail;
+}
+
+/** Show this job in the app's dashboard as if it were watched: in the history's cache, its id in the store. */
+export function showJob(job: RenderJob | null): void {
+  if (job) putJob(job);
+  appStore.setState({ activeJobId: job?.id ?? null });
 }
 
 export function makeJob(overrides: Partial<RenderJob> = {}): RenderJob {

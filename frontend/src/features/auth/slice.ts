@@ -74,7 +74,7 @@ export const createAuthSlice: SliceCreator<AuthSlice> = (set, get, { api, storag
       authFieldErrors: {},
       projectId: null,
       selectedSegmentId: null,
-      activeJob: null,
+      activeJobId: null,
       planOpen: false,
     });
   },

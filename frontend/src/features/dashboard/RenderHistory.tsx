@@ -8,7 +8,7 @@ import { useRenderJobs } from "./queries";
 export function RenderHistory() {
   const { projectId, activeId, showJob } = useAppShallow((s) => ({
     projectId: s.projectId,
-    activeId: s.activeJob?.id ?? null,
+    activeId: s.activeJobId,
     showJob: s.showJob,
   }));
   const history = useRenderJobs(projectId);

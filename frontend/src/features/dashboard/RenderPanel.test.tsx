@@ -6,7 +6,7 @@ import { api } from "../../api/endpoints";
 import { queryClient } from "../../api/queryClient";
 import type { RenderJob, RenderPlan } from "../../api/types";
 import { appStore } from "../../store";
-import { makeDetail, makeJob, makeSegment, showProject } from "../../test/factories";
+import { makeDetail, makeJob, makeSegment, showJob, showProject } from "../../test/factories";
 import { projectKey } from "../timeline/queries";
 import { jobsKey } from "./queries";
 import { RenderPanel } from "./RenderPanel";
@@ -20,7 +20,9 @@ afterEach(() => {
 /** The panel with its project's history already cached (no request leaves the test). */
 function showPanel() {
   const projectId = appStore.getState().projectId;
-  if (projectId) queryClient.setQueryData(jobsKey(projectId), { items: [], total: 0, limit: 10, offset: 0 });
+  if (projectId && !queryClient.getQueryData(jobsKey(projectId))) {
+    queryClient.setQueryData(jobsKey(projectId), { items: [], total: 0, limit: 10, offset: 0 });
+  }
   return render(
     <QueryClientProvider client={queryClient}>
       <RenderPanel />
@@ -39,7 +41,7 @@ const done = {
 describe("<RenderPanel>", () => {
   it("attaches the job's WebVTT as the default captions track", () => {
     showProject(makeDetail([makeSegment({ state: "ready" })]));
-    appStore.setState({ activeJob: makeJob({ ...done, captions_url: "/api/files/c1?sig" }) });
+    showJob(makeJob({ ...done, captions_url: "/api/files/c1?sig" }));
     showPanel();
     const video = screen.getByTestId("final-video");
     const track = video.querySelector("track");
@@ -53,7 +55,7 @@ describe("<RenderPanel>", () => {
 
   it("offers no contact sheet in an empty project", () => {
     showProject(makeDetail([]));
-    appStore.setState({ activeJob: null });
+    showJob(null);
     showPanel();
     expect(screen.queryByRole("region", { name: "Contact sheet" })).not.toBeInTheDocument();
   });
@@ -62,20 +64,16 @@ describe("<RenderPanel>", () => {
     const job = makeJob({ ...done, segments: makeJob().segments.slice(0, 1) });
     const [first] = job.segments;
     showProject(makeDetail([makeSegment({ id: "s1", prompt: "edited since" })]));
-    appStore.setState({
-      activeJob: {
-        ...job,
-        segments: [
-          { ...(first as (typeof job.segments)[number]), prompt: "as rendered", model: "procedural", seed: 7 },
-        ],
-      },
+    showJob({
+      ...job,
+      segments: [{ ...(first as (typeof job.segments)[number]), prompt: "as rendered", model: "procedural", seed: 7 }],
     });
     showPanel();
     expect(screen.getByTestId("job-segment-prompt")).toHaveTextContent("1. as rendered");
     expect(screen.queryByText(/edited since/)).not.toBeInTheDocument();
   });
 
-  it("estimates the time left once two generated segments have finished, not before", () => {
+  it("estimates the time left once two generated segments have finished, not before", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.parse("2026-01-01T00:01:00Z"));
     const rows = makeJob().segments;
@@ -93,19 +91,19 @@ describe("<RenderPanel>", () => {
         ],
       });
     showProject(makeDetail([]));
-    appStore.setState({ activeJob: running(1) });
+    showJob(running(1));
     const view = showPanel();
     expect(screen.getByTestId("job-progress")).not.toHaveTextContent(/left/);
-    act(() => appStore.setState({ activeJob: running(2) }));
+    act(() => showJob(running(2)));
     // 60 s for 60%: 40 s more at that pace.
-    expect(screen.getByTestId("job-progress")).toHaveTextContent("60% · about 40 s left");
+    await vi.waitFor(() => expect(screen.getByTestId("job-progress")).toHaveTextContent("60% · about 40 s left"));
     view.unmount();
     vi.useRealTimers();
   });
 
   it("has no track without captions", () => {
     showProject(makeDetail([]));
-    appStore.setState({ activeJob: makeJob({ ...done, captions_url: null }) });
+    showJob(makeJob({ ...done, captions_url: null }));
     showPanel();
     expect(screen.getByTestId("final-video").querySelector("track")).toBeNull();
     expect(screen.queryByTestId("captions-link")).not.toBeInTheDocument();
@@ -172,7 +170,7 @@ describe("<RenderPanel>", () => {
       const alert = await screen.findByRole("alert");
       expect(alert).toHaveTextContent("Budget exceeded: render would cost $3.00, $1.00 left");
       expect(screen.getByRole("button", { name: "Start render" })).toBeEnabled();
-      expect(appStore.getState().activeJob).toBeNull();
+      expect(appStore.getState().activeJobId).toBeNull();
       fireEvent.click(within(alert).getByRole("button", { name: "Dismiss error" }));
       await vi.waitFor(() => expect(screen.queryByRole("alert")).not.toBeInTheDocument());
     });

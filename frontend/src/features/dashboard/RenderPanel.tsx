@@ -10,23 +10,24 @@ import { useSegments } from "../timeline/useProject";
 import { ContactSheet } from "./ContactSheet";
 import { useRenderJobs } from "./queries";
 import { useCancelRender, useRenderPlan, useStartRender } from "./useRender";
+import { useShownJob } from "./useShownJob";
 
 /** Plan, start, watch and cancel renders of the open project; play and download the result. */
 export function RenderPanel() {
   const s = useAppShallow((st) => ({
     projectId: st.projectId,
     planOpen: st.planOpen,
-    activeJob: st.activeJob,
     progressNotice: st.progressNotice,
     openPlan: st.openPlan,
     dismissPlan: st.dismissPlan,
   }));
   const segments = useSegments();
+  const activeJob = useShownJob();
   const lastCompletedJobId = useRenderJobs(s.projectId).data?.items.find((j) => j.status === "completed")?.id ?? null;
   const plan = useRenderPlan();
   const start = useStartRender();
   const cancel = useCancelRender();
-  const running = s.activeJob !== null && !isTerminal(s.activeJob.status);
+  const running = activeJob !== null && !isTerminal(activeJob.status);
   const planning = s.planOpen && plan.isFetching;
   const renderError = start.error ?? cancel.error;
 
@@ -65,9 +66,9 @@ export function RenderPanel() {
           onDismiss={s.dismissPlan}
         />
       )}
-      {s.activeJob && (
+      {activeJob && (
         <JobView
-          job={s.activeJob}
+          job={activeJob}
           segments={segments}
           notice={s.progressNotice}
           cancelling={cancel.isPending}

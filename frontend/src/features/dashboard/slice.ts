@@ -6,15 +6,16 @@ import { isTerminal } from "../../api/types";
 import type { SliceCreator } from "../../store/types";
 import { TAKES_KEY } from "../takes/api";
 import { applyJobToDetail, projectKey } from "../timeline/queries";
-import { JOBS_PAGE_SIZE, jobsKey, planKey, putJob } from "./queries";
+import { cachedJob, jobsQuery, planKey, putJob } from "./queries";
 
 export { JOBS_PAGE_SIZE } from "./queries";
 
 export interface DashboardSlice {
   /** Whether the render plan is on show (the plan itself is server state: see ./queries). */
   planOpen: boolean;
-  /** The job shown in the dashboard: the one being watched, or one picked from the history. */
-  activeJob: RenderJob | null;
+  /** The id of the job shown in the dashboard: the one being watched, or one picked from the
+   * history. The job itself is server state, in the history's cache (see ./useShownJob). */
+  activeJobId: Id | null;
   /** A non-fatal note about live updates (reconnecting, polling). */
   progressNotice: string | null;
 
@@ -34,7 +35,7 @@ export interface DashboardSlice {
 }
 
 export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { api, progress }) => {
-  // The live connection is not state: it lives here, and only the job it produces is in the store.
+  // The live connection is not state: it lives here, and the job it produces is in the query cache.
   let client: ProgressClient | null = null;
 
   const projectOpen = (): Id => {
@@ -45,7 +46,7 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
 
   return {
     planOpen: false,
-    activeJob: null,
+    activeJobId: null,
     progressNotice: null,
 
     openPlan: () => {
@@ -79,13 +80,13 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
         );
       }
       set({ planOpen: false });
-      putJob(job);
       get().watchJob(job);
       return job;
     },
 
     cancelRender: async () => {
-      const job = get().activeJob;
+      const { projectId, activeJobId } = get();
+      const job = projectId && activeJobId ? cachedJob(projectId, activeJobId) : null;
       if (!job || isTerminal(job.status)) return;
       let updated: RenderJob;
       try {
@@ -93,31 +94,17 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
       } catch (err) {
         throw new Error(`Could not cancel: ${errorMessage(err)}`);
       }
-      // Events may already have moved the job on; only take the answer if it is not older.
-      const current = get().activeJob;
-      if (current?.id === updated.id && !isTerminal(current.status)) set({ activeJob: updated });
-      putJob(get().activeJob ?? updated);
+      // Events may already have moved the job on: putJob keeps the answer only if it is not older.
+      putJob(updated);
     },
 
     loadJobs: async (projectId) => {
       try {
-        const page = await queryClient.fetchQuery({
-          queryKey: jobsKey(projectId),
-          queryFn: () => api.listRenderJobs(projectId, JOBS_PAGE_SIZE, 0),
-          staleTime: 0,
-        });
+        const page = await queryClient.fetchQuery({ ...jobsQuery(projectId, api.listRenderJobs), staleTime: 0 });
         if (get().projectId !== projectId) return;
-        // Keep the live copy of a watched job: the list may be a step behind the socket. Once the
-        // list has it finished, the list's copy is complete (the socket's events carry no
-        // captions_url, for one) and replaces the live one.
-        const active = get().activeJob;
-        const items = page.items.map((j) => (active && j.id === active.id && !isTerminal(j.status) ? active : j));
-        queryClient.setQueryData(jobsKey(projectId), { ...page, items });
-        const listed = active ? items.find((j) => j.id === active.id) : undefined;
-        if (listed && listed !== active && get().activeJob?.id === listed.id) set({ activeJob: listed });
-        const latest = items[0];
-        if (!get().activeJob && latest) {
-          if (isTerminal(latest.status)) set({ activeJob: latest });
+        const latest = page.items[0];
+        if (!get().activeJobId && latest) {
+          if (isTerminal(latest.status)) set({ activeJobId: latest.id });
           else get().watchJob(latest);
         }
       } catch {
@@ -126,11 +113,11 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
     },
 
     showJob: (job) => {
-      if (get().activeJob?.id === job.id) return;
+      if (get().activeJobId === job.id) return;
       if (isTerminal(job.status)) {
         client?.stop();
         client = null;
-        set({ activeJob: job, progressNotice: null });
+        set({ activeJobId: job.id, progressNotice: null });
       } else {
         get().watchJob(job);
       }
@@ -139,7 +126,8 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
     watchJob: (job) => {
       client?.stop();
       client = null;
-      set({ activeJob: job, progressNotice: null });
+      putJob(job);
+      set({ activeJobId: job.id, progressNotice: null });
       if (isTerminal(job.status)) return;
       const token = get().token;
       if (!token) return;
@@ -149,7 +137,7 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
         {
           onJob: (next) => {
             if (client !== watched) return;
-            set({ activeJob: next, progressNotice: null });
+            set({ progressNotice: null });
             putJob(next);
             applyJobToDetail(next);
           },
@@ -176,7 +164,7 @@ export const createDashboardSlice: SliceCreator<DashboardSlice> = (set, get, { a
     stopWatching: () => {
       client?.stop();
       client = null;
-      set({ activeJob: null, progressNotice: null, planOpen: false });
+      set({ activeJobId: null, progressNotice: null, planOpen: false });
     },
   };
 };

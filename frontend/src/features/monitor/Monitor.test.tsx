@@ -1,9 +1,10 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { QueryClientProvider } from "@tanstack/react-query";
 import { act, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
+import { queryClient } from "../../api/queryClient";
 import type { RenderJob, Segment } from "../../api/types";
 import { appStore } from "../../store";
-import { makeJob, makeSegment } from "../../test/factories";
+import { makeJob, makeSegment, showJob } from "../../test/factories";
 import type { PlaybackClock } from "./clock";
 import { Monitor } from "./Monitor";
 import { PlaybackProvider, usePlayback } from "./PlaybackContext";
@@ -17,11 +18,11 @@ function Grab({ onClock }: { onClock: (clock: PlaybackClock) => void }) {
 }
 
 function mount(segments: Segment[], job: RenderJob | null = null) {
-  appStore.setState({ activeJob: job });
+  appStore.setState({ projectId: "p1" });
+  showJob(job);
   let clock: PlaybackClock | null = null;
-  const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   const view = render(
-    <QueryClientProvider client={client}>
+    <QueryClientProvider client={queryClient}>
       <PlaybackProvider segments={segments} fps={24}>
         <Grab onClock={(c) => (clock = c)} />
         <Monitor />

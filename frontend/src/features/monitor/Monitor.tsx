@@ -15,7 +15,7 @@
 import { useEffect, useRef } from "react";
 import type { RenderJobSegment, Segment } from "../../api/types";
 import { formatSeconds, formatTimecode } from "../../components/format";
-import { useAppStore } from "../../store";
+import { useShownJob } from "../dashboard/useShownJob";
 import "./editor.css";
 import type { PlaybackClock } from "./clock";
 import { useIsPlaying, usePlayback, useSpanIndexAtPlayhead } from "./PlaybackContext";
@@ -28,7 +28,7 @@ const MAX_DRIFT = 0.25;
 export function Monitor() {
   const { clock, spans, duration, fps, segments } = usePlayback();
   const clips = useLiveClips(segments);
-  const activeJob = useAppStore((s) => s.activeJob);
+  const activeJob = useShownJob();
   const index = useSpanIndexAtPlayhead(clock, spans);
   const playing = useIsPlaying(clock);
   const rootRef = useRef<HTMLDivElement>(null);

@@ -8,7 +8,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useMemo } from "react";
 import { api } from "../../api/endpoints";
 import type { Id, RenderJob, Segment } from "../../api/types";
-import { useAppStore } from "../../store";
+import { useShownJob } from "../dashboard/useShownJob";
 
 /** A render's rows for the timeline (a variations job's rows are takes, not the timeline's clips). */
 export function timelineRows(job: RenderJob | null): RenderJob["segments"] {
@@ -30,7 +30,7 @@ function madeFrom(row: JobRow, segment: Segment): boolean {
 }
 
 export function useLiveClips(segments: readonly Segment[]): Map<Id, string> {
-  const activeJob = useAppStore((s) => s.activeJob);
+  const activeJob = useShownJob();
   const rows = timelineRows(activeJob);
   const waiting = rows
     .filter((r) => r.status === "completed" && !r.clip_url)

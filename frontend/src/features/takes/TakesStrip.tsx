@@ -10,16 +10,17 @@ import type { Segment } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { formatCost, formatDate, formatSeconds } from "../../components/format";
 import { useAppShallow } from "../../store";
+import { useShownJob } from "../dashboard/useShownJob";
 import { TAKES_KEY, type Take, takesApi } from "./api";
 
 export function TakesStrip({ segment }: { segment: Segment }) {
-  const { projectId, activeJob, watchJob, loadProject, loadJobs } = useAppShallow((s) => ({
+  const { projectId, watchJob, loadProject, loadJobs } = useAppShallow((s) => ({
     projectId: s.projectId,
-    activeJob: s.activeJob,
     watchJob: s.watchJob,
     loadProject: s.loadProject,
     loadJobs: s.loadJobs,
   }));
+  const activeJob = useShownJob();
   const [count, setCount] = useState(2);
   const [playing, setPlaying] = useState<string | null>(null);
   const queryClient = useQueryClient();

@@ -7,6 +7,7 @@ import { navigate, setLeaveGuard } from "../../components/router";
 import { useAppShallow } from "../../store";
 import { RenderHistory } from "../dashboard/RenderHistory";
 import { RenderPanel } from "../dashboard/RenderPanel";
+import { useShownJob } from "../dashboard/useShownJob";
 import { EditorWorkspace } from "../monitor/EditorWorkspace";
 import { PlaybackProvider } from "../monitor/PlaybackContext";
 import { SegmentClipPanel } from "../monitor/SegmentClipPanel";
@@ -35,7 +36,6 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     error: st.timelineError,
     saveStates: st.saveStates,
     revisions: st.segmentRevisions,
-    activeJob: st.activeJob,
     canUndo: st.undoStack.length > 0,
     canRedo: st.redoStack.length > 0,
     loadProject: st.loadProject,
@@ -62,6 +62,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
   const detail = useProjectDetail();
   const project = detail.data ?? null;
   const segments = detail.data?.segments ?? NO_SEGMENTS;
+  const activeJob = useShownJob();
 
   useEffect(() => {
     void loadProject(projectId).then(() => loadJobs(projectId));
@@ -108,7 +109,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
   const selected = current
     ? withLiveState(
         current,
-        s.activeJob?.segments.find((row) => row.segment_id === current.id),
+        activeJob?.segments.find((row) => row.segment_id === current.id),
       )
     : null;
   const selectedId = selected?.id ?? null;
@@ -124,7 +125,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     (seg) =>
       withLiveState(
         seg,
-        s.activeJob?.segments.find((row) => row.segment_id === seg.id),
+        activeJob?.segments.find((row) => row.segment_id === seg.id),
       ).state,
   );
   const needRender = shownStates.filter((state) => state === "needs_render" || state === "failed").length;

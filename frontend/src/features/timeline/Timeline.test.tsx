@@ -1,7 +1,7 @@
 import { fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 import { appStore } from "../../store";
-import { makeDetail, makeJob, makeSegment, showProject } from "../../test/factories";
+import { makeDetail, makeJob, makeSegment, showJob, showProject } from "../../test/factories";
 import { blockWidth, MIN_BLOCK_PX, PX_PER_SECOND, Timeline } from "./Timeline";
 
 const initial = appStore.getState();
@@ -32,9 +32,9 @@ describe("<Timeline>", () => {
         makeSegment({ id: "s3", position: 2, state: "generating", state_progress: 0.1 }),
       ]),
     );
-    appStore.setState({
-      selectedSegmentId: "s1",
-      activeJob: makeJob({
+    appStore.setState({ selectedSegmentId: "s1" });
+    showJob(
+      makeJob({
         status: "generating",
         segments: [
           // s1 was edited since this job reused it: "reused" would be a stale label.
@@ -43,7 +43,7 @@ describe("<Timeline>", () => {
           { ...jobRow("s3", 2), status: "running", progress: 0.4 },
         ],
       }),
-    });
+    );
     render(<Timeline />);
     const states = screen.getAllByTestId("segment-state");
     expect(states.map((el) => el.textContent)).toEqual(["Needs render", "Failed", "Generating 40%"]);

@@ -19,6 +19,7 @@ import { asTransition, type Id, type PlanAction, type RenderJobSegment, type Seg
 import { formatSeconds } from "../../components/format";
 import { useAppShallow } from "../../store";
 import { useShownPlan } from "../dashboard/useRender";
+import { useShownJob } from "../dashboard/useShownJob";
 import { useOptionalPlayback, useSpanIndexAtPlayhead } from "../monitor/PlaybackContext";
 import { TrimHandles } from "../monitor/TrimHandles";
 import { type Span, type Trim, trimmedLength } from "../monitor/timeMap";
@@ -39,11 +40,11 @@ export function Timeline({ pxPerSecond = PX_PER_SECOND }: { pxPerSecond?: number
   const segments = useSegments();
   const fps = detail?.fps ?? 24;
   const plan = useShownPlan();
-  const { selectedId, selectSegment, moveSegment, activeJob } = useAppShallow((s) => ({
+  const activeJob = useShownJob();
+  const { selectedId, selectSegment, moveSegment } = useAppShallow((s) => ({
     selectedId: s.selectedSegmentId,
     selectSegment: s.selectSegment,
     moveSegment: s.moveSegment,
-    activeJob: s.activeJob,
   }));
 
   const sensors = useSensors(

@@ -126,7 +126,7 @@ export class AutosaveQueue {
   /** Conflict: keep my edits, on top of their version. */
   keepMine(id: Id): Promise<void> {
     const entry = this.entries.get(id);
-    if (!entry || entry.state.status !== "conflict") return Promise.resolve();
+    if (entry?.state.status !== "conflict") return Promise.resolve();
     entry.base = entry.state.theirs?.version ?? this.options.versionOf(id);
     return this.send(id, entry);
   }
