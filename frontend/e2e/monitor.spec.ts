@@ -249,6 +249,10 @@ test("generate two variations and use one", async ({ page }, testInfo) => {
   await expect(takes).toHaveCount(1);
   await page.getByTestId("variations-count").selectOption("2");
   await page.getByTestId("generate-variations").click();
+  // The job on show is new takes of the segment, a row per seed, not a render listing it twice.
+  const job = page.getByRole("region", { name: "Render progress" });
+  await expect(job.getByTestId("job-variations-of")).toHaveText("2 new takes of 1. a lighthouse in fog");
+  await expect(job.getByTestId("job-segment-prompt")).toHaveText([/^Take 1 · seed \d+$/, /^Take 2 · seed \d+$/]);
   await expect(takes).toHaveCount(3, { timeout: 60_000 });
   await shot(page, testInfo, "takes");
 

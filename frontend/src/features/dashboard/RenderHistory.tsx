@@ -37,6 +37,7 @@ export function RenderHistory() {
               >
                 <StatusBadge status={job.status} />
                 <span className="small">{formatDate(job.created_at)}</span>
+                {job.kind === "variations" && <span className="muted small">new takes</span>}
                 <span className="muted small">
                   {job.duration !== null ? formatSeconds(job.duration) : ""} ·{" "}
                   {formatCost(job.status === "completed" ? job.actual_cost : job.estimated_cost)}

@@ -73,6 +73,32 @@ describe("<RenderPanel>", () => {
     expect(screen.queryByText(/edited since/)).not.toBeInTheDocument();
   });
 
+  it("shows a variations job as new takes of its segment, one row per seed", () => {
+    const [first] = makeJob().segments;
+    const take = (seed: number, status: "completed" | "running") => ({
+      ...(first as RenderJob["segments"][number]),
+      segment_id: "s1",
+      position: 0,
+      prompt: "a lighthouse in fog",
+      model: "procedural",
+      seed,
+      status,
+      progress: status === "completed" ? 1 : 0.5,
+    });
+    showProject(makeDetail([makeSegment({ id: "s1", prompt: "a lighthouse in fog", state: "ready" })]));
+    showJob(
+      makeJob({ kind: "variations", status: "generating", segments: [take(11, "completed"), take(22, "running")] }),
+    );
+    showPanel();
+    expect(screen.getByTestId("job-variations-of")).toHaveTextContent("2 new takes of 1. a lighthouse in fog");
+    expect(screen.getAllByTestId("job-segment-prompt").map((el) => el.textContent)).toEqual([
+      "Take 1 · seed 11",
+      "Take 2 · seed 22",
+    ]);
+    // The segment is named once, not once per take.
+    expect(screen.getAllByText(/a lighthouse in fog/)).toHaveLength(1);
+  });
+
   it("estimates the time left once two generated segments have finished, not before", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.parse("2026-01-01T00:01:00Z"));

@@ -168,6 +168,9 @@ function JobView({
   // Live events do not carry the server's estimate: the same one is made from the live job.
   const eta = formatEta(estimateRemaining(job) ?? job.eta_seconds);
   const tone = job.status === "failed" ? "bad" : job.status === "completed" ? "ok" : undefined;
+  // A variations job makes new takes of one segment, a row per seed: not a render of the timeline.
+  const rows = [...job.segments].sort((a, b) => a.position - b.position);
+  const variationsOf = job.kind === "variations" && rows[0] ? jobSegmentLabel(rows[0], segments) : null;
   return (
     <section className="job" aria-label="Render progress" data-job-id={job.id} data-status={job.status}>
       <div className="row between">
@@ -193,47 +196,50 @@ function JobView({
         </div>
       )}
 
+      {variationsOf && (
+        <p className="truncate" data-testid="job-variations-of">
+          {rows.length === 1 ? "A new take" : `${rows.length} new takes`} of <strong>{variationsOf}</strong>
+        </p>
+      )}
       <ul className="job-segments">
-        {[...job.segments]
-          .sort((a, b) => a.position - b.position)
-          .map((seg) => (
-            <li key={seg.segment_id} className="job-segment" data-status={seg.status}>
-              <div className="row between">
-                <span className="truncate" data-testid="job-segment-prompt" title={seg.prompt ?? undefined}>
-                  {jobSegmentLabel(seg, segments)}
-                </span>
-                <StatusBadge status={seg.status} reused={seg.reused} />
+        {rows.map((seg, i) => (
+          <li key={`${seg.segment_id}:${seg.seed ?? ""}`} className="job-segment" data-status={seg.status}>
+            <div className="row between">
+              <span className="truncate" data-testid="job-segment-prompt" title={seg.prompt ?? undefined}>
+                {variationsOf ? `Take ${i + 1} · seed ${seg.seed ?? "?"}` : jobSegmentLabel(seg, segments)}
+              </span>
+              <StatusBadge status={seg.status} reused={seg.reused} />
+            </div>
+            {!seg.reused && seg.status !== "pending" && (
+              <ProgressBar
+                value={seg.status === "completed" ? 1 : seg.progress}
+                label={`Segment ${seg.position + 1} progress`}
+                {...(seg.status === "failed" ? { tone: "bad" } : seg.status === "completed" ? { tone: "ok" } : {})}
+              />
+            )}
+            {seg.message && !seg.error && <div className="muted small">{seg.message}</div>}
+            {seg.error && <div className="field-error">{seg.error}</div>}
+            {seg.model && (
+              <div className="snapshot">
+                {seg.model} · {seg.duration ?? "?"} s · seed {seg.seed ?? "?"}
+                {seg.params && Object.keys(seg.params).length > 0 ? ` · ${JSON.stringify(seg.params)}` : ""}
+                {seg.clip_url && (
+                  <details>
+                    <summary>Play this clip</summary>
+                    {/* biome-ignore lint/a11y/useMediaCaption: a generated clip has no dialogue to caption */}
+                    <video
+                      controls
+                      preload="none"
+                      src={seg.clip_url}
+                      poster={seg.poster_url ?? undefined}
+                      data-testid="job-segment-clip"
+                    />
+                  </details>
+                )}
               </div>
-              {!seg.reused && seg.status !== "pending" && (
-                <ProgressBar
-                  value={seg.status === "completed" ? 1 : seg.progress}
-                  label={`Segment ${seg.position + 1} progress`}
-                  {...(seg.status === "failed" ? { tone: "bad" } : seg.status === "completed" ? { tone: "ok" } : {})}
-                />
-              )}
-              {seg.message && !seg.error && <div className="muted small">{seg.message}</div>}
-              {seg.error && <div className="field-error">{seg.error}</div>}
-              {seg.model && (
-                <div className="snapshot">
-                  {seg.model} · {seg.duration ?? "?"} s · seed {seg.seed ?? "?"}
-                  {seg.params && Object.keys(seg.params).length > 0 ? ` · ${JSON.stringify(seg.params)}` : ""}
-                  {seg.clip_url && (
-                    <details>
-                      <summary>Play this clip</summary>
-                      {/* biome-ignore lint/a11y/useMediaCaption: a generated clip has no dialogue to caption */}
-                      <video
-                        controls
-                        preload="none"
-                        src={seg.clip_url}
-                        poster={seg.poster_url ?? undefined}
-                        data-testid="job-segment-clip"
-                      />
-                    </details>
-                  )}
-                </div>
-              )}
-            </li>
-          ))}
+            )}
+          </li>
+        ))}
       </ul>
 
       {job.status === "completed" && job.video_url && (

@@ -65,13 +65,16 @@ describe("useShownJob", () => {
     vi.spyOn(api, "listRenderJobs").mockResolvedValue(
       page(
         makeJob({ id: "j2", status: "generating", progress: 0.2 }),
-        makeJob({ id: "j1", status: "completed", progress: 1 }),
+        makeJob({ id: "j1", kind: "variations", status: "completed", progress: 1 }),
       ),
     );
     mount();
     await act(() => appStore.getState().loadJobs("p1"));
     await vi.waitFor(() => expect(shown()).toHaveAttribute("data-job-id", "j2"));
     const [, older] = await screen.findAllByRole("button");
+    // The older job made new takes, and the list says so (of it alone).
+    expect(screen.getAllByText("new takes")).toHaveLength(1);
+    expect(older).toHaveTextContent("new takes");
     fireEvent.click(older as HTMLElement);
     await vi.waitFor(() => expect(shown()).toHaveAttribute("data-job-id", "j1"));
     expect(shown()).toHaveAttribute("data-status", "completed");
