@@ -276,10 +276,18 @@ test("a 390 px wide screen stacks the editor without sideways scroll", async ({ 
     { prompt: "narrow screen two", duration: 2 },
     { prompt: "narrow screen three", duration: 1 },
   ]);
-  await page.setViewportSize({ width: 390, height: 844 });
+  // Collapsed on a wide screen, the inspector opens again when the editor stacks, with no
+  // sideways collapse button there (it would only hide the inspector).
   await page.goto(`/projects/${p.id}`);
+  const clipPanel = page.getByRole("complementary", { name: "Inspector" }).getByRole("region", { name: "Clip" });
+  await expect(clipPanel).toBeVisible();
+  await page.getByTestId("toggle-inspector").click();
+  await expect(clipPanel).toHaveCount(0);
+  await page.setViewportSize({ width: 390, height: 844 });
   await expect(page.getByTestId("monitor")).toBeVisible();
   await expect(page.getByTestId("time-ruler")).toBeVisible();
+  await expect(clipPanel).toBeVisible();
+  await expect(page.getByTestId("toggle-inspector")).toHaveCount(0);
   const widths = await page.evaluate(() => ({
     scroll: document.documentElement.scrollWidth,
     client: document.documentElement.clientWidth,
