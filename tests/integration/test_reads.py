@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import delete, event, select, update
 
 from tests.support.app import register
-from videofoundry.models import Asset, Project, SegmentRender
+from videofoundry.models import Asset, Project, RenderJob, SegmentRender
 from videofoundry.runtime import Runtime
 from videofoundry.storage import keys
 
@@ -233,6 +233,91 @@ async def test_job_view_answers_304_until_the_job_changes(client: httpx.AsyncCli
     r = await client.post(f"{path}/cancel", headers=auth)
     assert r.status_code == 200, r.text
     assert await _etag(client, auth, path) != first
+
+
+async def test_job_etag_follows_every_change_the_view_shows(client: httpx.AsyncClient) -> None:
+    """The job's validator comes from one query, not from the view, and the status cache is
+    keyed by it: each change below keeps the job's event number, and each must still give a new
+    ETag and a body that shows it (never a cached older view)."""
+    auth = await register(client)
+    project = await _project(client, auth, 2)
+    job = await _render(client, auth, project)
+    path = f"/api/render-jobs/{job}"
+    seen = [await _etag(client, auth, path)]
+
+    async def changed(what: str, **values: Any) -> dict[str, Any]:
+        async with _runtime(client).sessions() as session, session.begin():
+            if values:
+                await session.execute(
+                    update(SegmentRender)
+                    .where(SegmentRender.job_id == job, SegmentRender.position == 1)
+                    .values(**values)
+                )
+        etag = await _etag(client, auth, path)
+        assert etag not in seen, f"same ETag after {what}"
+        seen.append(etag)
+        view: dict[str, Any] = (await client.get(path, headers=auth)).json()
+        return view["segments"][1]
+
+    assert (await changed("progress", status="running", progress=0.25))["progress"] == 0.25
+    assert (await changed("a note", message="step 1/9"))["message"] == "step 1/9"
+    assert (await changed("a note of the same length", message="step 2/9"))["message"] == (
+        "step 2/9"
+    )
+    failed = await changed("a failure", status="failed", error="provider said no")
+    assert (failed["status"], failed["error"]) == ("failed", "provider said no")
+    assert (await changed("a reason of the same length", error="provider said ok"))["error"] == (
+        "provider said ok"
+    )
+    done = await changed("completed", status="completed", progress=1.0, error=None, message=None)
+    assert done["clip_url"] is None
+    await _make_half_ready(client, auth, project)
+    assert (await changed("its clip stored"))["clip_url"]
+    owner_id = await _owner(client, project)
+    async with _runtime(client).sessions() as session, session.begin():
+        await session.execute(delete(Asset).where(Asset.owner_id == owner_id, Asset.kind == "clip"))
+    assert (await changed("its clip removed"))["clip_url"] is None
+    async with _runtime(client).sessions() as session, session.begin():
+        await session.execute(
+            update(RenderJob)
+            .where(RenderJob.id == job)
+            .values(status="composing", composition_progress=0.5)
+        )
+    await changed("composition half way")
+    assert (await client.get(path, headers=auth)).json()["progress"] == 0.95
+
+
+async def test_a_job_304_reads_no_segment_render_and_costs_the_same_at_1_and_50(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A revalidation reads one aggregate row and neither builds the view nor asks the status
+    cache for it."""
+    auth = await register(client)
+    small, large = await _project(client, auth, 1), await _project(client, auth, 50)
+    status = _runtime(client).status
+    snapshots: list[str] = []
+    get_snapshot = status.get_snapshot
+
+    async def spied(job_id: str) -> Any:
+        snapshots.append(job_id)
+        return await get_snapshot(job_id)
+
+    monkeypatch.setattr(status, "get_snapshot", spied)
+    costs = []
+    for project in (small, large):
+        path = f"/api/render-jobs/{await _render(client, auth, project)}"
+        full = await client.get(path, headers=auth)
+        assert snapshots, "the full answer goes through the status cache"
+        snapshots.clear()
+        with counting(client) as statements:
+            r = await client.get(path, headers={**auth, "If-None-Match": full.headers["ETag"]})
+        assert r.status_code == 304, r.text
+        assert snapshots == []
+        costs.append(statements)
+    assert len(costs[0]) == len(costs[1]), costs
+    jobs = [s for s in costs[1] if "render_job" in s or "segment_render" in s]
+    assert len(jobs) == 1, jobs
+    assert "segment_render.spec" not in jobs[0]
 
 
 async def test_sqlite_read_proceeds_while_a_write_is_open(client: httpx.AsyncClient) -> None:

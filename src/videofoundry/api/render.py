@@ -88,12 +88,11 @@ async def get_render_job(
     an `ETag`; send it back in `If-None-Match` to get 304 while the job is unchanged."""
     # Ownership and freshness always come from the database; the cached snapshot only saves
     # rebuilding the view while it is current. A flushed cache just means a rebuild.
-    job = await job_views.get_job(session, user.id, job_id)
-    view = await job_views.cached_view(session, runtime, job)
-    etag = job_views.etag_of(view)
+    etag = await job_views.job_etag(session, user.id, job_id)
     if matches(if_none_match, etag):
         return not_modified(etag)
-    return json_with_etag(view, etag)
+    job = await job_views.get_job(session, user.id, job_id)
+    return json_with_etag(await job_views.cached_view(session, runtime, job, etag), etag)
 
 
 @router.post("/render-jobs/{job_id}/cancel", response_model=RenderJobPublic)

@@ -1,16 +1,16 @@
 """The job view: a job, its segment renders and links to its outputs, cached on the status bus
-while its event number is current."""
+while its validator (`job_etag`) is current."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
-import json
 import time
 from datetime import UTC
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import ColumnElement, String, Text, bindparam, cast, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from videofoundry.core.config import Settings
@@ -156,37 +156,36 @@ def eta_seconds(job: RenderJob, rows: list[SegmentRender], progress: float) -> f
 
 
 async def cached_view(
-    session: AsyncSession, context: ViewContext, job: RenderJob
+    session: AsyncSession, context: ViewContext, job: RenderJob, etag: str
 ) -> RenderJobPublic:
-    """The job view, from the status cache while its sequence number is current."""
+    """The job view, from the status cache while it was built under the same validator
+    (`job_etag`, read just before)."""
     try:
         cached = await context.status.get_snapshot(job.id)
     except Exception:  # the cache is down: the database answers alone
         cached = None
-    if cached is not None and cached.get("seq") == job.event_seq and _fresh(job, cached):
+    if cached is not None and cached.get("etag") == etag and _fresh(job, cached):
         return RenderJobPublic.model_validate(cached)
     view = await job_view(session, context, job)
     with contextlib.suppress(Exception):
         await context.status.set_snapshot(
             job.id,
-            {**view.model_dump(mode="json"), "cached_at": time.time()},
+            {**view.model_dump(mode="json"), "etag": etag, "cached_at": time.time()},
             context.settings.STATUS_TTL_SECONDS,
         )
     return view
 
 
-# Segment progress changes without a new event number (workers save it about once a second),
-# so the snapshot of a generating job is reused only that long.
-PROGRESS_CACHE_SECONDS = 1.0
+# The ETA of a running job grows while its progress stands still, so its snapshot is reused only
+# this long even under the same validator.
+ETA_CACHE_SECONDS = 1.0
 
 
 def _fresh(job: RenderJob, cached: dict[str, object]) -> bool:
-    if job.status == "composing":  # its progress is on the job row, read already
-        return cached.get("progress") == job_progress(job, [])
-    if job.status != "generating":
+    if job.status not in ("generating", "composing"):
         return True
     at = cached.get("cached_at")
-    return isinstance(at, float) and time.time() - at < PROGRESS_CACHE_SECONDS
+    return isinstance(at, float) and time.time() - at < ETA_CACHE_SECONDS
 
 
 async def job_view(session: AsyncSession, context: ViewContext, job: RenderJob) -> RenderJobPublic:
@@ -343,15 +342,68 @@ async def _view(
     )
 
 
-def etag_of(view: RenderJobPublic) -> str:
-    """A weak validator of the job view: its content with links reduced to what they point at
-    (signatures change on every signing), without the time-derived ETA, plus the link period so
-    a client revalidating for hours still gets fresh links."""
-    content = view.model_dump(mode="json", exclude={"eta_seconds"})
-    for holder in (content, *content["segments"]):
-        for name, value in holder.items():
-            if name.endswith("_url") and isinstance(value, str):
-                holder[name] = value.split("?", 1)[0]
+def _row_text(*columns: Any) -> ColumnElement[str]:
+    """A segment render row's shown columns as one text, NULLs as empty."""
+    parts: list[ColumnElement[str]] = [func.coalesce(cast(c, Text), "") for c in columns]
+    return functools.reduce(lambda text, part: text + "\x1f" + part, parts)
+
+
+_JOB = bindparam("job", type_=String)
+_OWNER = bindparam("owner", type_=String)
+# Everything the view shows of its segment renders, in SQL: one text per row, joined. The specs
+# (prompt, model, duration...) are fixed when a row is made, so its id stands for them; a clip or
+# poster link follows its row's status and whether the asset is stored (the asset figures).
+_SEGMENT_FIGURES = select(
+    func.aggregate_strings(
+        _row_text(
+            SegmentRender.id,
+            SegmentRender.position,
+            SegmentRender.status,
+            SegmentRender.progress,
+            SegmentRender.reused,
+            SegmentRender.message,
+            SegmentRender.error,
+        ),
+        "\x1e",
+    ).label("segments")
+).where(SegmentRender.job_id == _JOB)
+_ASSETS = (
+    select(func.count().label("assets"), func.max(Asset.created_at).label("asset_created"))
+    .where(Asset.owner_id == _OWNER)
+    .subquery()
+)
+# One row whenever the job is the owner's, read before any row of the view: a 304 costs this.
+_VALIDATOR = (
+    select(
+        RenderJob.status,
+        RenderJob.event_seq,
+        RenderJob.composition_progress,
+        RenderJob.error,
+        RenderJob.final_asset_id,
+        RenderJob.poster_asset_id,
+        RenderJob.captions_asset_id,
+        RenderJob.duration,
+        RenderJob.estimated_cost,
+        RenderJob.actual_cost,
+        RenderJob.started_at,
+        RenderJob.finished_at,
+        cast(RenderJob.output, Text),
+        _SEGMENT_FIGURES.scalar_subquery(),
+        *_ASSETS.c,
+    )
+    .select_from(RenderJob)
+    .join(_ASSETS, true())
+    .where(RenderJob.id == _JOB, RenderJob.owner_id == _OWNER)
+)
+
+
+async def job_etag(session: AsyncSession, owner_id: str, job_id: str) -> str:
+    """A weak validator of the job view from one query, without building the view: the job's
+    columns it shows, its rows' shown columns as text, the owner's asset figures and the link
+    period (links are renewed every period). The ETA, derived from the time, is left out."""
+    figures = (await session.execute(_VALIDATOR, {"job": job_id, "owner": owner_id})).first()
+    if figures is None:
+        raise NotFound(f"render job {job_id} not found")
     period = int(time.time()) // assets.LINK_PERIOD_SECONDS
-    digest = hashlib.blake2b(json.dumps([content, period], sort_keys=True).encode(), digest_size=16)
+    digest = hashlib.blake2b(repr((tuple(figures), period)).encode(), digest_size=16)
     return f'W/"{digest.hexdigest()}"'
