@@ -1,24 +1,20 @@
 import { type FormEvent, useState } from "react";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { FieldError } from "../../components/FieldError";
-import { useAppShallow } from "../../store";
+import { useAppStore } from "../../store";
+import { type SignInMode, signInErrorMessage, signInFieldErrors, useSignIn } from "./useSignIn";
 
 export function LoginPage() {
-  const [mode, setMode] = useState<"login" | "register">("login");
+  const [mode, setMode] = useState<SignInMode>("login");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const { login, register, authError, authFieldErrors, authBusy } = useAppShallow((s) => ({
-    login: s.login,
-    register: s.register,
-    authError: s.authError,
-    authFieldErrors: s.authFieldErrors,
-    authBusy: s.authBusy,
-  }));
+  const notice = useAppStore((s) => s.authNotice);
+  const signIn = useSignIn();
+  const fieldErrors = signInFieldErrors(signIn.error);
 
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
-    if (mode === "login") void login(email.trim(), password);
-    else void register(email.trim(), password);
+    signIn.mutate({ mode, email: email.trim(), password });
   };
 
   return (
@@ -45,7 +41,7 @@ export function LoginPage() {
             Create account
           </button>
         </div>
-        <ErrorBanner message={authError} />
+        <ErrorBanner message={signIn.error ? signInErrorMessage(signIn.error) : notice} />
         <div className="field">
           <label htmlFor="auth-email">Email</label>
           <input
@@ -56,7 +52,7 @@ export function LoginPage() {
             value={email}
             onChange={(e) => setEmail(e.target.value)}
           />
-          <FieldError message={authFieldErrors.email} />
+          <FieldError message={fieldErrors.email} />
         </div>
         <div className="field">
           <label htmlFor="auth-password">Password</label>
@@ -68,10 +64,10 @@ export function LoginPage() {
             value={password}
             onChange={(e) => setPassword(e.target.value)}
           />
-          <FieldError message={authFieldErrors.password} />
+          <FieldError message={fieldErrors.password} />
         </div>
-        <button type="submit" className="primary" disabled={authBusy}>
-          {authBusy ? "…" : mode === "login" ? "Sign in" : "Create account"}
+        <button type="submit" className="primary" disabled={signIn.isPending}>
+          {signIn.isPending ? "…" : mode === "login" ? "Sign in" : "Create account"}
         </button>
       </form>
     </main>

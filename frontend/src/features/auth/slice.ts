@@ -1,4 +1,3 @@
-import { ApiError, errorMessage } from "../../api/client";
 import { queryClient } from "../../api/queryClient";
 import type { User } from "../../api/types";
 import type { SliceCreator } from "../../store/types";
@@ -8,11 +7,11 @@ export const TOKEN_KEY = "videofoundry.token";
 export interface AuthSlice {
   token: string | null;
   user: User | null;
-  authError: string | null;
-  authFieldErrors: Record<string, string>;
-  authBusy: boolean;
-  login: (email: string, password: string) => Promise<boolean>;
-  register: (email: string, password: string) => Promise<boolean>;
+  /** Why the login page is on show (an expired session); a failed sign-in is its mutation's error. */
+  authNotice: string | null;
+  /** Sign in and keep the token; rejects with the server's error (useSignIn shows it). */
+  login: (email: string, password: string) => Promise<void>;
+  register: (email: string, password: string) => Promise<void>;
   loadMe: () => Promise<void>;
   logout: (message?: string) => void;
 }
@@ -20,46 +19,25 @@ export interface AuthSlice {
 export const createAuthSlice: SliceCreator<AuthSlice> = (set, get, { api, storage }) => ({
   token: storage?.getItem(TOKEN_KEY) ?? null,
   user: null,
-  authError: null,
-  authFieldErrors: {},
-  authBusy: false,
+  authNotice: null,
 
   login: async (email, password) => {
-    set({ authBusy: true, authError: null, authFieldErrors: {} });
-    try {
-      const res = await api.login(email, password);
-      storage?.setItem(TOKEN_KEY, res.access_token);
-      set({ token: res.access_token, authBusy: false });
-      await get().loadMe();
-      return true;
-    } catch (err) {
-      const message = err instanceof ApiError && err.status === 401 ? "Wrong email or password." : errorMessage(err);
-      set({ authBusy: false, authError: message, authFieldErrors: fieldErrorsOf(err) });
-      return false;
-    }
+    const res = await api.login(email, password);
+    storage?.setItem(TOKEN_KEY, res.access_token);
+    set({ token: res.access_token, authNotice: null });
+    await get().loadMe();
   },
 
   register: async (email, password) => {
-    set({ authBusy: true, authError: null, authFieldErrors: {} });
-    try {
-      await api.register(email, password);
-    } catch (err) {
-      const message =
-        err instanceof ApiError && err.status === 409
-          ? "An account with this email already exists. Sign in instead."
-          : errorMessage(err);
-      set({ authBusy: false, authError: message, authFieldErrors: fieldErrorsOf(err) });
-      return false;
-    }
-    return get().login(email, password);
+    await api.register(email, password);
+    await get().login(email, password);
   },
 
   loadMe: async () => {
     try {
-      const user = await api.me();
-      set({ user });
-    } catch (err) {
-      if (!(err instanceof ApiError && err.status === 401)) set({ authError: errorMessage(err) });
+      set({ user: await api.me() });
+    } catch {
+      // Signed in all the same: the header goes without the email (a 401 has signed out already).
     }
   },
 
@@ -70,8 +48,7 @@ export const createAuthSlice: SliceCreator<AuthSlice> = (set, get, { api, storag
     set({
       token: null,
       user: null,
-      authError: message ?? null,
-      authFieldErrors: {},
+      authNotice: message ?? null,
       projectId: null,
       selectedSegmentId: null,
       activeJobId: null,
@@ -79,13 +56,3 @@ export const createAuthSlice: SliceCreator<AuthSlice> = (set, get, { api, storag
     });
   },
 });
-
-function fieldErrorsOf(err: unknown): Record<string, string> {
-  if (!(err instanceof ApiError)) return {};
-  const out: Record<string, string> = {};
-  for (const [field, msg] of Object.entries(err.fieldErrors)) {
-    // The token endpoint calls the email "username".
-    out[field === "username" ? "email" : field] = msg;
-  }
-  return out;
-}

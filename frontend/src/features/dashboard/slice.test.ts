@@ -197,7 +197,7 @@ describe("auth slice", () => {
     api.login.mockResolvedValue({ access_token: "abc", token_type: "bearer" });
     api.me.mockResolvedValue({ id: "u1", email: "a@b.c", budget_usd: null, spent_usd: 0, created_at: "" });
     const store = testStore({ api, storage });
-    await expect(store.getState().login("a@b.c", "pw")).resolves.toBe(true);
+    await store.getState().login("a@b.c", "pw");
     expect(storage.getItem(TOKEN_KEY)).toBe("abc");
     expect(store.getState().user?.email).toBe("a@b.c");
     store.getState().logout();
@@ -205,24 +205,27 @@ describe("auth slice", () => {
     expect(store.getState().token).toBeNull();
   });
 
-  it("explains a taken email and wrong credentials", async () => {
+  it("says why the login page is on show after the session expired, until the next sign-in", async () => {
     const api = fakeApi();
-    const store = testStore({ api });
-    api.register.mockRejectedValue(new ApiError(409, "email already registered"));
-    await store.getState().register("a@b.c", "password1");
-    expect(store.getState().authError).toMatch(/already exists/);
-    api.login.mockRejectedValue(new ApiError(401, "Incorrect email or password"));
-    await store.getState().login("a@b.c", "nope");
-    expect(store.getState().authError).toBe("Wrong email or password.");
+    const store = testStore({ api, storage: memoryStorage({ [TOKEN_KEY]: "old" }) });
+    store.getState().logout("Your session expired. Please sign in again.");
+    expect(store.getState().authNotice).toBe("Your session expired. Please sign in again.");
+    api.login.mockResolvedValue({ access_token: "abc", token_type: "bearer" });
+    api.me.mockResolvedValue({ id: "u1", email: "a@b.c", budget_usd: null, spent_usd: 0, created_at: "" });
+    await store.getState().login("a@b.c", "pw");
+    expect(store.getState().authNotice).toBeNull();
   });
 
-  it("shows 422 messages next to the fields", async () => {
+  it("rejects a refused sign-in with the server's error and keeps no token", async () => {
     const api = fakeApi();
-    const store = testStore({ api });
-    api.register.mockRejectedValue(
-      new ApiError(422, "password: too short", { password: "String should have at least 8 characters" }),
-    );
-    await store.getState().register("a@b.c", "short");
-    expect(store.getState().authFieldErrors).toEqual({ password: "String should have at least 8 characters" });
+    const storage = memoryStorage();
+    const store = testStore({ api, storage });
+    api.register.mockRejectedValue(new ApiError(409, "email already registered"));
+    await expect(store.getState().register("a@b.c", "password1")).rejects.toMatchObject({ status: 409 });
+    expect(api.login).not.toHaveBeenCalled();
+    api.login.mockRejectedValue(new ApiError(401, "Incorrect email or password"));
+    await expect(store.getState().login("a@b.c", "nope")).rejects.toMatchObject({ status: 401 });
+    expect(store.getState().token).toBeNull();
+    expect(storage.getItem(TOKEN_KEY)).toBeNull();
   });
 });
