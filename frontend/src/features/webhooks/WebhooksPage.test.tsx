@@ -1,9 +1,15 @@
-import { render, screen, within } from "@testing-library/react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { render as renderInto, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { configureClient } from "../../api/client";
 import type { Delivery, Webhook } from "./api";
 import { WebhooksPage } from "./WebhooksPage";
+
+function render(page: React.ReactElement) {
+  const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+  return renderInto(<QueryClientProvider client={client}>{page}</QueryClientProvider>);
+}
 
 function jsonResponse(status: number, body: unknown): Response {
   return new Response(status === 204 ? null : JSON.stringify(body), {
@@ -30,7 +36,7 @@ const delivery: Delivery = {
 };
 
 /** A fake API: routes by method and path, records every call. */
-function fakeApi(routes: Record<string, () => Response>) {
+function fakeApi(routes: Record<string, () => Response | Promise<Response>>) {
   return vi.fn<typeof fetch>(async (input, init) => {
     const key = `${init?.method ?? "GET"} ${String(input)}`;
     const route = routes[key];
@@ -125,5 +131,51 @@ describe("<WebhooksPage>", () => {
     );
     await userEvent.click(within(item).getByRole("button", { name: "Remove" }));
     await screen.findByText("No webhooks yet.");
+  });
+
+  it("says why the list could not be loaded instead of loading for ever", async () => {
+    vi.stubGlobal("fetch", fakeApi({ "GET /api/webhooks": () => jsonResponse(403, { detail: "Not allowed" }) }));
+    render(<WebhooksPage />);
+    expect(screen.getByText("Loading…")).toBeInTheDocument();
+    expect(await screen.findByRole("alert")).toHaveTextContent("Not allowed");
+    expect(screen.queryByText("Loading…")).not.toBeInTheDocument();
+  });
+
+  it("keeps a webhook the server would not remove, with the reason", async () => {
+    vi.stubGlobal(
+      "fetch",
+      fakeApi({
+        "GET /api/webhooks": () => jsonResponse(200, [hook]),
+        "GET /api/webhooks/w1/deliveries": () => jsonResponse(200, []),
+        "DELETE /api/webhooks/w1": () => jsonResponse(409, { detail: "Deliveries are still being sent" }),
+      }),
+    );
+    render(<WebhooksPage />);
+    const item = await screen.findByTestId("webhook");
+    await userEvent.click(within(item).getByRole("button", { name: "Remove" }));
+    expect(await within(item).findByRole("alert")).toHaveTextContent("Deliveries are still being sent");
+    expect(screen.getByTestId("webhook")).toBeInTheDocument();
+  });
+
+  it("disables Add webhook while the endpoint is being added", async () => {
+    let answer: (r: Response) => void = () => undefined;
+    vi.stubGlobal(
+      "fetch",
+      fakeApi({
+        "GET /api/webhooks": () => jsonResponse(200, []),
+        "POST /api/webhooks": () =>
+          new Promise<Response>((resolve) => {
+            answer = resolve;
+          }),
+      }),
+    );
+    render(<WebhooksPage />);
+    await screen.findByText("No webhooks yet.");
+    await userEvent.type(screen.getByLabelText("Endpoint URL"), hook.url);
+    await userEvent.click(screen.getByRole("button", { name: "Add webhook" }));
+    await vi.waitFor(() => expect(screen.getByRole("button", { name: "Add webhook" })).toBeDisabled());
+    answer(jsonResponse(201, { ...hook, secret: "whsec_abc" }));
+    expect(await screen.findByTestId("webhook-secret")).toHaveTextContent("whsec_abc");
+    expect(screen.getByRole("button", { name: "Add webhook" })).toBeEnabled();
   });
 });

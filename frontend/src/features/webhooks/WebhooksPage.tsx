@@ -1,31 +1,17 @@
 /**
  * The user's webhooks: add one (the signing secret is shown once), send a test event, remove
- * one, and see each endpoint's recent deliveries with every attempt. Self-contained on purpose:
- * its state is local, so it does not touch the app store.
+ * one, and see each endpoint's recent deliveries with every attempt. Its server state is in
+ * queries.ts; it does not touch the app store.
  */
-import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { type FormEvent, useState } from "react";
 import { ApiError, errorMessage } from "../../api/client";
-import { type Delivery, EVENT_TYPES, type Webhook, type WebhookCreated, webhooksApi } from "./api";
-
-const REFRESH_MS = 3000;
+import { type Delivery, EVENT_TYPES, type Webhook, type WebhookCreated } from "./api";
+import { useCreateWebhook, useDeliveries, useRemoveWebhook, useTestWebhook, useWebhooks } from "./queries";
 
 export function WebhooksPage() {
-  const [hooks, setHooks] = useState<Webhook[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const list = useWebhooks();
+  const hooks = list.data;
   const [created, setCreated] = useState<WebhookCreated | null>(null);
-
-  const reload = useCallback(async () => {
-    try {
-      setHooks(await webhooksApi.list());
-      setError(null);
-    } catch (err) {
-      setError(errorMessage(err));
-    }
-  }, []);
-
-  useEffect(() => {
-    void reload();
-  }, [reload]);
 
   return (
     <main className="page">
@@ -34,17 +20,12 @@ export function WebhooksPage() {
         Signed POSTs (Standard Webhooks) when renders and segments finish. Verify the <code>webhook-signature</code>{" "}
         header with the secret shown when you add an endpoint.
       </p>
-      {error && (
+      {list.error && (
         <p role="alert" className="error">
-          {error}
+          {errorMessage(list.error)}
         </p>
       )}
-      <AddWebhook
-        onCreated={(hook) => {
-          setCreated(hook);
-          void reload();
-        }}
-      />
+      <AddWebhook onCreated={setCreated} />
       {created && (
         <section className="card" aria-label="New webhook secret">
           <p>
@@ -58,14 +39,14 @@ export function WebhooksPage() {
           </div>
         </section>
       )}
-      {hooks === null ? (
-        <p className="muted">Loading…</p>
+      {hooks === undefined ? (
+        list.isPending && <p className="muted">Loading…</p>
       ) : hooks.length === 0 ? (
         <p className="muted">No webhooks yet.</p>
       ) : (
         <ul className="webhook-list">
           {hooks.map((hook) => (
-            <WebhookItem key={hook.id} hook={hook} onRemoved={() => void reload()} />
+            <WebhookItem key={hook.id} hook={hook} />
           ))}
         </ul>
       )}
@@ -76,29 +57,22 @@ export function WebhooksPage() {
 function AddWebhook({ onCreated }: { onCreated: (hook: WebhookCreated) => void }) {
   const [url, setUrl] = useState("");
   const [events, setEvents] = useState<string[]>(["render.completed", "render.failed"]);
-  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const create = useCreateWebhook();
+  // A 422 naming fields is shown beside them; any other refusal below the form.
+  const fieldErrors = create.error instanceof ApiError ? create.error.fieldErrors : {};
+  const error = create.error && Object.keys(fieldErrors).length === 0 ? errorMessage(create.error) : null;
 
-  async function submit(e: FormEvent) {
+  function submit(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    try {
-      const hook = await webhooksApi.create(url.trim(), events);
-      setUrl("");
-      setFieldErrors({});
-      setError(null);
-      onCreated(hook);
-    } catch (err) {
-      if (err instanceof ApiError && Object.keys(err.fieldErrors).length > 0) {
-        setFieldErrors(err.fieldErrors);
-        setError(null);
-      } else {
-        setError(errorMessage(err));
-      }
-    } finally {
-      setBusy(false);
-    }
+    create.mutate(
+      { url: url.trim(), events },
+      {
+        onSuccess: (hook) => {
+          setUrl("");
+          onCreated(hook);
+        },
+      },
+    );
   }
 
   function toggle(type: string) {
@@ -106,7 +80,7 @@ function AddWebhook({ onCreated }: { onCreated: (hook: WebhookCreated) => void }
   }
 
   return (
-    <form className="card" onSubmit={(e) => void submit(e)} aria-label="Add webhook">
+    <form className="card" onSubmit={submit} aria-label="Add webhook">
       <label>
         Endpoint URL
         <input
@@ -141,66 +115,43 @@ function AddWebhook({ onCreated }: { onCreated: (hook: WebhookCreated) => void }
           {error}
         </p>
       )}
-      <button type="submit" disabled={busy || events.length === 0}>
+      <button type="submit" disabled={create.isPending || events.length === 0}>
         Add webhook
       </button>
     </form>
   );
 }
 
-function WebhookItem({ hook, onRemoved }: { hook: Webhook; onRemoved: () => void }) {
-  const [deliveries, setDeliveries] = useState<Delivery[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      setDeliveries(await webhooksApi.deliveries(hook.id));
-    } catch (err) {
-      setError(errorMessage(err));
-    }
-  }, [hook.id]);
-
-  useEffect(() => {
-    void load();
-    // Deliveries change in the background (retries): refresh while the page is open.
-    const timer = window.setInterval(() => void load(), REFRESH_MS);
-    return () => window.clearInterval(timer);
-  }, [load]);
-
-  async function act(action: () => Promise<unknown>, after: () => void) {
-    try {
-      await action();
-      setError(null);
-      after();
-    } catch (err) {
-      setError(errorMessage(err));
-    }
-  }
+function WebhookItem({ hook }: { hook: Webhook }) {
+  const deliveries = useDeliveries(hook.id);
+  const test = useTestWebhook(hook.id);
+  const remove = useRemoveWebhook(hook.id);
+  const failed = remove.error ?? test.error ?? deliveries.error;
 
   return (
     <li className="card" data-testid="webhook">
       <div className="row gap">
         <code>{hook.url}</code>
         <span className="muted small">{hook.events.join(", ")}</span>
-        <button type="button" className="small" onClick={() => void act(() => webhooksApi.test(hook.id), load)}>
+        <button type="button" className="small" disabled={test.isPending} onClick={() => test.mutate()}>
           Send test
         </button>
-        <button type="button" className="small" onClick={() => void act(() => webhooksApi.remove(hook.id), onRemoved)}>
+        <button type="button" className="small" disabled={remove.isPending} onClick={() => remove.mutate()}>
           Remove
         </button>
       </div>
-      {error && (
+      {failed && (
         <p role="alert" className="error small">
-          {error}
+          {errorMessage(failed)}
         </p>
       )}
-      <DeliveryTable deliveries={deliveries} />
+      <DeliveryTable deliveries={deliveries.data} />
     </li>
   );
 }
 
-function DeliveryTable({ deliveries }: { deliveries: Delivery[] | null }) {
-  if (deliveries === null) return null;
+function DeliveryTable({ deliveries }: { deliveries: Delivery[] | undefined }) {
+  if (deliveries === undefined) return null;
   if (deliveries.length === 0) return <p className="muted small">No deliveries yet.</p>;
   return (
     <table className="small" aria-label="Recent deliveries">
