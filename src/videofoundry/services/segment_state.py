@@ -8,7 +8,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,8 +38,10 @@ class SegmentSpec(Protocol):
     def params(self) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True)
-class SegmentState:
+class SegmentState(NamedTuple):
+    """A segment's state (a tuple: a view makes one per segment, and a frozen dataclass costs
+    twice as much to build)."""
+
     state: str
     progress: float | None = None
     error: str | None = None
