@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -112,7 +113,7 @@ def _serve(settings: Settings, listener: socket.socket, with_workers: bool) -> N
     async def workers(runtime: Runtime) -> None:
         await run_workers(runtime, ("ai", "composition"), recover=True)
 
-    application = create_app(settings, companions=(workers,) if with_workers else ())
+    application = _long_lived(create_app(settings, companions=(workers,) if with_workers else ()))
     host, port = listener.getsockname()[:2]
     config = uvicorn.Config(application, host=host, port=port, log_level=settings.LOG_LEVEL.lower())
     server = uvicorn.Server(config)
@@ -188,7 +189,17 @@ def api_app() -> FastAPI:
     in each; the settings come from the environment, as the parent's did)."""
     from videofoundry.main import create_app
 
-    return create_app(_settings())
+    return _long_lived(create_app(_settings()))
+
+
+def _long_lived(application: FastAPI) -> FastAPI:
+    """The application of a serving process, with everything loaded so far (modules, models,
+    routes: about 140,000 objects) moved out of the cyclic collector's reach: they live as long
+    as the process, and every full collection walked them all, a pause of about 70 ms every
+    second or two under load (seen in the p99 of bench/api)."""
+    gc.collect()
+    gc.freeze()
+    return application
 
 
 def _serve_processes(settings: Settings, listener: socket.socket, processes: int) -> None:
