@@ -3,8 +3,8 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError, configureClient } from "../../api/client";
 import { makeAsset } from "../../test/factories";
+import { WithQueries } from "../../test/queries";
 import { AssetUpload, uploadErrorMessage } from "./AssetUpload";
-import { forgetAssets } from "./useAsset";
 
 function jsonResponse(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
@@ -23,14 +23,13 @@ describe("<AssetUpload>", () => {
     vi.unstubAllGlobals();
     fetchMock.mockReset();
     configureClient({ getToken: () => null });
-    forgetAssets();
   });
 
   it("uploads the file as multipart with its kind and hands back the asset", async () => {
     const asset = makeAsset({ id: "img1" });
     fetchMock.mockResolvedValue(jsonResponse(201, asset));
     const onUploaded = vi.fn();
-    render(<AssetUpload kind="image" label="Init image" onUploaded={onUploaded} />);
+    render(<AssetUpload kind="image" label="Init image" onUploaded={onUploaded} />, { wrapper: WithQueries });
     const input = screen.getByLabelText("Init image");
     expect(input).toHaveAttribute("accept", "image/png,image/jpeg,image/webp");
 
@@ -63,7 +62,7 @@ describe("<AssetUpload>", () => {
       }),
     );
     const onUploaded = vi.fn();
-    render(<AssetUpload kind="image" label="Init image" onUploaded={onUploaded} />);
+    render(<AssetUpload kind="image" label="Init image" onUploaded={onUploaded} />, { wrapper: WithQueries });
     const input = screen.getByLabelText("Init image");
     await userEvent.upload(input, png());
     expect(await screen.findByRole("alert")).toHaveTextContent("not a readable image (use JPEG, PNG or WebP)");
@@ -79,7 +78,7 @@ describe("<AssetUpload>", () => {
         answer = resolve;
       }),
     );
-    render(<AssetUpload kind="audio" label="Soundtrack" onUploaded={vi.fn()} />);
+    render(<AssetUpload kind="audio" label="Soundtrack" onUploaded={vi.fn()} />, { wrapper: WithQueries });
     const input = screen.getByLabelText("Soundtrack");
     await userEvent.upload(input, new File(["ID3"], "song.mp3", { type: "audio/mpeg" }));
     expect(screen.getByRole("status")).toHaveTextContent("Uploading…");
@@ -90,7 +89,7 @@ describe("<AssetUpload>", () => {
   });
 
   it("refuses an empty file without calling the API", async () => {
-    render(<AssetUpload kind="image" label="Init image" onUploaded={vi.fn()} />);
+    render(<AssetUpload kind="image" label="Init image" onUploaded={vi.fn()} />, { wrapper: WithQueries });
     await userEvent.upload(screen.getByLabelText("Init image"), new File([], "empty.png", { type: "image/png" }));
     expect(screen.getByRole("alert")).toHaveTextContent("The file is empty.");
     expect(fetchMock).not.toHaveBeenCalled();

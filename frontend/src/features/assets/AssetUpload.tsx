@@ -1,3 +1,4 @@
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type ChangeEvent, useId, useState } from "react";
 import { ApiError, errorMessage } from "../../api/client";
 import { api } from "../../api/endpoints";
@@ -33,34 +34,34 @@ export interface AssetUploadProps {
 /** A file picker that uploads the chosen file as an asset (POST /api/assets) and hands back its facts. */
 export function AssetUpload({ kind, label, onUploaded, disabled = false }: AssetUploadProps) {
   const id = useId();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const client = useQueryClient();
+  const upload = useMutation({
+    mutationFn: (file: File) => api.uploadAsset(kind, file),
+    onSuccess: (asset) => {
+      rememberAsset(client, asset);
+      onUploaded(asset);
+    },
+  });
+  // A file refused before sending; the server's refusal is the upload's error.
+  const [refused, setRefused] = useState<string | null>(null);
+  const error = refused ?? (upload.error ? uploadErrorMessage(upload.error) : null);
 
-  const onChange = async (e: ChangeEvent<HTMLInputElement>) => {
+  const onChange = (e: ChangeEvent<HTMLInputElement>) => {
     const input = e.currentTarget;
     const file = input.files?.[0];
     // Reset, so choosing the same file again after a failure uploads it again.
     input.value = "";
     if (!file) return;
     if (file.size === 0) {
-      setError("The file is empty.");
+      setRefused("The file is empty.");
       return;
     }
     if (file.size > MAX_UPLOAD_BYTES[kind]) {
-      setError(`Larger than the ${MAX_UPLOAD_BYTES[kind] >> 20} MB allowed for ${kind}.`);
+      setRefused(`Larger than the ${MAX_UPLOAD_BYTES[kind] >> 20} MB allowed for ${kind}.`);
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
-      const asset = await api.uploadAsset(kind, file);
-      rememberAsset(asset);
-      onUploaded(asset);
-    } catch (err) {
-      setError(uploadErrorMessage(err));
-    } finally {
-      setBusy(false);
-    }
+    setRefused(null);
+    upload.mutate(file);
   };
 
   return (
@@ -70,12 +71,12 @@ export function AssetUpload({ kind, label, onUploaded, disabled = false }: Asset
         id={id}
         type="file"
         accept={ACCEPT[kind]}
-        disabled={disabled || busy}
-        onChange={(e) => void onChange(e)}
+        disabled={disabled || upload.isPending}
+        onChange={onChange}
         aria-invalid={error ? true : undefined}
         data-testid={`upload-${kind}`}
       />
-      {busy && (
+      {upload.isPending && (
         <small className="muted" role="status">
           Uploading…
         </small>

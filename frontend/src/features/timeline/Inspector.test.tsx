@@ -2,7 +2,7 @@ import { fireEvent, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeAsset, makeModel, makeSegment } from "../../test/factories";
-import { forgetAssets } from "../assets/useAsset";
+import { WithQueries } from "../../test/queries";
 import { diffDraft, Inspector, type InspectorProps } from "./Inspector";
 
 const models = [
@@ -36,6 +36,7 @@ function setup(props: Partial<InspectorProps> = {}) {
       onDelete={vi.fn(async () => true)}
       {...props}
     />,
+    { wrapper: WithQueries },
   );
   return { onSave, segment };
 }
@@ -132,7 +133,6 @@ describe("<Inspector> caption, transition and init image", () => {
   afterEach(() => {
     vi.unstubAllGlobals();
     fetchMock.mockReset();
-    forgetAssets();
   });
 
   it("saves a caption and a crossfade into the next segment", async () => {

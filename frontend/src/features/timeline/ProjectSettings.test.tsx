@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Project } from "../../api/types";
 import { makeAsset, makeProject } from "../../test/factories";
-import { forgetAssets } from "../assets/useAsset";
+import { WithQueries } from "../../test/queries";
 import { ProjectSettings } from "./ProjectSettings";
 
 const fetchMock = vi.fn<typeof fetch>();
@@ -11,14 +11,13 @@ const fetchMock = vi.fn<typeof fetch>();
 function setup(project: Project = makeProject()) {
   const onSave = vi.fn(async () => ({}));
   const onClose = vi.fn();
-  render(<ProjectSettings project={project} onSave={onSave} onClose={onClose} />);
+  render(<ProjectSettings project={project} onSave={onSave} onClose={onClose} />, { wrapper: WithQueries });
   return { onSave, onClose };
 }
 
 afterEach(() => {
   vi.unstubAllGlobals();
   fetchMock.mockReset();
-  forgetAssets();
 });
 
 describe("<ProjectSettings>", () => {
@@ -86,7 +85,7 @@ describe("<ProjectSettings>", () => {
 
   it("shows the server's soundtrack error", async () => {
     const onSave = vi.fn(async () => ({ soundtrack_asset_id: "asset x is not audio" }));
-    render(<ProjectSettings project={makeProject()} onSave={onSave} onClose={vi.fn()} />);
+    render(<ProjectSettings project={makeProject()} onSave={onSave} onClose={vi.fn()} />, { wrapper: WithQueries });
     fireEvent.click(screen.getByRole("button", { name: "Save" }));
     expect(await screen.findByText("asset x is not audio")).toBeInTheDocument();
   });
