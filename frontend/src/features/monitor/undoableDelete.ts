@@ -5,6 +5,7 @@
 import { api } from "../../api/endpoints";
 import type { Id, Segment, SegmentCreate } from "../../api/types";
 import { appStore } from "../../store";
+import { runTimelineMutation } from "../timeline/mutations";
 import { cachedDetail } from "../timeline/queries";
 
 function recreateBody(segment: Segment): SegmentCreate {
@@ -38,14 +39,15 @@ export async function deleteUndoably(id: Id): Promise<boolean> {
     segmentIds: [] as Id[],
     undo: async () => {
       try {
-        const created = await api.createSegment(projectId, recreateBody(segment));
+        const created = await runTimelineMutation(projectId, "Could not bring the deleted segment back", () =>
+          api.createSegment(projectId, recreateBody(segment)),
+        );
         currentId = created.id;
         await appStore.getState().loadProject(projectId);
         appStore.getState().selectSegment(created.id);
         return true;
       } catch {
-        appStore.setState({ timelineError: "Could not bring the deleted segment back." });
-        return false;
+        return false; // the mutation holds the reason and the editor shows it
       }
     },
     redo: () => appStore.getState().deleteSegment(currentId),

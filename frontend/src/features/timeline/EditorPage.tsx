@@ -15,6 +15,7 @@ import { TimeRuler } from "../monitor/TimeRuler";
 import { deleteUndoably } from "../monitor/undoableDelete";
 import { Inspector } from "./Inspector";
 import { useModels } from "./models";
+import { clearTimelineErrors, useTimelineError } from "./mutations";
 import { ProjectSettings } from "./ProjectSettings";
 import { withLiveState } from "./SegmentState";
 import { totalDuration } from "./slice";
@@ -33,7 +34,6 @@ function isEditable(target: EventTarget | null): boolean {
 export function EditorPage({ projectId }: { projectId: Id }) {
   const s = useAppShallow((st) => ({
     selectedId: st.selectedSegmentId,
-    error: st.timelineError,
     saveStates: st.saveStates,
     revisions: st.segmentRevisions,
     canUndo: st.undoStack.length > 0,
@@ -53,7 +53,6 @@ export function EditorPage({ projectId }: { projectId: Id }) {
     duplicateSegment: st.duplicateSegment,
     undo: st.undo,
     redo: st.redo,
-    clearError: st.clearTimelineError,
   }));
   const [zoom, setZoom] = useState(PX_PER_SECOND);
   const [editingProject, setEditingProject] = useState(false);
@@ -63,6 +62,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
   const project = detail.data ?? null;
   const segments = detail.data?.segments ?? NO_SEGMENTS;
   const activeJob = useShownJob();
+  const timelineError = useTimelineError(projectId);
 
   useEffect(() => {
     void loadProject(projectId).then(() => loadJobs(projectId));
@@ -201,7 +201,7 @@ export function EditorPage({ projectId }: { projectId: Id }) {
           <ProjectSettings project={project} onSave={s.updateProject} onClose={() => setEditingProject(false)} />
         </section>
       )}
-      <ErrorBanner message={s.error} onDismiss={s.clearError} />
+      <ErrorBanner message={timelineError} onDismiss={() => clearTimelineErrors(projectId)} />
       <ErrorBanner message={models.error ? `Could not load models: ${errorMessage(models.error)}` : null} />
 
       <PlaybackProvider segments={segments} fps={project.fps}>

@@ -1,8 +1,9 @@
 import { fireEvent, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { ApiError } from "../../api/client";
 import type { Project } from "../../api/types";
-import { makeAsset, makeProject } from "../../test/factories";
+import { deferred, makeAsset, makeProject } from "../../test/factories";
 import { WithQueries } from "../../test/queries";
 import { ProjectSettings } from "./ProjectSettings";
 
@@ -84,9 +85,39 @@ describe("<ProjectSettings>", () => {
   });
 
   it("shows the server's soundtrack error", async () => {
-    const onSave = vi.fn(async () => ({ soundtrack_asset_id: "asset x is not audio" }));
-    render(<ProjectSettings project={makeProject()} onSave={onSave} onClose={vi.fn()} />, { wrapper: WithQueries });
+    const onSave = vi.fn(async () => {
+      throw new ApiError(422, "soundtrack_asset_id: asset x is not audio", {
+        soundtrack_asset_id: "asset x is not audio",
+      });
+    });
+    const onClose = vi.fn();
+    render(<ProjectSettings project={makeProject()} onSave={onSave} onClose={onClose} />, { wrapper: WithQueries });
     fireEvent.click(screen.getByRole("button", { name: "Save" }));
     expect(await screen.findByText("asset x is not audio")).toBeInTheDocument();
+    expect(onClose).not.toHaveBeenCalled();
+  });
+
+  it("disables Save while the save is on its way, then shows a 422 beside its field", async () => {
+    const answer = deferred<never>();
+    const onSave = vi.fn(() => answer.promise);
+    render(<ProjectSettings project={makeProject()} onSave={onSave} onClose={vi.fn()} />, { wrapper: WithQueries });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await vi.waitFor(() => expect(screen.getByRole("button", { name: "Save" })).toBeDisabled());
+    expect(screen.getByRole("button", { name: "Cancel" })).toBeDisabled();
+    answer.reject(new ApiError(422, "fps: must be 24 or 30", { fps: "must be 24 or 30" }));
+    expect(await screen.findByText("must be 24 or 30")).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Save" })).toBeEnabled();
+  });
+
+  it("says a setting changed elsewhere was reloaded, and anything else as the server says", async () => {
+    const onSave = vi
+      .fn<() => Promise<unknown>>()
+      .mockRejectedValueOnce(new ApiError(412, "changed"))
+      .mockRejectedValueOnce(new ApiError(500, "Server error (500)"));
+    render(<ProjectSettings project={makeProject()} onSave={onSave} onClose={vi.fn()} />, { wrapper: WithQueries });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect(await screen.findByText(/changed elsewhere meanwhile; they are reloaded/)).toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect(await screen.findByText("Server error (500)")).toBeInTheDocument();
   });
 });

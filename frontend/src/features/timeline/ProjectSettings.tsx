@@ -1,4 +1,6 @@
+import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
+import { ApiError, errorMessage } from "../../api/client";
 import { asTransition, type Project, type ProjectUpdate } from "../../api/types";
 import { FieldError } from "../../components/FieldError";
 import { formatSeconds } from "../../components/format";
@@ -13,6 +15,15 @@ function sameTransition(a: unknown, b: unknown): boolean {
   return x === null || y === null ? x === y : x.kind === y.kind && x.duration === y.duration;
 }
 
+/** What a refused save shows: a 422's messages by field, anything else under the form ("_"). */
+export function settingsErrors(err: unknown): Record<string, string> {
+  if (err instanceof ApiError && err.status === 412) {
+    return { _: "These settings were changed elsewhere meanwhile; they are reloaded, check and save again." };
+  }
+  if (err instanceof ApiError && Object.keys(err.fieldErrors).length > 0) return err.fieldErrors;
+  return { _: errorMessage(err) };
+}
+
 /** Inline form to rename the project, change its output format, default transition and soundtrack. */
 export function ProjectSettings({
   project,
@@ -20,7 +31,8 @@ export function ProjectSettings({
   onClose,
 }: {
   project: Project;
-  onSave: (patch: ProjectUpdate) => Promise<Record<string, string>>;
+  /** Rejects as the server refuses (a 422 with its field errors). */
+  onSave: (patch: ProjectUpdate) => Promise<unknown>;
   onClose: () => void;
 }) {
   const presetIndex = SIZE_PRESETS.findIndex((p) => p.width === project.width && p.height === project.height);
@@ -30,10 +42,12 @@ export function ProjectSettings({
   const [transition, setTransition] = useState(() => transitionDraftOf(asTransition(project.default_transition)));
   const [soundtrackId, setSoundtrackId] = useState<string | null>(project.soundtrack_asset_id ?? null);
   const soundtrack = useAsset(soundtrackId);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const [busy, setBusy] = useState(false);
+  const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
+  const save = useMutation({ mutationFn: (patch: ProjectUpdate) => onSave(patch), onSuccess: () => onClose() });
+  const busy = save.isPending;
+  const errors = save.error ? settingsErrors(save.error) : localErrors;
 
-  const onSubmit = async (e: FormEvent) => {
+  const onSubmit = (e: FormEvent) => {
     e.preventDefault();
     const local: Record<string, string> = {};
     if (!name.trim()) local.name = "Give the project a name";
@@ -41,18 +55,17 @@ export function ProjectSettings({
     if (!Number.isInteger(fpsValue) || fpsValue < 1 || fpsValue > 60) local.fps = "Whole number from 1 to 60";
     const transitionError = validateTransition(transition);
     if (transitionError) local["default_transition.duration"] = transitionError;
-    setErrors(local);
-    if (Object.keys(local).length > 0) return;
+    setLocalErrors(local);
+    if (Object.keys(local).length > 0) {
+      save.reset();
+      return;
+    }
     const size = SIZE_PRESETS[preset] ?? { width: project.width, height: project.height };
-    setBusy(true);
     const patch: ProjectUpdate = { name: name.trim(), width: size.width, height: size.height, fps: fpsValue };
     const defaultTransition = transitionFromDraft(transition);
     if (!sameTransition(defaultTransition, project.default_transition)) patch.default_transition = defaultTransition;
     if (soundtrackId !== (project.soundtrack_asset_id ?? null)) patch.soundtrack_asset_id = soundtrackId;
-    const result = await onSave(patch);
-    setBusy(false);
-    setErrors(result);
-    if (Object.keys(result).length === 0) onClose();
+    save.mutate(patch);
   };
 
   return (

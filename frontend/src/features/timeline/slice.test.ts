@@ -3,6 +3,7 @@ import { ApiError } from "../../api/client";
 import { queryClient } from "../../api/queryClient";
 import { deferred, fakeApi, makeDetail, makeModel, makeProject, makeSegment, testStore } from "../../test/factories";
 import { MODELS_KEY } from "./models";
+import { timelineError } from "./mutations";
 import { cachedDetail, projectKey } from "./queries";
 import { arrayMove, defaultDuration, defaultModel, totalDuration } from "./slice";
 
@@ -70,7 +71,7 @@ describe("timeline slice: reorder", () => {
     answer.resolve(makeDetail([C, A, B]));
     await expect(pending).resolves.toBe(true);
     expect(ids(store)).toEqual(["c", "a", "b"]);
-    expect(store.getState().timelineError).toBeNull();
+    expect(timelineError("p1")).toBeNull();
   });
 
   it("rolls back to the previous order when the call fails", async () => {
@@ -84,7 +85,7 @@ describe("timeline slice: reorder", () => {
     answer.reject(new ApiError(500, "Server error (500)"));
     await expect(pending).resolves.toBe(false);
     expect(ids(store)).toEqual(["a", "b", "c"]);
-    expect(store.getState().timelineError).toMatch(/Could not reorder: Server error/);
+    expect(timelineError("p1")).toMatch(/Could not reorder: Server error/);
     expect(store.getState().undoStack).toHaveLength(0);
   });
 
@@ -119,6 +120,7 @@ describe("timeline slice: reorder", () => {
     await expect(store.getState().reorderSegments(["a", "b"])).resolves.toBe(false);
     expect(api.reorderSegments).not.toHaveBeenCalled();
     expect(api.getProject).toHaveBeenCalledTimes(2);
+    expect(timelineError("p1")).toBe("The timeline changed meanwhile; reloaded it.");
   });
 
   it("undo and redo a reorder", async () => {
@@ -162,7 +164,7 @@ describe("timeline slice: segment edits", () => {
       fieldErrors: { prompt: "too long", "params.fps": "must be ≤ 60" },
     });
     expect(segments(store)[0]?.prompt).toBe("x");
-    expect(store.getState().timelineError).toBeNull();
+    expect(timelineError("p1")).toBeNull();
   });
 
   it("undoes an edit by saving the previous values", async () => {
@@ -183,6 +185,25 @@ describe("timeline slice: segment edits", () => {
     expect(segments(store)[0]).toMatchObject({ prompt: A.prompt, seed: A.seed, version: 3 });
   });
 
+  it("a failed add changes nothing and its mutation holds the reason, until the next action", async () => {
+    const { api, store } = await loaded([A]);
+    api.createSegment.mockRejectedValue(new ApiError(422, "duration: too long", { duration: "too long" }));
+    await expect(store.getState().addSegment()).resolves.toBeNull();
+    expect(ids(store)).toEqual(["a"]);
+    expect(timelineError("p1")).toBe("Could not add a segment: duration: too long");
+    api.duplicateSegment.mockResolvedValue(makeSegment({ id: "a2", position: 1 }));
+    await store.getState().duplicateSegment("a");
+    expect(timelineError("p1")).toBeNull();
+  });
+
+  it("a failed duplicate says why", async () => {
+    const { api, store } = await loaded([A]);
+    api.duplicateSegment.mockRejectedValue(new ApiError(0, "Cannot reach the server."));
+    await expect(store.getState().duplicateSegment("a")).resolves.toBeNull();
+    expect(ids(store)).toEqual(["a"]);
+    expect(timelineError("p1")).toBe("Could not duplicate the segment: Cannot reach the server.");
+  });
+
   it("inserts a duplicate right after its original", async () => {
     const { api, store } = await loaded([A, B]);
     api.duplicateSegment.mockResolvedValue(makeSegment({ id: "a2", position: 1 }));
@@ -201,7 +222,7 @@ describe("timeline slice: segment edits", () => {
     answer.reject(new ApiError(0, "Cannot reach the server."));
     await pending;
     expect(ids(store)).toEqual(["a", "b"]);
-    expect(store.getState().timelineError).toMatch(/Cannot reach the server/);
+    expect(timelineError("p1")).toMatch(/Cannot reach the server/);
   });
 
   it("drops history entries of a deleted segment", async () => {
@@ -289,15 +310,17 @@ describe("timeline slice: project settings", () => {
   it("renames the project and keeps the timeline's counts", async () => {
     const { api, store } = await loaded([A, B]);
     api.updateProject.mockResolvedValue(makeProject({ name: "Renamed", fps: 30 }));
-    await expect(store.getState().updateProject({ name: "Renamed", fps: 30 })).resolves.toEqual({});
+    await expect(store.getState().updateProject({ name: "Renamed", fps: 30 })).resolves.toBeUndefined();
     expect(cachedDetail("p1")).toMatchObject({ name: "Renamed", fps: 30, segment_count: 2, total_duration: 3 });
     expect(ids(store)).toEqual(["a", "b"]);
   });
 
-  it("returns field errors from a 422", async () => {
+  it("rejects with a 422's field errors", async () => {
     const { api, store } = await loaded([A]);
     api.updateProject.mockRejectedValue(new ApiError(422, "width: must be even", { width: "must be even" }));
-    await expect(store.getState().updateProject({ width: 1281 })).resolves.toEqual({ width: "must be even" });
+    await expect(store.getState().updateProject({ width: 1281 })).rejects.toMatchObject({
+      fieldErrors: { width: "must be even" },
+    });
     expect(cachedDetail("p1")?.name).toBe("Demo");
   });
 
@@ -305,9 +328,8 @@ describe("timeline slice: project settings", () => {
     const { api, store } = await loaded([A]);
     api.updateProject.mockRejectedValue(new ApiError(412, "changed", {}, { detail: "changed" }));
     api.getProject.mockClear();
-    const errors = await store.getState().updateProject({ name: "Mine" });
+    await expect(store.getState().updateProject({ name: "Mine" })).rejects.toMatchObject({ status: 412 });
     expect(api.updateProject).toHaveBeenCalledWith("p1", { name: "Mine" }, 1);
-    expect(errors._).toMatch(/changed elsewhere/);
     expect(api.getProject).toHaveBeenCalledWith("p1");
   });
 });

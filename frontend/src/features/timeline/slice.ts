@@ -1,4 +1,4 @@
-import { ApiError, errorMessage } from "../../api/client";
+import { ApiError } from "../../api/client";
 import { queryClient } from "../../api/queryClient";
 import type {
   Id,
@@ -12,6 +12,7 @@ import type {
 import type { GetState, SetState, SliceCreator } from "../../store/types";
 import { AutosaveQueue, type SaveState } from "./autosave";
 import { cachedModels } from "./models";
+import { clearTimelineErrors, runTimelineMutation } from "./mutations";
 import { cachedDetail, projectKey, projectOf } from "./queries";
 import { GENERATIVE_FIELDS } from "./SegmentState";
 
@@ -46,8 +47,6 @@ export interface TimelineSlice {
   /** The project open in the editor; its detail is server state (./queries, ["project", id]). */
   projectId: Id | null;
   selectedSegmentId: Id | null;
-  /** The last failed action's message (add, delete, reorder...); loading errors are the query's. */
-  timelineError: string | null;
   undoStack: HistoryEntry[];
   redoStack: HistoryEntry[];
   /** Autosave state per segment with edits not yet confirmed (absent: saved). */
@@ -69,8 +68,8 @@ export interface TimelineSlice {
   keepMyEdit: (id: Id) => void;
   takeTheirEdit: (id: Id) => void;
   closeProject: () => void;
-  /** Rename or change the output format; returns field errors (empty on success). */
-  updateProject: (patch: ProjectUpdate) => Promise<Record<string, string>>;
+  /** Rename or change the output format; rejects as the server refuses (on a 412 after reloading). */
+  updateProject: (patch: ProjectUpdate) => Promise<void>;
   selectSegment: (id: Id | null) => void;
   addSegment: (init?: Partial<SegmentCreate>) => Promise<Segment | null>;
   duplicateSegment: (id: Id) => Promise<Segment | null>;
@@ -81,7 +80,6 @@ export interface TimelineSlice {
   moveSegment: (activeId: Id, overId: Id) => Promise<boolean>;
   undo: () => Promise<void>;
   redo: () => Promise<void>;
-  clearTimelineError: () => void;
 }
 
 /** The timeline's length: each segment's trimmed length (what the server's total_duration says). */
@@ -205,7 +203,6 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
   return {
     projectId: null,
     selectedSegmentId: null,
-    timelineError: null,
     undoStack: [],
     redoStack: [],
     saveStates: {},
@@ -222,7 +219,7 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         projectId,
         segmentsNow().map((s) => (s.id === id ? withPending(s, patch) : s)),
       );
-      set({ timelineError: null });
+      clearTimelineErrors(projectId);
       autosave.edit(id, patch);
       if (options.record === false) return;
       const previous: Record<string, unknown> = {};
@@ -267,7 +264,6 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
       const keepSelection = switching ? null : get().selectedSegmentId;
       set({
         projectId: id,
-        timelineError: null,
         ...(switching ? { selectedSegmentId: null, undoStack: [], redoStack: [] } : {}),
       });
       let detail: ProjectDetail;
@@ -290,10 +286,10 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
     },
 
     closeProject: () => {
+      clearTimelineErrors(get().projectId);
       set({
         projectId: null,
         selectedSegmentId: null,
-        timelineError: null,
         undoStack: [],
         redoStack: [],
       });
@@ -301,7 +297,7 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
 
     updateProject: async (patch) => {
       const detail = cachedDetail(get().projectId);
-      if (!detail) return {};
+      if (!detail) return;
       try {
         const updated = await api.updateProject(detail.id, patch, detail.version);
         queryClient.setQueryData<ProjectDetail>(projectKey(detail.id), (current) =>
@@ -309,15 +305,10 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
             ? { ...current, ...updated, segment_count: current.segment_count, total_duration: current.total_duration }
             : current,
         );
-        return {};
       } catch (err) {
-        if (err instanceof ApiError && err.status === 412) {
-          // Changed in another tab: show what is there now rather than overwrite it.
-          await get().loadProject(detail.id);
-          return { _: "These settings were changed elsewhere meanwhile; they are reloaded, check and save again." };
-        }
-        if (err instanceof ApiError && Object.keys(err.fieldErrors).length > 0) return err.fieldErrors;
-        return { _: errorMessage(err) };
+        // Changed in another tab: show what is there now rather than overwrite it.
+        if (err instanceof ApiError && err.status === 412) await get().loadProject(detail.id);
+        throw err;
       }
     },
 
@@ -336,9 +327,10 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         ...(init.seed !== undefined ? { seed: init.seed } : {}),
         ...(init.negative_prompt !== undefined ? { negative_prompt: init.negative_prompt } : {}),
       };
-      set({ timelineError: null });
       try {
-        const segment = await api.createSegment(projectId, body);
+        const segment = await runTimelineMutation(projectId, "Could not add a segment", () =>
+          api.createSegment(projectId, body),
+        );
         await quiet(projectId);
         writeSegments(
           projectId,
@@ -348,18 +340,18 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         );
         set({ selectedSegmentId: segment.id });
         return segment;
-      } catch (err) {
-        set({ timelineError: `Could not add a segment: ${errorMessage(err)}` });
-        return null;
+      } catch {
+        return null; // the mutation holds the reason and the editor shows it
       }
     },
 
     duplicateSegment: async (id) => {
       const projectId = get().projectId;
       if (!projectId) return null;
-      set({ timelineError: null });
       try {
-        const copy = await api.duplicateSegment(id);
+        const copy = await runTimelineMutation(projectId, "Could not duplicate the segment", () =>
+          api.duplicateSegment(id),
+        );
         await quiet(projectId);
         const segments = segmentsNow().slice();
         const index = segments.findIndex((s) => s.id === id);
@@ -367,9 +359,8 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
         writeSegments(projectId, withPositions(segments));
         set({ selectedSegmentId: copy.id });
         return copy;
-      } catch (err) {
-        set({ timelineError: `Could not duplicate the segment: ${errorMessage(err)}` });
-        return null;
+      } catch {
+        return null; // the mutation holds the reason
       }
     },
 
@@ -387,19 +378,19 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
           ? (segments[Math.min(index, segments.length - 1)]?.id ?? null)
           : get().selectedSegmentId;
       writeSegments(projectId, segments);
-      set({ selectedSegmentId: selected, timelineError: null });
+      set({ selectedSegmentId: selected });
       try {
-        await api.deleteSegment(id);
+        await runTimelineMutation(projectId, "Could not delete", () => api.deleteSegment(id));
         autosave.forget(id);
         set({
           undoStack: get().undoStack.filter((e) => !e.segmentIds.includes(id)),
           redoStack: get().redoStack.filter((e) => !e.segmentIds.includes(id)),
         });
         return true;
-      } catch (err) {
-        // Roll back: the segment is back where it was.
+      } catch {
+        // Roll back: the segment is back where it was (the mutation holds the reason).
         writeSegments(projectId, before);
-        set({ selectedSegmentId: id, timelineError: `Could not delete: ${errorMessage(err)}` });
+        set({ selectedSegmentId: id });
         return false;
       }
     },
@@ -412,17 +403,20 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
       const before = segmentsNow();
       const byId = new Map(before.map((s) => [s.id, s]));
       if (ids.length !== before.length || ids.some((id) => !byId.has(id))) {
-        set({ timelineError: "The timeline changed meanwhile; reloaded it." });
-        await get().loadProject(projectId);
+        await runTimelineMutation(projectId, null, async () => {
+          await get().loadProject(projectId);
+          throw new Error("The timeline changed meanwhile; reloaded it.");
+        }).catch(() => undefined);
         return false;
       }
       const previousIds = before.map((s) => s.id);
       if (ids.every((id, i) => id === previousIds[i])) return true;
       const generation = ++reorderGeneration;
       writeSegments(projectId, withPositions(ids.map((id) => byId.get(id) as Segment)));
-      set({ timelineError: null });
       try {
-        const detail = await api.reorderSegments(projectId, ids);
+        const detail = await runTimelineMutation(projectId, "Could not reorder", () =>
+          api.reorderSegments(projectId, ids),
+        );
         if (generation === reorderGeneration) {
           // The server's order, with the edits it does not have yet.
           const server = [...detail.segments]
@@ -455,15 +449,11 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
           });
         }
         return true;
-      } catch (err) {
-        if (generation === reorderGeneration) {
-          writeSegments(projectId, before);
-          set({ timelineError: `Could not reorder: ${errorMessage(err)}` });
-        } else {
-          // A later reorder is in flight; its own answer decides. Refresh to be certain.
-          set({ timelineError: `Could not reorder: ${errorMessage(err)}` });
-          await get().loadProject(projectId);
-        }
+      } catch {
+        // The mutation holds the reason.
+        if (generation === reorderGeneration) writeSegments(projectId, before);
+        // A later reorder is in flight; its own answer decides. Refresh to be certain.
+        else await get().loadProject(projectId);
         return false;
       }
     },
@@ -494,7 +484,5 @@ export const createTimelineSlice: SliceCreator<TimelineSlice> = (set, get, { api
       const ok = await entry.redo();
       if (ok) set({ undoStack: [...get().undoStack, entry] });
     },
-
-    clearTimelineError: () => set({ timelineError: null }),
   };
 };
