@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -82,6 +83,15 @@ async def _composing(p: Proxied) -> str:
     return job_id
 
 
+async def _dead_lettered(runtime: Runtime, queue: str) -> list[dict[str, Any]]:
+    """The queue's dead letters, once there are any (up to 10 s)."""
+    for _ in range(200):
+        if dead := await runtime.broker.dead_letters(queue):
+            return dead
+        await asyncio.sleep(0.05)
+    return await runtime.broker.dead_letters(queue)
+
+
 async def _status(runtime: Runtime, job_id: str) -> str:
     async with runtime.sessions() as session:
         return (await session.get_one(RenderJob, job_id)).status
@@ -136,11 +146,7 @@ async def test_a_composition_dead_lettered_before_any_composer_took_it_is_sent_a
         COMPOSITIONS, lambda message: composition_worker.handle(p.runtime, message)
     )
     try:
-        for _ in range(200):
-            if await p.runtime.broker.dead_letters(COMPOSITIONS):
-                break
-            await asyncio.sleep(0.05)
-        assert await p.runtime.broker.dead_letters(COMPOSITIONS) == [{"v": 1, "job_id": job_id}]
+        assert await _dead_lettered(p.runtime, COMPOSITIONS) == [{"v": 1, "job_id": job_id}]
         p.proxy.up()
 
         # No composer ever held the job, so no lease expires; the first sweep notes the time.
@@ -176,11 +182,7 @@ async def test_a_segment_dead_lettered_before_any_worker_took_it_is_sent_again(
         SEGMENTS, lambda message: ai_worker.handle(p.runtime, message)
     )
     try:
-        for _ in range(200):
-            if await p.runtime.broker.dead_letters(SEGMENTS):
-                break
-            await asyncio.sleep(0.05)
-        (dead,) = await p.runtime.broker.dead_letters(SEGMENTS)
+        (dead,) = await _dead_lettered(p.runtime, SEGMENTS)
         assert dead["job_id"] == job_id
         p.proxy.up()
 
