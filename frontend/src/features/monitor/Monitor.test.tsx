@@ -54,7 +54,7 @@ describe("<Monitor>", () => {
     seek(2.5);
     expect(screen.queryByTestId("monitor-video")).toBeNull();
     expect(screen.getByTestId("monitor-slate")).toHaveTextContent("the harbour at dusk");
-    expect(screen.getByTestId("monitor-slate")).toHaveTextContent("Not rendered yet · 1 s");
+    expect(screen.getByTestId("monitor-slate")).toHaveTextContent("Needs a render · 1 s");
     expect(screen.getByTestId("monitor")).toHaveAttribute("data-time", "2.500");
   });
 

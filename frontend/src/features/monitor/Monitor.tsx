@@ -131,7 +131,8 @@ function slateState(segment: Segment, row: RenderJobSegment | undefined): { kind
   if (row?.status === "failed") return { kind: "failed", label: "Failed" };
   if (segment.state === "generating") return { kind: "generating", label: "Generating…" };
   if (segment.state === "failed") return { kind: "failed", label: "Failed" };
-  return { kind: segment.state, label: "Not rendered yet" };
+  // Not "not rendered yet": an edited segment may have old takes, but none for what it now says.
+  return { kind: segment.state, label: "Needs a render" };
 }
 
 function Slate({ segment, span, row }: { segment: Segment; span: Span; row: RenderJobSegment | undefined }) {

@@ -315,7 +315,7 @@ export function Inspector({
         <FieldError message={errorFor("model")} />
       </div>
 
-      <div className="row gap">
+      <div className="row gap duration-seed">
         <div className="field">
           <label htmlFor={`${id}-duration`}>Duration (s)</label>
           {model?.durations && model.durations.length > 0 ? (
